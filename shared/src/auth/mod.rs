@@ -1,0 +1,43 @@
+//! Authentication: password hashing, tokens, and reading the caller's token off a request.
+
+pub mod jwt;
+pub mod password;
+
+use http::header::AUTHORIZATION;
+use lambda_http::Request;
+
+pub use jwt::{Claims, TokenKeys, VerifiedToken};
+
+use crate::error::{ApiError, AuthFailure};
+
+/// Longest `Authorization` value read; a real token is a few hundred bytes.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The bearer token of `req`, if the header is there at all. The scheme is matched
+/// case-insensitively; any other scheme or an empty token is malformed.
+pub fn bearer_token(req: &Request) -> Result<Option<&str>, ApiError> {
+    let Some(value) = req.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = || ApiError::Unauthorized(AuthFailure::InvalidToken);
+    if value.len() > MAX_TOKEN_BYTES + "Bearer ".len() {
+        return Err(malformed());
+    }
+    let value = value.to_str().map_err(|_| malformed())?.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(token))
+}
+
+/// The verified token of a protected request: 401 without one or with a bad one. Whether
+/// its session is still live is checked by the request's own database statement.
+pub fn authenticate(req: &Request, keys: &TokenKeys) -> Result<VerifiedToken, ApiError> {
+    let token = bearer_token(req)?.ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
+    keys.verify(token).map_err(ApiError::Unauthorized)
+}

@@ -1,0 +1,204 @@
+//! A user's name, email and password as the contract accepts them.
+
+use secrecy::SecretString;
+
+use crate::ApiError;
+
+/// A display name: trimmed, 1 to 100 characters, any script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let name = raw.unwrap_or_default().trim();
+        if name.is_empty() {
+            return Err(ApiError::validation("Name is required"));
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(ApiError::validation("Name must be 100 characters or less"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address: trimmed, lowercased, at most 254 characters, `local@domain.tld`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_CHARS: usize = 254;
+
+    /// The signup rule: presence, then shape.
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let email =
+            Self::normalise(raw).ok_or_else(|| ApiError::validation("Email is required"))?;
+        if !is_valid_address(&email) {
+            return Err(ApiError::validation("Please enter a valid email"));
+        }
+        Ok(Self(email))
+    }
+
+    /// The signin rule: presence only. A malformed address simply matches no user, which
+    /// answers like any unknown email.
+    pub fn normalise(raw: Option<&str>) -> Option<String> {
+        let email = raw.unwrap_or_default().trim().to_lowercase();
+        (!email.is_empty()).then_some(email)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_valid_address(email: &str) -> bool {
+    if email.chars().count() > Email::MAX_CHARS {
+        return false;
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
+    local_ok && domain_ok
+}
+
+/// A new password: 8 to 128 characters, kept exactly as typed (never trimmed or cut).
+pub struct Password(SecretString);
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: Option<String>) -> Result<Self, ApiError> {
+        let password = raw.unwrap_or_default();
+        if password.is_empty() {
+            return Err(ApiError::validation("Password is required"));
+        }
+        let chars = password.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(ApiError::validation(
+                "Password must be at least 8 characters",
+            ));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(ApiError::validation(
+                "Password must be 128 characters or less",
+            ));
+        }
+        Ok(Self(SecretString::from(password)))
+    }
+
+    pub fn into_secret(self) -> SecretString {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(err: ApiError) -> String {
+        err.to_string()
+    }
+
+    #[test]
+    fn name_is_trimmed_and_bounded_in_characters() {
+        assert_eq!(Name::parse(Some("  Ada  ")).unwrap().as_str(), "Ada");
+        assert_eq!(
+            message(Name::parse(Some("   ")).unwrap_err()),
+            "Name is required"
+        );
+        assert_eq!(message(Name::parse(None).unwrap_err()), "Name is required");
+        let hundred_cjk = "漢".repeat(100);
+        assert!(Name::parse(Some(&hundred_cjk)).is_ok());
+        assert_eq!(
+            message(Name::parse(Some(&"漢".repeat(101))).unwrap_err()),
+            "Name must be 100 characters or less"
+        );
+    }
+
+    #[test]
+    fn email_is_trimmed_lowercased_and_checked() {
+        assert_eq!(
+            Email::parse(Some("  Ada@Example.COM ")).unwrap().as_str(),
+            "ada@example.com"
+        );
+        assert_eq!(
+            message(Email::parse(Some(" ")).unwrap_err()),
+            "Email is required"
+        );
+        for bad in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@@example.com",
+            "ada@-x.com",
+            "a..b@example.com",
+            "ada@example.c0m",
+        ] {
+            assert_eq!(
+                message(Email::parse(Some(bad)).unwrap_err()),
+                "Please enter a valid email",
+                "{bad}"
+            );
+        }
+        let local = "a".repeat(64);
+        let domain = format!(
+            "{}.com",
+            ["b".repeat(63), "c".repeat(63), "d".repeat(57)].join(".")
+        );
+        let longest = format!("{local}@{domain}");
+        assert_eq!(longest.len(), 254);
+        assert!(Email::parse(Some(&longest)).is_ok());
+        let too_long = format!("{local}@e{domain}");
+        assert!(Email::parse(Some(&too_long)).is_err());
+    }
+
+    #[test]
+    fn password_is_bounded_and_never_trimmed() {
+        assert_eq!(
+            message(Password::parse(None).err().unwrap()),
+            "Password is required"
+        );
+        assert_eq!(
+            message(Password::parse(Some("1234567".into())).err().unwrap()),
+            "Password must be at least 8 characters"
+        );
+        assert!(Password::parse(Some("12345678".into())).is_ok());
+        assert!(
+            Password::parse(Some("  pad  ".into())).is_err(),
+            "7 characters with spaces counted"
+        );
+        assert!(Password::parse(Some("x".repeat(128))).is_ok());
+        assert_eq!(
+            message(Password::parse(Some("x".repeat(129))).err().unwrap()),
+            "Password must be 128 characters or less"
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! The one error type of every handler. Each variant knows its status; 5xx causes are
+//! logged in full and the client sees only the contract's generic message.
+
+use http::StatusCode;
+
+use crate::db::DbError;
+
+pub const GENERIC_5XX: &str = "Service temporarily unavailable, please try again";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with a contract message.
+    #[error("{0}")]
+    Validation(String),
+    /// 401.
+    #[error("{}", .0.message())]
+    Unauthorized(AuthFailure),
+    #[error("Access denied to this resource")]
+    Forbidden,
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    #[error("Request body must be 64 KiB or less")]
+    PayloadTooLarge,
+    #[error("Too many attempts, please try again later")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("{GENERIC_5XX}")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    MissingToken,
+    ExpiredToken,
+    InvalidToken,
+}
+
+impl AuthFailure {
+    pub fn message(self) -> &'static str {
+        match self {
+            AuthFailure::MissingToken => "Authentication required",
+            AuthFailure::ExpiredToken => "Token expired, please log in again",
+            AuthFailure::InvalidToken => "Invalid or malformed token",
+        }
+    }
+}
+
+impl ApiError {
+    pub fn validation(message: impl Into<String>) -> Self {
+        ApiError::Validation(message.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unexpected(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        ApiError::Unexpected(err)
+    }
+}
+
+/// Any constraint violation that reaches here was not expected by the caller: a 5xx.
+/// Callers that expect one (the unique email) match on `DbError` before converting.
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        ApiError::Unexpected(anyhow::Error::new(err))
+    }
+}

@@ -1,0 +1,175 @@
+//! HTTP plumbing written once for every handler: JSON bodies in (64 KiB cap) and out, the
+//! error → response mapping, CORS, and path and query parameters wherever they come from.
+
+use std::future::Future;
+
+use http::header::{CONTENT_TYPE, HeaderValue, ORIGIN, RETRY_AFTER, VARY};
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::routes;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Runs `handle` for `req` as the function `function`: preflights are answered here, errors
+/// become their JSON response (5xx causes logged), and CORS headers are added for allowed
+/// origins. Infallible: whatever happens, the client gets a JSON answer.
+pub async fn serve<F, Fut>(
+    state: &AppState,
+    function: &'static str,
+    req: Request,
+    handle: F,
+) -> Result<Response<Body>, lambda_http::Error>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let origin = req.headers().get(ORIGIN).cloned();
+    let mut response = if req.method() == Method::OPTIONS {
+        empty(StatusCode::NO_CONTENT)
+    } else if req.body().len() > MAX_BODY_BYTES {
+        error_response(&ApiError::PayloadTooLarge, function)
+    } else {
+        match handle(req).await {
+            Ok(response) => response,
+            Err(err) => error_response(&err, function),
+        }
+    };
+    state.cors.apply(origin.as_ref(), &mut response);
+    Ok(response)
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(body) => with_json_type(status, Body::Text(body)),
+        Err(err) => error_response(&ApiError::Unexpected(err.into()), "serialise"),
+    }
+}
+
+fn with_json_type(status: StatusCode, body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    with_json_type(status, Body::Empty)
+}
+
+pub fn error_response(err: &ApiError, function: &str) -> Response<Body> {
+    if let ApiError::Unexpected(cause) = err {
+        tracing::error!(function, error = ?cause, "request failed");
+    }
+    let mut response = with_json_type(
+        err.status(),
+        Body::Text(json!({ "error": err.to_string() }).to_string()),
+    );
+    if let ApiError::TooManyRequests { retry_after_secs } = err {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    }
+    response
+}
+
+/// The request body as `T`. Not JSON, not an object, or a field of the wrong type: 400.
+/// A missing body reads as `{}`, so each field's own "is required" message answers.
+pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = req.body();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let value: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(bytes)
+            .map_err(|_| ApiError::validation("Request body must be valid JSON"))?
+    };
+    if !value.is_object() {
+        return Err(ApiError::validation("Request body must be a JSON object"));
+    }
+    serde_json::from_value(value)
+        .map_err(|err| ApiError::validation(format!("Invalid request body: {err}")))
+}
+
+/// The path parameter `name` of `function`'s route: from API Gateway's `pathParameters`
+/// when it filled them, else matched from the raw path (Function URLs, plain routers).
+pub fn path_param(req: &Request, function: &str, name: &str) -> Option<String> {
+    if let Some(value) = req
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+    {
+        return Some(value.to_owned());
+    }
+    let route = routes::by_function(function)?;
+    routes::match_path(route.path, req.uri().path())?
+        .into_iter()
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// The query parameter `name`, from the URI's own query string (lambda_http puts API
+/// Gateway's raw query string there, so this reads the same in Lambda and locally).
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    let query: lambda_http::aws_lambda_events::query_map::QueryMap =
+        req.uri().query().unwrap_or_default().parse().ok()?;
+    query.first(name).map(str::to_owned)
+}
+
+/// The caller's address: API Gateway's `requestContext.http.sourceIp`.
+pub fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref()? {
+        lambda_http::request::RequestContext::ApiGatewayV2(context) => {
+            context.http.source_ip.clone()
+        }
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The CORS allow-list. Listed origins get `Access-Control-Allow-Origin: <origin>` with
+/// credentials; others get no CORS header at all. `*` is never sent.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    allowed: Vec<String>,
+}
+
+impl Cors {
+    pub fn new(allowed: Vec<String>) -> Self {
+        Self { allowed }
+    }
+
+    pub fn apply(&self, origin: Option<&HeaderValue>, response: &mut Response<Body>) {
+        let headers = response.headers_mut();
+        headers.append(VARY, HeaderValue::from_static("Origin"));
+        let Some(origin) = origin else { return };
+        let Ok(origin_str) = origin.to_str() else {
+            return;
+        };
+        if !self.allowed.iter().any(|allowed| allowed == origin_str) {
+            return;
+        }
+        headers.insert("access-control-allow-origin", origin.clone());
+        headers.insert(
+            "access-control-allow-credentials",
+            HeaderValue::from_static("true"),
+        );
+        headers.insert(
+            "access-control-allow-headers",
+            HeaderValue::from_static("Authorization, Content-Type"),
+        );
+        headers.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+        );
+        headers.insert("access-control-max-age", HeaderValue::from_static("600"));
+    }
+}

@@ -1,0 +1,15 @@
+//! The one library every function uses: configuration, database, auth, HTTP plumbing,
+//! domain types and the route table. A function crate is a thin handler over this.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+pub use error::ApiError;
+pub use state::AppState;

@@ -1,0 +1,72 @@
+//! THE route table: every (method, path template) and the function that serves it. The
+//! local server mounts it; template.yaml and the `cargo lambda watch` router are checked
+//! against it, so the three cannot drift apart.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    /// `{name}` marks a path parameter, as in API Gateway and matchit.
+    pub path: &'static str,
+    /// The function crate and binary name.
+    pub function: &'static str,
+}
+
+const fn route(method: &'static str, path: &'static str, function: &'static str) -> Route {
+    Route {
+        method,
+        path,
+        function,
+    }
+}
+
+pub const ROUTES: &[Route] = &[
+    route("POST", "/api/auth/signup", "signup"),
+    route("POST", "/api/auth/signin", "signin"),
+    route("POST", "/api/auth/signout", "signout"),
+    route("GET", "/api/auth/session", "session"),
+    route("GET", "/api/health", "health"),
+];
+
+pub fn by_function(function: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|route| route.function == function)
+}
+
+/// Matches `path` against `template`, returning the parameters by name. The template is
+/// matched against the path's last segments, so a stage prefix (`/prod/api/…`) still matches.
+pub fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let template_segments: Vec<&str> = template.trim_matches('/').split('/').collect();
+    let path_segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let skip = path_segments.len().checked_sub(template_segments.len())?;
+    let mut params = Vec::new();
+    for (pattern, segment) in template_segments.iter().zip(&path_segments[skip..]) {
+        match pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(_) if segment.is_empty() => return None,
+            Some(name) => params.push((name.to_owned(), (*segment).to_owned())),
+            None if pattern == segment => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_route_is_unique_and_every_function_serves_one_route() {
+        let pairs: HashSet<_> = ROUTES.iter().map(|r| (r.method, r.path)).collect();
+        assert_eq!(pairs.len(), ROUTES.len());
+        let functions: HashSet<_> = ROUTES.iter().map(|r| r.function).collect();
+        assert_eq!(functions.len(), ROUTES.len());
+    }
+
+    #[test]
+    fn static_paths_match_exactly() {
+        assert_eq!(match_path("/api/health", "/api/health"), Some(vec![]));
+        assert_eq!(match_path("/api/health", "/prod/api/health/"), Some(vec![]));
+        assert_eq!(match_path("/api/health", "/api/healthz"), None);
+        assert_eq!(match_path("/api/auth/session", "/session"), None);
+    }
+}
