@@ -13,3 +13,4 @@ pub mod telemetry;
 
 pub use error::ApiError;
 pub use state::AppState;
+pub use {secrecy, uuid};

@@ -6,7 +6,16 @@ pub mod password;
 use http::header::AUTHORIZATION;
 use lambda_http::Request;
 
-pub use jwt::{Claims, TokenKeys, VerifiedToken};
+pub use jwt::{Claims, IssuedToken, TokenKeys, VerifiedToken};
+
+use crate::db::users::User;
+
+/// The body of a successful signup or signin.
+#[derive(Debug, serde::Serialize)]
+pub struct AuthSuccess {
+    pub user: User,
+    pub token: String,
+}
 
 use crate::error::{ApiError, AuthFailure};
 

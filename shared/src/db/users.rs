@@ -29,13 +29,13 @@ pub enum CreateUserError {
 /// Inserts the user and its first session in one statement (one round trip).
 pub async fn create_with_session(
     db: &Db,
+    id: Uuid,
     name: &Name,
     email: &Email,
     password_hash: &str,
     session_id: Uuid,
     session_expires_at: time::OffsetDateTime,
 ) -> Result<User, CreateUserError> {
-    let id = Uuid::new_v4();
     let result = db
         .query_one(
             "WITH new_user AS (

@@ -1,0 +1,162 @@
+//! The local API: every route of the shared route table, served by its function's real
+//! handler, with requests shaped as API Gateway (payload v2) would shape them.
+
+pub mod postgres;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
+};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use shared::AppState;
+use shared::error::ApiError;
+use shared::routes::{self, ROUTES};
+use tokio::net::TcpListener;
+
+/// Calls the real handler of `function`.
+async fn dispatch(
+    state: &AppState,
+    function: &str,
+    req: lambda_http::Request,
+) -> Result<lambda_http::Response<Body>, lambda_http::Error> {
+    match function {
+        "signup" => signup::handler(state, req).await,
+        "signin" => signin::handler(state, req).await,
+        "signout" => signout::handler(state, req).await,
+        "session" => session::handler(state, req).await,
+        "health" => health::handler(state, req).await,
+        other => Err(format!("the local server has no handler for function `{other}`").into()),
+    }
+}
+
+/// Every function of the route table has a handler here; checked at start-up.
+pub fn missing_handlers() -> Vec<&'static str> {
+    let known = ["signup", "signin", "signout", "session", "health"];
+    ROUTES
+        .iter()
+        .map(|r| r.function)
+        .filter(|f| !known.contains(f))
+        .collect()
+}
+
+/// Serves until the listener fails; each connection on its own task.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(&state, peer, req).await) }
+            });
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = ?err, "connection closed");
+            }
+        });
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    peer: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let origin = parts.headers.get(http::header::ORIGIN).cloned();
+
+    let matching: Vec<_> = ROUTES
+        .iter()
+        .filter(|r| serves_path(r.path, &path))
+        .collect();
+    let route = matching
+        .iter()
+        .find(|r| r.method == parts.method.as_str())
+        .or_else(|| {
+            matching
+                .first()
+                .filter(|_| parts.method == http::Method::OPTIONS)
+        });
+    let Some(route) = route else {
+        let err = if matching.is_empty() {
+            ApiError::NotFound("Not found")
+        } else {
+            ApiError::MethodNotAllowed
+        };
+        let mut response = shared::http::error_response(&err, "dev-server");
+        state.cors.apply(origin.as_ref(), &mut response);
+        return into_hyper(response);
+    };
+
+    // One byte over the cap is enough for the handler to refuse the body.
+    let bytes = match Limited::new(body, shared::http::MAX_BODY_BYTES + 1)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::from(vec![b' '; shared::http::MAX_BODY_BYTES + 1]),
+    };
+    let params: std::collections::HashMap<String, String> = routes::match_path(route.path, &path)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let mut http_description = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http_description.method = parts.method.clone();
+    http_description.path = Some(path.clone());
+    http_description.source_ip = Some(peer.ip().to_string());
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http = http_description;
+    context.route_key = Some(format!("{} {}", route.method, route.path));
+    let request = lambda_http::Request::from_parts(parts, Body::from(bytes.to_vec()))
+        .with_raw_http_path(path)
+        .with_path_parameters(params)
+        .with_request_context(RequestContext::ApiGatewayV2(context));
+
+    let response = match dispatch(state, route.function, request).await {
+        Ok(response) => response,
+        Err(err) => {
+            let err = ApiError::Unexpected(anyhow::anyhow!("{err}"));
+            shared::http::error_response(&err, route.function)
+        }
+    };
+    into_hyper(response)
+}
+
+/// Whether `template` matches all of `path` (the local server has no stage prefix).
+fn serves_path(template: &str, path: &str) -> bool {
+    let segments = |p: &str| p.trim_matches('/').split('/').count();
+    segments(template) == segments(path) && routes::match_path(template, path).is_some()
+}
+
+fn into_hyper(response: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Applies every pending migration to `url`'s database.
+pub async fn migrate(url: &str) -> anyhow::Result<Vec<i32>> {
+    let (mut client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let connection = tokio::spawn(connection);
+    let applied = shared::db::migrations::run(&mut client).await;
+    drop(client);
+    let _ = connection.await;
+    applied
+}

@@ -1,0 +1,126 @@
+//! `cargo run -p dev-server`: the whole API on http://127.0.0.1:8000 (`PORT` overrides).
+//! With `DATABASE_URL` it uses that database; without, a private PostgreSQL kept under
+//! `target/dev-db` (stopped on Ctrl-C). Without `BETTER_AUTH_SECRET`, a throwaway one.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use dev_server::postgres::Cluster;
+use shared::AppState;
+use shared::config::Config;
+use shared::routes::ROUTES;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::telemetry::init();
+    let missing = dev_server::missing_handlers();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "route table functions without a local handler: {missing:?}"
+    );
+
+    let mut defaults: HashMap<&str, String> = HashMap::new();
+    let mut cluster = None;
+    if std::env::var("DATABASE_URL").map_or(true, |url| url.trim().is_empty()) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dev-db");
+        let private = Cluster::init(&dir)?;
+        private.start(&[])?;
+        ensure_database(&private.url("postgres"), "todo").await?;
+        println!(
+            "PostgreSQL: private cluster in {} on port {}",
+            dir.display(),
+            private.port
+        );
+        defaults.insert("DATABASE_URL", private.url("todo"));
+        cluster = Some(private);
+    }
+    if std::env::var("BETTER_AUTH_SECRET").map_or(true, |s| s.trim().is_empty()) {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("random secret: {err}"))?;
+        defaults.insert(
+            "BETTER_AUTH_SECRET",
+            bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        );
+        eprintln!(
+            "\n  WARNING: BETTER_AUTH_SECRET is not set: using a random development secret.\n  \
+             Tokens issued now stop working when the server restarts. Never do this in production.\n"
+        );
+    }
+    defaults.insert("DATABASE_POOL_SIZE", "8".into());
+
+    let result = run(&defaults).await;
+    if let Some(cluster) = cluster {
+        cluster.stop()?;
+        println!("PostgreSQL stopped");
+    }
+    result
+}
+
+async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
+    let config = Config::from_lookup(|name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| defaults.get(name).cloned())
+    })?;
+    let url = defaults
+        .get("DATABASE_URL")
+        .cloned()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .context("DATABASE_URL")?;
+    let applied = dev_server::migrate(&url)
+        .await
+        .context("applying migrations")?;
+    if !applied.is_empty() {
+        println!("migrations applied: {applied:?}");
+    }
+    let state = Arc::new(AppState::new(config)?);
+
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .map(|p| p.parse())
+        .transpose()
+        .context("PORT")?
+        .unwrap_or(8000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding port {port}"))?;
+    println!("API ready on http://{}", listener.local_addr()?);
+    for route in ROUTES {
+        println!(
+            "  {:<7} {:<38} -> {}",
+            route.method, route.path, route.function
+        );
+    }
+    tokio::select! {
+        result = dev_server::serve(listener, state) => result,
+        _ = shutdown_signal() => Ok(()),
+    }
+}
+
+/// Ctrl-C, or the SIGTERM of a process manager.
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match terminate.as_mut() { Some(signal) => { signal.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+async fn ensure_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
+    }
+    Ok(())
+}

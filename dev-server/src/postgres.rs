@@ -1,0 +1,223 @@
+//! A private PostgreSQL cluster from the installed server binaries: found through
+//! `pg_config --bindir`, `PATH`, or `/usr/lib/postgresql/*/bin`. As root, the server runs
+//! as the `postgres` user, because initdb and postgres refuse to run as root.
+
+use std::net::TcpListener;
+use std::os::unix::fs::{MetadataExt, chown};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+use anyhow::{Context as _, bail};
+
+pub struct Cluster {
+    bindir: PathBuf,
+    data_dir: PathBuf,
+    socket_dir: PathBuf,
+    pub port: u16,
+    run_as: Option<(u32, u32)>,
+}
+
+impl Cluster {
+    /// Prepares (initdb on first use) a cluster whose data lives in `dir`, on a free port.
+    pub fn init(dir: &Path) -> anyhow::Result<Self> {
+        let bindir = find_bindir()?;
+        let run_as = if std::fs::metadata("/proc/self")?.uid() == 0 {
+            Some(postgres_user()?)
+        } else {
+            None
+        };
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let data_dir = dir.join("data");
+        let socket_dir = dir.to_path_buf();
+        if let Some((uid, gid)) = run_as {
+            chown(dir, Some(uid), Some(gid))?;
+        }
+        let cluster = Self {
+            bindir,
+            data_dir,
+            socket_dir,
+            port: free_port()?,
+            run_as,
+        };
+        if !cluster.data_dir.join("PG_VERSION").exists() {
+            let status = cluster
+                .command("initdb")
+                .args([
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "-D",
+                ])
+                .arg(&cluster.data_dir)
+                .stdout(Stdio::null())
+                .status()
+                .context("running initdb")?;
+            if !status.success() {
+                bail!("initdb failed for {}", cluster.data_dir.display());
+            }
+        }
+        Ok(cluster)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(self.bindir.join(program));
+        if let Some((uid, gid)) = self.run_as {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, gid);
+        }
+        command
+    }
+
+    /// Writes a file the server must own (TLS key and certificate).
+    pub fn write_owned(&self, name: &str, contents: &str) -> anyhow::Result<PathBuf> {
+        let path = self.socket_dir.join(name);
+        std::fs::write(&path, contents)?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        if let Some((uid, gid)) = self.run_as {
+            chown(&path, Some(uid), Some(gid))?;
+        }
+        Ok(path)
+    }
+
+    /// Starts the server and waits until it accepts connections. A server left running by
+    /// a killed earlier run is stopped first, so the port and settings are this run's.
+    pub fn start(&self, extra_settings: &[String]) -> anyhow::Result<()> {
+        let running = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("status")
+            .stdout(Stdio::null())
+            .status()?;
+        if running.success() {
+            self.stop()?;
+        }
+        let mut options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.port,
+            self.socket_dir.display()
+        );
+        for setting in extra_settings {
+            options.push_str(" -c ");
+            options.push_str(setting);
+        }
+        let status = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(self.socket_dir.join("server.log"))
+            .args(["-o", &options, "-w", "start"])
+            .stdout(Stdio::null())
+            .status()
+            .context("running pg_ctl start")?;
+        if !status.success() {
+            bail!(
+                "PostgreSQL did not start; see {}",
+                self.socket_dir.join("server.log").display()
+            );
+        }
+        Ok(())
+    }
+
+    pub fn stop(&self) -> anyhow::Result<()> {
+        let status = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "fast", "-w", "stop"])
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "pg_ctl stop failed");
+        Ok(())
+    }
+
+    /// Stops the server (and removes `remove_dir`) when the returned pipe closes, which
+    /// happens when this process exits however it exits: a throwaway cluster never outlives
+    /// the tests that started it.
+    pub fn stop_when_process_exits(
+        &self,
+        remove_dir: &Path,
+    ) -> anyhow::Result<(Child, ChildStdin)> {
+        let mut child = self
+            .command("sh")
+            .args(["-c", "trap '' INT TERM; read _; \"$0\" -D \"$1\" -m immediate stop >/dev/null; rm -rf \"$2\""])
+            .arg(self.bindir.join("pg_ctl"))
+            .arg(&self.data_dir)
+            .arg(remove_dir)
+            .stdin(Stdio::piped())
+            .spawn()
+            .context("starting the cluster's watchdog")?;
+        let stdin = child.stdin.take().context("watchdog stdin")?;
+        Ok((child, stdin))
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{database}?sslmode=disable",
+            self.port
+        )
+    }
+
+    pub fn tls_url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres@localhost:{}/{database}?sslmode=verify-full",
+            self.port
+        )
+    }
+}
+
+fn find_bindir() -> anyhow::Result<PathBuf> {
+    let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    if let Ok(output) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        if output.status.success() && has_server(&dir) {
+            return Ok(dir);
+        }
+    }
+    if let Some(dir) = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .find(|dir| has_server(dir))
+    {
+        return Ok(dir);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin"))
+        .filter(|dir| has_server(dir))
+        .collect();
+    versions.sort_by_key(|dir| {
+        dir.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+    });
+    versions.pop().context(
+        "no PostgreSQL server binaries found (looked at `pg_config --bindir`, PATH and /usr/lib/postgresql/*/bin); \
+         install them (Debian: apt-get install postgresql) or set DATABASE_URL / TEST_DATABASE_URL",
+    )
+}
+
+fn postgres_user() -> anyhow::Result<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd")?;
+    passwd
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.first() == Some(&"postgres") && fields.len() > 3)
+                .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
+                .flatten()
+        })
+        .context("running as root needs a `postgres` user to run the server as (useradd postgres)")
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

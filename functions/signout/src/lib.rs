@@ -1,0 +1,39 @@
+//! POST /api/auth/signout: always 200; with a valid token its session is deleted, and with
+//! `?scope=global` every session of that user.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use serde_json::json;
+use shared::auth::bearer_token;
+use shared::db::sessions;
+use shared::{ApiError, AppState, http};
+
+pub const FUNCTION: &str = "signout";
+
+pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
+    http::serve(state, FUNCTION, req, |req| signout(state, req)).await
+}
+
+async fn signout(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let global = match http::query_param(&req, "scope").as_deref() {
+        None => false,
+        Some("global") => true,
+        Some(_) => return Err(ApiError::validation("scope must be \"global\" or left out")),
+    };
+    // Signing out without a usable token is not an error: there is nothing to revoke.
+    let token = bearer_token(&req)
+        .ok()
+        .flatten()
+        .and_then(|token| state.tokens.verify(token).ok());
+    if let Some(token) = token {
+        if global {
+            sessions::revoke_all(&state.db, &token).await?;
+        } else {
+            sessions::revoke(&state.db, &token).await?;
+        }
+    }
+    Ok(http::json(
+        StatusCode::OK,
+        &json!({ "message": "Signed out successfully" }),
+    ))
+}

@@ -1,0 +1,55 @@
+//! POST /api/auth/signup: validates name, email and password in the contract's order,
+//! hashes the password, and stores the user with its first session in one statement.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use serde::Deserialize;
+use shared::auth::{AuthSuccess, password};
+use shared::db::users::{self, CreateUserError};
+use shared::domain::{Email, Name, Password};
+use shared::{ApiError, AppState, http};
+
+pub const FUNCTION: &str = "signup";
+
+#[derive(Deserialize)]
+struct SignupBody {
+    name: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
+    http::serve(state, FUNCTION, req, |req| signup(state, req)).await
+}
+
+async fn signup(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let body: SignupBody = http::parse_json(&req)?;
+    let name = Name::parse(body.name.as_deref())?;
+    let email = Email::parse(body.email.as_deref())?;
+    let password = Password::parse(body.password)?;
+
+    let password_hash = password::hash(password.into_secret()).await?;
+    let user_id = shared::uuid::Uuid::new_v4();
+    let issued = state.tokens.issue(user_id, email.as_str(), name.as_str())?;
+    let user = users::create_with_session(
+        &state.db,
+        user_id,
+        &name,
+        &email,
+        &password_hash,
+        issued.session_id,
+        issued.expires_at,
+    )
+    .await
+    .map_err(|err| match err {
+        CreateUserError::EmailTaken => ApiError::validation("Email already registered"),
+        CreateUserError::Db(err) => err.into(),
+    })?;
+    Ok(http::json(
+        StatusCode::CREATED,
+        &AuthSuccess {
+            user,
+            token: issued.token,
+        },
+    ))
+}
