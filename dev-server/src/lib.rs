@@ -153,10 +153,7 @@ fn into_hyper(response: lambda_http::Response<Body>) -> hyper::Response<Full<Byt
 
 /// Applies every pending migration to `url`'s database.
 pub async fn migrate(url: &str) -> anyhow::Result<Vec<i32>> {
-    let (mut client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    let connection = tokio::spawn(connection);
-    let applied = shared::db::migrations::run(&mut client).await;
-    drop(client);
-    let _ = connection.await;
-    applied
+    let lookup = |name: &str| (name == "DATABASE_URL").then(|| url.to_owned());
+    let settings = shared::config::DatabaseSettings::from_lookup(&lookup)?;
+    shared::db::migrations::run_with(&shared::db::Db::connect_lazy(&settings)?).await
 }

@@ -63,8 +63,12 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// One of the server's programs, run as the server's user.
     fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(self.bindir.join(program));
+        self.as_server_user(Command::new(self.bindir.join(program)))
+    }
+
+    fn as_server_user(&self, mut command: Command) -> Command {
         if let Some((uid, gid)) = self.run_as {
             std::os::unix::process::CommandExt::uid(&mut command, uid);
             std::os::unix::process::CommandExt::gid(&mut command, gid);
@@ -144,7 +148,7 @@ impl Cluster {
         remove_dir: &Path,
     ) -> anyhow::Result<(Child, ChildStdin)> {
         let mut child = self
-            .command("sh")
+            .as_server_user(Command::new("sh"))
             .args(["-c", "trap '' INT TERM; read _; \"$0\" -D \"$1\" -m immediate stop >/dev/null; rm -rf \"$2\""])
             .arg(self.bindir.join("pg_ctl"))
             .arg(&self.data_dir)

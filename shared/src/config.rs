@@ -49,6 +49,26 @@ pub struct DatabaseSettings {
     pub statement_timeout: Duration,
 }
 
+impl DatabaseSettings {
+    /// The `DATABASE_*` variables alone: all that the `migrate` binary needs.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
+        let database_url = var("DATABASE_URL").ok_or(ConfigError::Missing("DATABASE_URL"))?;
+        let target = ConnectTarget::parse(&SecretString::from(database_url))
+            .map_err(|reason| invalid("DATABASE_URL", reason))?;
+        let connect_timeout = parse_number(&var, "DATABASE_CONNECT_TIMEOUT_SECS", 5, 1..=300)?;
+        let statement_timeout =
+            parse_number(&var, "DATABASE_STATEMENT_TIMEOUT_MS", 5_000, 10..=600_000)?;
+        Ok(Self {
+            target,
+            pool_size: parse_number(&var, "DATABASE_POOL_SIZE", 1, 1..=64)?,
+            extra_ca_file: var("DATABASE_CA_FILE").map(PathBuf::from),
+            connect_timeout: Duration::from_secs(connect_timeout),
+            statement_timeout: Duration::from_millis(statement_timeout),
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseSettings,
@@ -69,10 +89,7 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
 
-        let database_url = var("DATABASE_URL").ok_or(ConfigError::Missing("DATABASE_URL"))?;
-        let target = ConnectTarget::parse(&SecretString::from(database_url))
-            .map_err(|reason| invalid("DATABASE_URL", reason))?;
-
+        let database = DatabaseSettings::from_lookup(&lookup)?;
         let auth_secret =
             var("BETTER_AUTH_SECRET").ok_or(ConfigError::Missing("BETTER_AUTH_SECRET"))?;
         let auth_secret = SecretString::from(auth_secret);
@@ -89,10 +106,6 @@ impl Config {
             DEFAULT_TOKEN_LIFETIME_SECS,
             1..=u64::from(u32::MAX),
         )?;
-        let pool_size = parse_number(&var, "DATABASE_POOL_SIZE", 1, 1..=64)?;
-        let connect_timeout = parse_number(&var, "DATABASE_CONNECT_TIMEOUT_SECS", 5, 1..=300)?;
-        let statement_timeout =
-            parse_number(&var, "DATABASE_STATEMENT_TIMEOUT_MS", 5_000, 10..=600_000)?;
 
         let allowed_origins = var("ALLOWED_ORIGINS")
             .map(|list| parse_origins(&list))
@@ -106,13 +119,7 @@ impl Config {
         };
 
         Ok(Self {
-            database: DatabaseSettings {
-                target,
-                pool_size,
-                extra_ca_file: var("DATABASE_CA_FILE").map(PathBuf::from),
-                connect_timeout: Duration::from_secs(connect_timeout),
-                statement_timeout: Duration::from_millis(statement_timeout),
-            },
+            database,
             auth_secret,
             token_lifetime: Duration::from_secs(token_lifetime),
             allowed_origins,

@@ -19,6 +19,12 @@ fn checksum(sql: &str) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
+/// Connects with `db` (TLS as configured) and applies what is missing.
+pub async fn run_with(db: &super::Db) -> anyhow::Result<Vec<i32>> {
+    let mut client = db.client().await?;
+    run(&mut client).await
+}
+
 /// Applies what is missing; returns the versions applied now. Concurrent runs serialise on
 /// an advisory lock, so two deploys cannot apply one migration twice.
 pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {

@@ -7,6 +7,7 @@ pub mod users;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -144,6 +145,8 @@ fn tls_connector(extra_ca_file: Option<&Path>) -> anyhow::Result<MakeRustlsConne
 pub struct Db {
     pool: Pool,
     statement_timeout: Duration,
+    /// Statements sent, each one round trip: lets tests and benchmarks count them.
+    round_trips: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -176,6 +179,7 @@ impl Db {
         Ok(Self {
             pool,
             statement_timeout: settings.statement_timeout,
+            round_trips: Arc::default(),
         })
     }
 
@@ -200,6 +204,7 @@ impl Db {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, DbError> {
         let client = self.client().await.map_err(DbError::Unavailable)?;
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(self.statement_timeout, client.query_typed(sql, params)).await {
             Ok(result) => result.map_err(DbError::from),
             Err(_) => {
@@ -229,6 +234,11 @@ impl Db {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    /// How many statements this pool has sent so far.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     pub fn pool(&self) -> &Pool {

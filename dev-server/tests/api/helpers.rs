@@ -1,0 +1,239 @@
+//! `TestApp`: a fresh database with migrations applied and the local server on port 0.
+//! The admin connection is `TEST_DATABASE_URL` if set, else a private cluster started once
+//! per test process (with TLS on) and stopped when the process exits.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use dev_server::postgres::Cluster;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::AppState;
+use shared::config::Config;
+
+pub const SECRET: &str = "test-secret-that-is-at-least-32-characters";
+pub const ORIGIN: &str = "http://localhost:3000";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct PrivateCluster {
+    pub cluster: Cluster,
+    pub ca_file: PathBuf,
+    _watchdog: Mutex<(Child, ChildStdin)>,
+}
+
+/// The per-process cluster. Panics (failing the test loudly) when no server binaries exist.
+pub fn private_cluster() -> &'static PrivateCluster {
+    static CLUSTER: OnceLock<PrivateCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        start_private_cluster().unwrap_or_else(|err| panic!("private PostgreSQL: {err:#}"))
+    })
+}
+
+fn start_private_cluster() -> anyhow::Result<PrivateCluster> {
+    let dir = std::env::temp_dir().join(format!("todo-api-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cluster = Cluster::init(&dir)?;
+    let watchdog = cluster.stop_when_process_exits(&dir)?;
+
+    // A CA and a server certificate for `localhost`, so TLS is tested with verification on.
+    let ca_key = rcgen::KeyPair::generate()?;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key)?;
+    let server_key = rcgen::KeyPair::generate()?;
+    let server = rcgen::CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(
+        &server_key,
+        &ca,
+        &ca_key,
+    )?;
+    let cert_file = cluster.write_owned("server.crt", &server.pem())?;
+    let key_file = cluster.write_owned("server.key", &server_key.serialize_pem())?;
+    let ca_file = cluster.write_owned("ca.crt", &ca.pem())?;
+    cluster.start(&[
+        "ssl=on".to_owned(),
+        format!("ssl_cert_file={}", cert_file.display()),
+        format!("ssl_key_file={}", key_file.display()),
+        "max_connections=300".to_owned(),
+    ])?;
+    Ok(PrivateCluster {
+        cluster,
+        ca_file,
+        _watchdog: Mutex::new(watchdog),
+    })
+}
+
+fn admin_url() -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => private_cluster().cluster.url("postgres"),
+    }
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(slash) if slash > base.find("//").map_or(0, |i| i + 1) => &base[..slash],
+        _ => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+/// A fresh, migrated database; returns its URL.
+pub async fn fresh_database() -> String {
+    let admin = admin_url();
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|err| panic!("connecting to the admin database: {err}"));
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let url = with_database(&admin, &name);
+    dev_server::migrate(&url).await.expect("migrations");
+    url
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: Arc<AppState>,
+    pub db: tokio_postgres::Client,
+}
+
+pub struct Session {
+    pub user_id: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// With configuration variables over the test defaults.
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        let url = fresh_database().await;
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), url.clone()),
+            ("BETTER_AUTH_SECRET".into(), SECRET.into()),
+            ("ALLOWED_ORIGINS".into(), ORIGIN.into()),
+            ("DATABASE_POOL_SIZE".into(), "4".into()),
+        ]);
+        vars.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("test config");
+        let state = Arc::new(AppState::new(config).expect("state"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(dev_server::serve(listener, state.clone()));
+
+        let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("test db");
+        tokio::spawn(connection);
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            state,
+            db,
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+    }
+
+    /// Sends and returns status and JSON body, checking every response is JSON.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let content_type = response.headers().get("content-type").cloned();
+        let text = response.text().await.expect("body");
+        assert_eq!(
+            content_type.as_ref().and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "{status} {text}"
+        );
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
+        (status, body)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(self.request(Method::POST, path).json(body)).await
+    }
+
+    pub async fn signup_with(
+        &self,
+        name: &str,
+        email: &str,
+        password: &str,
+    ) -> (StatusCode, Value) {
+        self.post_json(
+            "/api/auth/signup",
+            &json!({ "name": name, "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn signin_with(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        self.post_json(
+            "/api/auth/signin",
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// Signs up a new user and returns its id and token.
+    pub async fn signup(&self, email: &str) -> Session {
+        let (status, body) = self.signup_with("Ada Lovelace", email, PASSWORD).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        session_of(&body)
+    }
+
+    pub async fn get_session(&self, token: &str) -> (StatusCode, Value) {
+        self.send(
+            self.request(Method::GET, "/api/auth/session")
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        self.db
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count")
+            .get(0)
+    }
+}
+
+pub fn session_of(body: &Value) -> Session {
+    Session {
+        user_id: body["user"]["id"].as_str().expect("user id").to_owned(),
+        token: body["token"].as_str().expect("token").to_owned(),
+    }
+}
+
+pub fn error(message: &str) -> Value {
+    json!({ "error": message })
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the local server on port 0, a fresh database per test, real
+//! PostgreSQL over real connections.
+
+mod auth;
+mod helpers;
+mod tls;
