@@ -65,18 +65,13 @@ async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
             .filter(|v| !v.trim().is_empty())
             .or_else(|| defaults.get(name).cloned())
     })?;
-    let url = defaults
-        .get("DATABASE_URL")
-        .cloned()
-        .or_else(|| std::env::var("DATABASE_URL").ok())
-        .context("DATABASE_URL")?;
-    let applied = dev_server::migrate(&url)
+    let state = Arc::new(AppState::new(config)?);
+    let applied = shared::db::migrations::run_with(&state.db)
         .await
         .context("applying migrations")?;
     if !applied.is_empty() {
         println!("migrations applied: {applied:?}");
     }
-    let state = Arc::new(AppState::new(config)?);
 
     let port: u16 = std::env::var("PORT")
         .ok()
