@@ -34,13 +34,33 @@ async fn dispatch(
         "signout" => signout::handler(state, req).await,
         "session" => session::handler(state, req).await,
         "health" => health::handler(state, req).await,
+        "tasks-list" => tasks_list::handler(state, req).await,
+        "task-create" => task_create::handler(state, req).await,
+        "task-get" => task_get::handler(state, req).await,
+        "task-replace" => task_replace::handler(state, req).await,
+        "task-update" => task_update::handler(state, req).await,
+        "task-delete" => task_delete::handler(state, req).await,
+        "task-complete" => task_complete::handler(state, req).await,
         other => Err(format!("the local server has no handler for function `{other}`").into()),
     }
 }
 
 /// Every function of the route table has a handler here; checked at start-up.
 pub fn missing_handlers() -> Vec<&'static str> {
-    let known = ["signup", "signin", "signout", "session", "health"];
+    let known = [
+        "signup",
+        "signin",
+        "signout",
+        "session",
+        "health",
+        "tasks-list",
+        "task-create",
+        "task-get",
+        "task-replace",
+        "task-update",
+        "task-delete",
+        "task-complete",
+    ];
     ROUTES
         .iter()
         .map(|r| r.function)

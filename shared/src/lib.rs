@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod routes;
 pub mod state;
+pub mod task_routes;
 pub mod telemetry;
 
 pub use error::ApiError;

@@ -25,6 +25,17 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/auth/signout", "signout"),
     route("GET", "/api/auth/session", "session"),
     route("GET", "/api/health", "health"),
+    route("GET", "/api/{user_id}/tasks", "tasks-list"),
+    route("POST", "/api/{user_id}/tasks", "task-create"),
+    route("GET", "/api/{user_id}/tasks/{task_id}", "task-get"),
+    route("PUT", "/api/{user_id}/tasks/{task_id}", "task-replace"),
+    route("PATCH", "/api/{user_id}/tasks/{task_id}", "task-update"),
+    route("DELETE", "/api/{user_id}/tasks/{task_id}", "task-delete"),
+    route(
+        "PATCH",
+        "/api/{user_id}/tasks/{task_id}/complete",
+        "task-complete",
+    ),
 ];
 
 pub fn by_function(function: &str) -> Option<&'static Route> {
@@ -68,5 +79,25 @@ mod tests {
         assert_eq!(match_path("/api/health", "/prod/api/health/"), Some(vec![]));
         assert_eq!(match_path("/api/health", "/api/healthz"), None);
         assert_eq!(match_path("/api/auth/session", "/session"), None);
+    }
+
+    #[test]
+    fn parameters_are_read_from_the_raw_path() {
+        let params = match_path("/api/{user_id}/tasks/{task_id}", "/api/u-1/tasks/42").unwrap();
+        assert_eq!(
+            params,
+            [
+                ("user_id".into(), "u-1".into()),
+                ("task_id".into(), "42".into())
+            ]
+        );
+        assert_eq!(
+            match_path("/api/{user_id}/tasks/{task_id}", "/api/u-1/tasks/"),
+            None
+        );
+        assert_eq!(
+            match_path("/api/{user_id}/tasks/{task_id}/complete", "/api/u/tasks/1"),
+            None
+        );
     }
 }

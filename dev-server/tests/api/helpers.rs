@@ -237,3 +237,52 @@ pub fn session_of(body: &Value) -> Session {
 pub fn error(message: &str) -> Value {
     json!({ "error": message })
 }
+
+impl TestApp {
+    pub fn with_token(&self, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.request(method, path).bearer_auth(token)
+    }
+
+    /// Creates a task through the API and returns its JSON.
+    pub async fn create_task(
+        &self,
+        who: &Session,
+        title: &str,
+        description: Option<&str>,
+    ) -> Value {
+        let request = self
+            .with_token(
+                Method::POST,
+                &format!("/api/{}/tasks", who.user_id),
+                &who.token,
+            )
+            .json(&json!({ "title": title, "description": description }));
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    pub async fn list_tasks(&self, who: &Session, query: &str) -> (StatusCode, Value) {
+        self.send(self.with_token(
+            Method::GET,
+            &format!("/api/{}/tasks{query}", who.user_id),
+            &who.token,
+        ))
+        .await
+    }
+
+    /// Every task row of `user_id`, as the database holds it, for before/after comparisons.
+    pub async fn snapshot(&self, user_id: &str) -> Vec<String> {
+        let user: uuid::Uuid = user_id.parse().expect("uuid");
+        self.db
+            .query(
+                "SELECT row_to_json(t)::text FROM tasks t WHERE user_id = $1 ORDER BY id",
+                &[&user],
+            )
+            .await
+            .expect("snapshot")
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+}

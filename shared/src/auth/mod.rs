@@ -50,3 +50,30 @@ pub fn authenticate(req: &Request, keys: &TokenKeys) -> Result<VerifiedToken, Ap
     let token = bearer_token(req)?.ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
     keys.verify(token).map_err(ApiError::Unauthorized)
 }
+
+/// The caller of a per-user route (`/api/{user_id}/…`): a verified token whose subject is
+/// the path's user. Otherwise 403, decided without reading or writing any task.
+pub async fn path_owner(
+    state: &crate::AppState,
+    req: &Request,
+    function: &str,
+) -> Result<VerifiedToken, ApiError> {
+    let token = authenticate(req, &state.tokens)?;
+    let path_user = crate::http::path_param(req, function, "user_id")
+        .and_then(|user| uuid::Uuid::parse_str(&user).ok());
+    if path_user != Some(token.user_id) {
+        return Err(refuse(state, &token, ApiError::Forbidden).await);
+    }
+    Ok(token)
+}
+
+/// For a refusal decided before the request's own statement ran (403, a bad body, a bad
+/// task id): a token whose session has ended gets 401 instead, as it does everywhere.
+/// Only the error path pays this round trip.
+pub async fn refuse(state: &crate::AppState, token: &VerifiedToken, refusal: ApiError) -> ApiError {
+    match crate::db::sessions::is_live(&state.db, token).await {
+        Ok(true) => refusal,
+        Ok(false) => ApiError::Unauthorized(AuthFailure::InvalidToken),
+        Err(err) => err.into(),
+    }
+}

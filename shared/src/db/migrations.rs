@@ -5,11 +5,18 @@ use anyhow::Context as _;
 use tokio_postgres::Client;
 
 /// Every migration, in order. Adding a file means adding a line here.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "users_and_sessions",
-    include_str!("../../../migrations/V1__users_and_sessions.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "users_and_sessions",
+        include_str!("../../../migrations/V1__users_and_sessions.sql"),
+    ),
+    (
+        2,
+        "tasks",
+        include_str!("../../../migrations/V2__tasks.sql"),
+    ),
+];
 
 /// A stable fingerprint of a migration's text (FNV-1a), to notice an applied file edited.
 fn checksum(sql: &str) -> i64 {

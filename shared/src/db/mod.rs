@@ -3,6 +3,7 @@
 
 pub mod migrations;
 pub mod sessions;
+pub mod tasks;
 pub mod users;
 
 use std::path::Path;

@@ -1,0 +1,22 @@
+//! PATCH /api/{user_id}/tasks/{task_id}/complete: toggles `completed` in one statement, so
+//! concurrent toggles each count.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use shared::db::tasks;
+use shared::task_routes::{one, owner_and_task};
+use shared::{ApiError, AppState, http};
+
+pub const FUNCTION: &str = "task-complete";
+
+pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
+    http::serve(state, FUNCTION, req, |req| toggle(state, req)).await
+}
+
+async fn toggle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let (token, task_id) = owner_and_task(state, &req, FUNCTION).await?;
+    one(
+        tasks::toggle(&state.db, &token, task_id).await?,
+        StatusCode::OK,
+    )
+}

@@ -1,0 +1,39 @@
+//! PUT /api/{user_id}/tasks/{task_id}: replaces the title and description (a description
+//! left out becomes null); `completed` is set when given and kept otherwise.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use serde::Deserialize;
+use shared::db::tasks::{self, TaskChanges};
+use shared::domain::{TaskDescription, TaskTitle};
+use shared::task_routes::{checked, one, owner_and_task};
+use shared::{ApiError, AppState, http};
+
+pub const FUNCTION: &str = "task-replace";
+
+#[derive(Deserialize)]
+struct ReplaceBody {
+    title: Option<String>,
+    description: Option<String>,
+    completed: Option<bool>,
+}
+
+pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
+    http::serve(state, FUNCTION, req, |req| replace(state, req)).await
+}
+
+async fn replace(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let (token, task_id) = owner_and_task(state, &req, FUNCTION).await?;
+    let parsed = http::parse_json::<ReplaceBody>(&req).and_then(|body| {
+        Ok(TaskChanges {
+            title: Some(TaskTitle::parse(body.title.as_deref())?),
+            description: Some(TaskDescription::parse(body.description)?),
+            completed: body.completed,
+        })
+    });
+    let changes = checked(state, &token, parsed).await?;
+    one(
+        tasks::update(&state.db, &token, task_id, &changes).await?,
+        StatusCode::OK,
+    )
+}

@@ -1,0 +1,49 @@
+//! PATCH /api/{user_id}/tasks/{task_id}: changes only the fields given (at least one);
+//! `"description": null` clears the description.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use serde::Deserialize;
+use shared::db::tasks::{self, TaskChanges};
+use shared::domain::{TaskDescription, TaskTitle};
+use shared::task_routes::{checked, one, owner_and_task, present};
+use shared::{ApiError, AppState, http};
+
+pub const FUNCTION: &str = "task-update";
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    #[serde(default, deserialize_with = "present")]
+    title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+    completed: Option<bool>,
+}
+
+pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
+    http::serve(state, FUNCTION, req, |req| update(state, req)).await
+}
+
+async fn update(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let (token, task_id) = owner_and_task(state, &req, FUNCTION).await?;
+    let parsed = http::parse_json::<UpdateBody>(&req).and_then(|body| {
+        if body.title.is_none() && body.description.is_none() && body.completed.is_none() {
+            return Err(ApiError::validation(
+                "Provide at least one of title, description, completed",
+            ));
+        }
+        Ok(TaskChanges {
+            title: body
+                .title
+                .map(|title| TaskTitle::parse(title.as_deref()))
+                .transpose()?,
+            description: body.description.map(TaskDescription::parse).transpose()?,
+            completed: body.completed,
+        })
+    });
+    let changes = checked(state, &token, parsed).await?;
+    one(
+        tasks::update(&state.db, &token, task_id, &changes).await?,
+        StatusCode::OK,
+    )
+}

@@ -1,0 +1,31 @@
+//! GET /api/{user_id}/tasks: the caller's tasks, newest first by default, with the
+//! contract's status, sort, order, limit, offset and q parameters.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use shared::auth::path_owner;
+use shared::db::tasks::{self, Outcome};
+use shared::domain::ListQuery;
+use shared::error::AuthFailure;
+use shared::task_routes::checked;
+use shared::{ApiError, AppState, http};
+
+pub const FUNCTION: &str = "tasks-list";
+
+pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
+    http::serve(state, FUNCTION, req, |req| list(state, req)).await
+}
+
+async fn list(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let token = path_owner(state, &req, FUNCTION).await?;
+    let query = checked(
+        state,
+        &token,
+        ListQuery::parse(|name| http::query_param(&req, name)),
+    )
+    .await?;
+    match tasks::list(&state.db, &token, &query).await? {
+        Outcome::SessionEnded => Err(ApiError::Unauthorized(AuthFailure::InvalidToken)),
+        Outcome::Done(tasks) => Ok(http::json(StatusCode::OK, &tasks)),
+    }
+}
