@@ -41,13 +41,22 @@ pub async fn checked<T>(
     }
 }
 
-/// The response for a statement about one task.
-pub fn one(outcome: Outcome<Option<Task>>, status: StatusCode) -> Result<Response<Body>, ApiError> {
+/// What the statement found, or 401 when it found the session ended.
+pub fn live<T>(outcome: Outcome<T>) -> Result<T, ApiError> {
     match outcome {
         Outcome::SessionEnded => Err(ApiError::Unauthorized(AuthFailure::InvalidToken)),
-        Outcome::Done(None) => Err(ApiError::NotFound(TASK_NOT_FOUND)),
-        Outcome::Done(Some(task)) => Ok(http::json(status, &task)),
+        Outcome::Done(found) => Ok(found),
     }
+}
+
+/// The task a statement found, or 404.
+pub fn found(outcome: Outcome<Option<Task>>) -> Result<Task, ApiError> {
+    live(outcome)?.ok_or(ApiError::NotFound(TASK_NOT_FOUND))
+}
+
+/// The response for a statement about one task.
+pub fn one(outcome: Outcome<Option<Task>>, status: StatusCode) -> Result<Response<Body>, ApiError> {
+    Ok(http::json(status, &found(outcome)?))
 }
 
 /// For optional fields where `null` and absent mean different things (PATCH): absent is

@@ -4,10 +4,9 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use shared::auth::path_owner;
-use shared::db::tasks::{self, Outcome};
+use shared::db::tasks;
 use shared::domain::ListQuery;
-use shared::error::AuthFailure;
-use shared::task_routes::checked;
+use shared::task_routes::{checked, live};
 use shared::{ApiError, AppState, http};
 
 pub const FUNCTION: &str = "tasks-list";
@@ -24,8 +23,6 @@ async fn list(state: &AppState, req: Request) -> Result<Response<Body>, ApiError
         ListQuery::parse(|name| http::query_param(&req, name)),
     )
     .await?;
-    match tasks::list(&state.db, &token, &query).await? {
-        Outcome::SessionEnded => Err(ApiError::Unauthorized(AuthFailure::InvalidToken)),
-        Outcome::Done(tasks) => Ok(http::json(StatusCode::OK, &tasks)),
-    }
+    let tasks = live(tasks::list(&state.db, &token, &query).await?)?;
+    Ok(http::json(StatusCode::OK, &tasks))
 }
