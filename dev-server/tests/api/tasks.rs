@@ -510,3 +510,25 @@ async fn concurrent_toggles_are_never_lost() {
         );
     }
 }
+
+/// Function URLs and plain routers pass no `pathParameters`: the handler reads them off the
+/// raw path. Called directly, as the Lambda runtime would call it.
+#[tokio::test]
+async fn handlers_read_parameters_from_the_raw_path_when_none_are_given() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada@example.com").await;
+    let task = app.create_task(&ada, "From a Function URL", None).await;
+    let request = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!(
+            "https://abc.lambda-url.eu-west-1.on.aws/api/{}/tasks/{}",
+            ada.user_id, task["id"]
+        ))
+        .header("authorization", format!("Bearer {}", ada.token))
+        .body(lambda_http::Body::Empty)
+        .unwrap();
+    let response = task_get::handler(&app.state, request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(body, task);
+}
