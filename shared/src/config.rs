@@ -79,9 +79,16 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// A cold start: the process environment, with secrets fetched from Secrets Manager
+    /// where a `*_ARN` variable says so.
+    pub async fn load() -> Result<Self, ConfigError> {
+        Self::load_with(|name| std::env::var(name).ok()).await
+    }
+
+    /// As [`Config::load`], reading the environment through `lookup`.
+    pub async fn load_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let fetched = crate::secrets::fetch(&lookup).await?;
+        Self::from_lookup(|name| fetched.get(name).cloned().or_else(|| lookup(name)))
     }
 
     /// Reads configuration through `lookup`, so callers (the local server, tests) can layer

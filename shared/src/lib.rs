@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod routes;
+pub mod secrets;
 pub mod state;
 pub mod task_routes;
 pub mod telemetry;

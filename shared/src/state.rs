@@ -1,8 +1,6 @@
 //! What a function builds once per cold start and every request borrows: config, token
 //! keys, CORS policy and the database pool.
 
-use anyhow::Context as _;
-
 use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::db::Db;
@@ -30,7 +28,7 @@ impl AppState {
     /// connection, all before the runtime asks for the first event. A database that is down
     /// now is logged, not fatal: requests retry the connection and answer 503 meanwhile.
     pub async fn cold_start() -> anyhow::Result<Self> {
-        let config = Config::from_env().context("configuration")?;
+        let config = Config::load().await?;
         let state = Self::new(config)?;
         if let Err(err) = state.db.warm_up().await {
             tracing::error!(error = ?err, "first database connection failed");

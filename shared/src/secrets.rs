@@ -1,0 +1,90 @@
+//! Secrets from AWS Secrets Manager: when `BETTER_AUTH_SECRET_ARN` or
+//! `DATABASE_URL_SECRET_ARN` is set, the value is read once per cold start, before the first
+//! request, and takes the place of the plain variable.
+
+use std::collections::HashMap;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+use crate::config::ConfigError;
+
+/// Which variable each ARN variable stands in for.
+pub const SECRET_ARNS: [(&str, &str); 2] = [
+    ("BETTER_AUTH_SECRET_ARN", "BETTER_AUTH_SECRET"),
+    ("DATABASE_URL_SECRET_ARN", "DATABASE_URL"),
+];
+
+/// Fetches every secret whose ARN variable is set; returns variable name → value. The SDK
+/// is configured only when there is something to fetch, so plain deployments pay nothing.
+/// `lookup` is the environment (tests pass their own): region, credentials and the
+/// standard endpoint variables are read through it.
+pub async fn fetch(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<HashMap<&'static str, String>, ConfigError> {
+    let wanted: Vec<(&'static str, &'static str, String)> = SECRET_ARNS
+        .iter()
+        .filter_map(|(arn_var, var)| {
+            let arn = lookup(arn_var).filter(|arn| !arn.trim().is_empty())?;
+            Some((*arn_var, *var, arn.trim().to_owned()))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+
+    let client = client(lookup).await;
+    let mut values = HashMap::new();
+    for (arn_var, var, arn) in wanted {
+        let answer = client
+            .get_secret_value()
+            .secret_id(&arn)
+            .send()
+            .await
+            .map_err(|err| {
+                let reason = match err.code() {
+                    Some("ResourceNotFoundException") => "secret not found".to_owned(),
+                    Some("AccessDeniedException") => {
+                        "access denied (the function needs secretsmanager:GetSecretValue on it)"
+                            .to_owned()
+                    }
+                    _ => format!("cannot read the secret: {}", DisplayErrorContext(&err)),
+                };
+                ConfigError::Invalid {
+                    name: arn_var,
+                    reason,
+                }
+            })?;
+        let value = answer.secret_string().ok_or(ConfigError::Invalid {
+            name: arn_var,
+            reason: "the secret has no string value".to_owned(),
+        })?;
+        values.insert(var, value.to_owned());
+    }
+    Ok(values)
+}
+
+async fn client(lookup: &impl Fn(&str) -> Option<String>) -> aws_sdk_secretsmanager::Client {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = lookup("AWS_REGION").or_else(|| lookup("AWS_DEFAULT_REGION")) {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if let Some(endpoint) =
+        lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| lookup("AWS_ENDPOINT_URL"))
+    {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if let (Some(key), Some(secret)) =
+        (lookup("AWS_ACCESS_KEY_ID"), lookup("AWS_SECRET_ACCESS_KEY"))
+    {
+        let credentials = aws_sdk_secretsmanager::config::Credentials::new(
+            key,
+            secret,
+            lookup("AWS_SESSION_TOKEN"),
+            None,
+            "environment",
+        );
+        loader = loader.credentials_provider(credentials);
+    }
+    aws_sdk_secretsmanager::Client::new(&loader.load().await)
+}

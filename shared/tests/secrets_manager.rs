@@ -1,0 +1,153 @@
+//! Secrets read from a real Secrets Manager API: a local moto server (`pip install
+//! 'moto[server]'`). Ignored by plain `cargo test` because it needs that server; CI runs it
+//! with `--ignored` (set `MOTO_SERVER` to the binary if it is not on PATH).
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use secrecy::ExposeSecret;
+use shared::auth::TokenKeys;
+use shared::config::Config;
+
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_moto() -> Moto {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
+    // Owned by the guard from the start, so a failed start still kills it.
+    let moto = Moto {
+        child: Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("starting {program} (pip install 'moto[server]'): {err}")),
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return moto;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("moto_server did not listen on {}", moto.endpoint);
+}
+
+fn env(moto: &Moto, extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut vars: HashMap<String, String> = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("DATABASE_URL", "postgres://u@localhost/db"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    vars
+}
+
+async fn store(moto: &Moto, name: &str, value: &str) -> String {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    let client = aws_sdk_secretsmanager::Client::from_conf(config);
+    let created = client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create secret");
+    created.arn().expect("arn").to_owned()
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; CI runs it with --ignored"]
+async fn secrets_come_from_secrets_manager_and_sign_tokens() {
+    let moto = start_moto().await;
+    let stored = "secret-from-secrets-manager-0123456789abcdef";
+    let auth_arn = store(&moto, "todo/auth", stored).await;
+    let db_arn = store(
+        &moto,
+        "todo/db",
+        "postgres://app:pw@db.example.com/todo?sslmode=verify-full",
+    )
+    .await;
+    let vars = env(
+        &moto,
+        &[
+            ("BETTER_AUTH_SECRET_ARN", &auth_arn),
+            (
+                "BETTER_AUTH_SECRET",
+                "a-plain-variable-that-must-be-ignored-here",
+            ),
+            ("DATABASE_URL_SECRET_ARN", &db_arn),
+        ],
+    );
+    let config = Config::load_with(|name| vars.get(name).cloned())
+        .await
+        .expect("config");
+    assert_eq!(config.auth_secret.expose_secret(), stored);
+    assert_eq!(config.database.target.config.get_dbname(), Some("todo"));
+
+    let keys = TokenKeys::new(&config.auth_secret, Duration::from_secs(60));
+    let issued = keys.issue(uuid::Uuid::new_v4(), "a@b.co", "A").unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_required_spec_claims(&["exp"]);
+    jsonwebtoken::decode::<serde_json::Value>(
+        &issued.token,
+        &jsonwebtoken::DecodingKey::from_secret(stored.as_bytes()),
+        &validation,
+    )
+    .expect("signed with the stored secret");
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; CI runs it with --ignored"]
+async fn a_missing_or_short_secret_stops_start_up_naming_the_variable() {
+    let moto = start_moto().await;
+    let missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:todo/none-AbCdEf";
+    let vars = env(&moto, &[("BETTER_AUTH_SECRET_ARN", missing)]);
+    let err = Config::load_with(|name| vars.get(name).cloned())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "BETTER_AUTH_SECRET_ARN is invalid: secret not found"
+    );
+
+    let short = store(&moto, "todo/short", "too-short").await;
+    let vars = env(&moto, &[("BETTER_AUTH_SECRET_ARN", &short)]);
+    let err = Config::load_with(|name| vars.get(name).cloned())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "BETTER_AUTH_SECRET is invalid: must be at least 32 characters"
+    );
+}
