@@ -39,6 +39,47 @@ fn cargo_lambda_watch_router_matches_the_route_table() {
     assert_eq!(listed, route_table());
 }
 
+/// (method, path, binary) of every HttpApi event in template.yaml. A line scan, because
+/// CloudFormation's `!Ref` tags are not plain YAML.
+fn template_routes() -> (BTreeSet<(String, String, String)>, BTreeSet<String>) {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let mut routes = BTreeSet::new();
+    let mut binaries = BTreeSet::new();
+    let (mut binary, mut method) = (None::<String>, None::<String>);
+    for line in template.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("Binary: ") {
+            binary = Some(name.to_owned());
+            assert!(
+                binaries.insert(name.to_owned()),
+                "binary {name} built twice"
+            );
+        } else if let Some(m) = line.strip_prefix("Method: ") {
+            method = Some(m.to_owned());
+        } else if let Some(path) = line.strip_prefix("Path: ") {
+            let route = (
+                method.take().expect("Method before Path"),
+                path.to_owned(),
+                binary.clone().expect("Binary"),
+            );
+            assert!(routes.insert(route), "{path} listed twice");
+        }
+    }
+    (routes, binaries)
+}
+
+#[test]
+fn template_http_api_events_match_the_route_table() {
+    let (routes, binaries) = template_routes();
+    assert_eq!(routes, route_table());
+    let mut expected: BTreeSet<String> = ROUTES.iter().map(|r| r.function.to_owned()).collect();
+    expected.insert("migrate".to_owned());
+    assert_eq!(
+        binaries, expected,
+        "one function per crate, migrate included"
+    );
+}
+
 #[test]
 fn every_function_crate_serves_a_route_and_every_route_has_a_crate() {
     let functions_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");

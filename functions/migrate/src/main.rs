@@ -10,7 +10,10 @@ use shared::db::{Db, migrations};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let settings = DatabaseSettings::from_lookup(&|name| std::env::var(name).ok())?;
+    let env = |name: &str| std::env::var(name).ok();
+    let secrets = shared::secrets::fetch(&env).await?;
+    let settings =
+        DatabaseSettings::from_lookup(&|name| secrets.get(name).cloned().or_else(|| env(name)))?;
     let db = Db::connect_lazy(&settings)?;
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         let applied = migrations::run_with(&db).await?;
