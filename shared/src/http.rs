@@ -9,6 +9,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use tracing::Instrument as _;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -30,16 +31,34 @@ where
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
     let origin = req.headers().get(ORIGIN).cloned();
-    let mut response = if req.method() == Method::OPTIONS {
-        empty(StatusCode::NO_CONTENT)
-    } else if req.body().len() > MAX_BODY_BYTES {
-        error_response(&ApiError::PayloadTooLarge, function)
-    } else {
-        match handle(req).await {
-            Ok(response) => response,
-            Err(err) => error_response(&err, function),
+    let request_id = req
+        .lambda_context_ref()
+        .map(|context| context.request_id.clone())
+        .unwrap_or_default();
+    let route = routes::by_function(function).map_or("", |route| route.path);
+    let span = tracing::info_span!("request", request_id, function, route, method = %req.method());
+    let started = std::time::Instant::now();
+    let mut response = async {
+        if req.method() == Method::OPTIONS {
+            empty(StatusCode::NO_CONTENT)
+        } else if req.body().len() > MAX_BODY_BYTES {
+            error_response(&ApiError::PayloadTooLarge, function)
+        } else {
+            match handle(req).await {
+                Ok(response) => response,
+                Err(err) => error_response(&err, function),
+            }
         }
-    };
+    }
+    .instrument(span.clone())
+    .await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request handled"
+        )
+    });
     state.cors.apply(origin.as_ref(), &mut response);
     Ok(response)
 }

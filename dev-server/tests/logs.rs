@@ -1,0 +1,88 @@
+//! The logs of a signup, signins (good and bad), a session check and a sign-out, captured in
+//! the Lambda (JSON) format: one JSON object per line, each request logged with its
+//! function and route, and no password, hash, token or secret anywhere.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use helpers::{PASSWORD, SECRET, TestApp};
+use reqwest::{Method, StatusCode};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::ErrorKind::Other)?
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_are_json_lines_and_never_hold_credentials() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    shared::telemetry::init_with(true, move || writer.clone());
+
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada@example.com").await;
+    let (status, body) = app.signin_with("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let second_token = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.signin_with("ada@example.com", "wrong-password-123")
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(app.get_session(&ada.token).await.0, StatusCode::OK);
+    let request = app
+        .request(Method::POST, "/api/auth/signout")
+        .bearer_auth(&second_token);
+    assert_eq!(app.send(request).await.0, StatusCode::OK);
+    let hash: String = app
+        .db
+        .query_one("SELECT password_hash FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"))
+        })
+        .collect();
+    let handled: Vec<_> = lines
+        .iter()
+        .filter(|line| line["message"] == "request handled")
+        .collect();
+    assert_eq!(handled.len(), 5, "{log}");
+    assert_eq!(handled[0]["span"]["function"], "signup");
+    assert_eq!(handled[0]["span"]["route"], "/api/auth/signup");
+    assert_eq!(handled[0]["status"], 201);
+
+    let hash_body = hash.rsplit('$').next().unwrap();
+    for (what, secret) in [
+        ("password", PASSWORD),
+        ("wrong password", "wrong-password-123"),
+        ("hash", hash_body),
+        ("token", ada.token.as_str()),
+        ("token signature", ada.token.rsplit('.').next().unwrap()),
+        ("second token", second_token.as_str()),
+        ("signing secret", SECRET),
+    ] {
+        assert!(!log.contains(secret), "the log holds the {what}");
+    }
+}
