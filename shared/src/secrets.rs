@@ -15,6 +15,9 @@ pub const SECRET_ARNS: [(&str, &str); 2] = [
     ("DATABASE_URL_SECRET_ARN", "DATABASE_URL"),
 ];
 
+const ACCESS_DENIED: &str =
+    "access denied (the function needs secretsmanager:GetSecretValue on it)";
+
 /// Fetches every secret whose ARN variable is set; returns variable name → value. The SDK
 /// is configured only when there is something to fetch, so plain deployments pay nothing.
 /// `lookup` is the environment (tests pass their own): region, credentials and the
@@ -42,12 +45,15 @@ pub async fn fetch(
             .send()
             .await
             .map_err(|err| {
+                // AWS answers a missing permission with AccessDeniedException; a 403 whose
+                // body the SDK cannot read (proxies, emulators) means the same.
+                let forbidden = err
+                    .raw_response()
+                    .is_some_and(|raw| raw.status().as_u16() == 403);
                 let reason = match err.code() {
                     Some("ResourceNotFoundException") => "secret not found".to_owned(),
-                    Some("AccessDeniedException") => {
-                        "access denied (the function needs secretsmanager:GetSecretValue on it)"
-                            .to_owned()
-                    }
+                    Some("AccessDeniedException") => ACCESS_DENIED.to_owned(),
+                    _ if forbidden => ACCESS_DENIED.to_owned(),
                     _ => format!("cannot read the secret: {}", DisplayErrorContext(&err)),
                 };
                 ConfigError::Invalid {

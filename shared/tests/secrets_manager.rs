@@ -25,6 +25,11 @@ impl Drop for Moto {
 }
 
 async fn start_moto() -> Moto {
+    start_moto_with(&[]).await
+}
+
+/// `env` is moto's own configuration, e.g. when to start enforcing IAM.
+async fn start_moto_with(env: &[(&str, &str)]) -> Moto {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -35,6 +40,7 @@ async fn start_moto() -> Moto {
     let moto = Moto {
         child: Command::new(&program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -149,5 +155,64 @@ async fn a_missing_or_short_secret_stops_start_up_naming_the_variable() {
     assert_eq!(
         err.to_string(),
         "BETTER_AUTH_SECRET is invalid: must be at least 32 characters"
+    );
+}
+
+/// An IAM call to moto; the Authorization header only names the service (moto does not
+/// check signatures before it starts enforcing IAM).
+async fn iam(moto: &Moto, form: &str) -> String {
+    reqwest::Client::new()
+        .post(&moto.endpoint)
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("{form}&Version=2010-05-08"))
+        .send()
+        .await
+        .expect("IAM call")
+        .text()
+        .await
+        .expect("IAM answer")
+}
+
+fn xml_value(xml: &str, tag: &str) -> String {
+    let start = xml.find(&format!("<{tag}>")).expect(tag) + tag.len() + 2;
+    let end = start + xml[start..].find('<').expect(tag);
+    xml[start..end].to_owned()
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; CI runs it with --ignored"]
+async fn a_role_without_get_secret_value_is_told_access_denied() {
+    // Three setup calls run unauthenticated; from then on moto enforces IAM.
+    let moto = start_moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]).await;
+    let arn = store(
+        &moto,
+        "todo/auth",
+        "secret-from-secrets-manager-0123456789abcdef",
+    )
+    .await;
+    iam(&moto, "Action=CreateUser&UserName=no-secrets").await;
+    let key = iam(&moto, "Action=CreateAccessKey&UserName=no-secrets").await;
+    let (key_id, key_secret) = (
+        xml_value(&key, "AccessKeyId"),
+        xml_value(&key, "SecretAccessKey"),
+    );
+    let vars = env(
+        &moto,
+        &[
+            ("BETTER_AUTH_SECRET_ARN", &arn),
+            ("AWS_ACCESS_KEY_ID", &key_id),
+            ("AWS_SECRET_ACCESS_KEY", &key_secret),
+        ],
+    );
+    let err = Config::load_with(|name| vars.get(name).cloned())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "BETTER_AUTH_SECRET_ARN is invalid: access denied (the function needs secretsmanager:GetSecretValue on it)"
     );
 }
