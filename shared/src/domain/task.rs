@@ -1,5 +1,6 @@
 //! A task's title and description, and the list query, as the contract accepts them.
 
+use super::trimmed_text;
 use crate::ApiError;
 
 /// Trimmed, 1 to 200 characters.
@@ -10,14 +11,13 @@ impl TaskTitle {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let title = raw.unwrap_or_default().trim();
-        if title.is_empty() {
-            return Err(ApiError::validation("Title is required"));
-        }
-        if title.chars().count() > Self::MAX_CHARS {
-            return Err(ApiError::validation("Title must be 200 characters or less"));
-        }
-        Ok(Self(title.to_owned()))
+        trimmed_text(
+            raw,
+            Self::MAX_CHARS,
+            "Title is required",
+            "Title must be 200 characters or less",
+        )
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -2,6 +2,7 @@
 
 use secrecy::SecretString;
 
+use super::trimmed_text;
 use crate::ApiError;
 
 /// A display name: trimmed, 1 to 100 characters, any script.
@@ -12,14 +13,13 @@ impl Name {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let name = raw.unwrap_or_default().trim();
-        if name.is_empty() {
-            return Err(ApiError::validation("Name is required"));
-        }
-        if name.chars().count() > Self::MAX_CHARS {
-            return Err(ApiError::validation("Name must be 100 characters or less"));
-        }
-        Ok(Self(name.to_owned()))
+        trimmed_text(
+            raw,
+            Self::MAX_CHARS,
+            "Name is required",
+            "Name must be 100 characters or less",
+        )
+        .map(Self)
     }
 
     pub fn as_str(&self) -> &str {
