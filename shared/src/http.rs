@@ -5,6 +5,7 @@ use std::future::Future;
 
 use http::header::{CONTENT_TYPE, HeaderValue, ORIGIN, RETRY_AFTER, VARY};
 use http::{Method, StatusCode};
+use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -135,12 +136,19 @@ pub fn path_param(req: &Request, function: &str, name: &str) -> Option<String> {
         .map(|(_, value)| value)
 }
 
-/// The query parameter `name`, from the URI's own query string (lambda_http puts API
-/// Gateway's raw query string there, so this reads the same in Lambda and locally).
+/// The query parameters, from the URI's own query string (lambda_http puts API Gateway's
+/// raw query string there, so this reads the same in Lambda and locally).
+pub fn query_params(req: &Request) -> QueryMap {
+    req.uri()
+        .query()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_default()
+}
+
+/// One query parameter; read several from one [`query_params`] instead.
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    let query: lambda_http::aws_lambda_events::query_map::QueryMap =
-        req.uri().query().unwrap_or_default().parse().ok()?;
-    query.first(name).map(str::to_owned)
+    query_params(req).first(name).map(str::to_owned)
 }
 
 /// The caller's address: API Gateway's `requestContext.http.sourceIp`.

@@ -17,10 +17,11 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 
 async fn list(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let token = path_owner(state, &req, FUNCTION).await?;
+    let params = http::query_params(&req);
     let query = checked(
         state,
         &token,
-        ListQuery::parse(|name| http::query_param(&req, name)),
+        ListQuery::parse(|name| params.first(name).map(str::to_owned)),
     )
     .await?;
     let tasks = live(tasks::list(&state.db, &token, &query).await?)?;

@@ -85,24 +85,22 @@ fn rewrite_sslmode(url: &str) -> Result<String, String> {
             )),
         }
     };
+    let rewrite_pair = |pair: &str| match pair.split_once('=') {
+        Some(("sslmode", mode)) => map_mode(mode).map(|mode| format!("sslmode={mode}")),
+        _ => Ok(pair.to_owned()),
+    };
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let Some((base, query)) = url.split_once('?') else {
             return Ok(url.to_owned());
         };
         let params = query
             .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some(("sslmode", mode)) => map_mode(mode).map(|mode| format!("sslmode={mode}")),
-                _ => Ok(pair.to_owned()),
-            })
+            .map(rewrite_pair)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(format!("{base}?{}", params.join("&")))
     } else {
         url.split_whitespace()
-            .map(|pair| match pair.split_once('=') {
-                Some(("sslmode", mode)) => map_mode(mode).map(|mode| format!("sslmode={mode}")),
-                _ => Ok(pair.to_owned()),
-            })
+            .map(rewrite_pair)
             .collect::<Result<Vec<_>, _>>()
             .map(|pairs| pairs.join(" "))
     }
@@ -240,10 +238,6 @@ impl Db {
     /// How many statements this pool has sent so far.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
-    }
-
-    pub fn pool(&self) -> &Pool {
-        &self.pool
     }
 }
 

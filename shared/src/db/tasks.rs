@@ -36,14 +36,16 @@ pub enum Outcome<T> {
 }
 
 const COLUMNS: &str = "id, user_id, title, description, completed, created_at, updated_at";
+/// The same columns, read from the `op` CTE.
+const OP_COLUMNS: &str =
+    "op.id, op.user_id, op.title, op.description, op.completed, op.created_at, op.updated_at";
 
 /// Wraps `op`, a CTE body that may read `live`, into the one statement shape: a first
 /// column telling whether the session is live, then the task columns (NULL when none).
 fn statement(op: &str, order_by: &str) -> String {
     format!(
         "WITH live AS ({LIVE_SESSION}), op AS ({op})
-         SELECT EXISTS (SELECT 1 FROM live), op.{} FROM (SELECT 1) AS one LEFT JOIN op ON true {order_by}",
-        COLUMNS.replace(", ", ", op.")
+         SELECT EXISTS (SELECT 1 FROM live), {OP_COLUMNS} FROM (SELECT 1) AS one LEFT JOIN op ON true {order_by}"
     )
 }
 
