@@ -161,8 +161,18 @@ impl TestApp {
 
     /// Sends and returns status and JSON body, checking every response is JSON.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let (status, _, body) = self.send_with_headers(request).await;
+        (status, body)
+    }
+
+    /// As [`TestApp::send`], with the response headers.
+    pub async fn send_with_headers(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let response = request.send().await.expect("request");
         let status = response.status();
+        let headers = response.headers().clone();
         let content_type = response.headers().get("content-type").cloned();
         let text = response.text().await.expect("body");
         assert_eq!(
@@ -175,7 +185,7 @@ impl TestApp {
         } else {
             serde_json::from_str(&text).expect("JSON body")
         };
-        (status, body)
+        (status, headers, body)
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {

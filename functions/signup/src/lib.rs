@@ -1,11 +1,13 @@
 //! POST /api/auth/signup: validates name, email and password in the contract's order,
-//! hashes the password, and stores the user with its first session in one statement.
+//! hashes the password, and stores the user with its first session in one statement that
+//! also counts the attempt against the source IP's signup limit.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use shared::auth::{AuthSuccess, password};
-use shared::db::users::{self, CreateUserError};
+use shared::db::throttle::Attempt;
+use shared::db::users::{self, SignupOutcome};
 use shared::domain::{Email, Name, Password};
 use shared::{ApiError, AppState, http};
 
@@ -31,7 +33,8 @@ async fn signup(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     let password_hash = password::hash(password.into_secret()).await?;
     let user_id = shared::uuid::Uuid::new_v4();
     let issued = state.tokens.issue(user_id, email.as_str(), name.as_str())?;
-    let user = users::create_with_session(
+    let attempt = Attempt::signup(&state.config.throttle, http::source_ip(&req).as_deref());
+    let outcome = users::create_with_session(
         &state.db,
         user_id,
         &name,
@@ -39,12 +42,16 @@ async fn signup(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         &password_hash,
         issued.session_id,
         issued.expires_at,
+        &attempt,
     )
-    .await
-    .map_err(|err| match err {
-        CreateUserError::EmailTaken => ApiError::validation("Email already registered"),
-        CreateUserError::Db(err) => err.into(),
-    })?;
+    .await?;
+    let user = match outcome {
+        SignupOutcome::Created(user) => user,
+        SignupOutcome::EmailTaken => return Err(ApiError::validation("Email already registered")),
+        SignupOutcome::Throttled { retry_after_secs } => {
+            return Err(ApiError::TooManyRequests { retry_after_secs });
+        }
+    };
     Ok(http::json(
         StatusCode::CREATED,
         &AuthSuccess {

@@ -16,6 +16,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "tasks",
         include_str!("../../../migrations/V2__tasks.sql"),
     ),
+    (
+        3,
+        "throttle",
+        include_str!("../../../migrations/V3__throttle.sql"),
+    ),
 ];
 
 /// A stable fingerprint of a migration's text (FNV-1a), to notice an applied file edited.

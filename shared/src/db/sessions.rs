@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use super::throttle::{self, Rule};
 use super::users::User;
 use super::{Db, DbError};
 use crate::auth::VerifiedToken;
@@ -15,18 +16,37 @@ use crate::auth::VerifiedToken;
 pub const LIVE_SESSION: &str =
     "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND expires_at > now()";
 
-pub async fn create(
+/// Opens the session of a successful signin, and in the same statement clears the email's
+/// failed attempts and gives back the attempt counted against the source IP.
+pub async fn open_after_signin(
     db: &Db,
     user_id: Uuid,
     session_id: Uuid,
     expires_at: OffsetDateTime,
+    email: &str,
+    source_ip: Option<&str>,
 ) -> Result<(), DbError> {
+    let sql = format!(
+        "WITH new_session AS (
+             INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
+         ), reset_email AS (
+             DELETE FROM throttle_counters WHERE rule = '{email_rule}' AND key = {email_key}
+         )
+         UPDATE throttle_counters SET attempts = attempts - 1
+          WHERE rule = '{ip_rule}' AND key = {ip_key} AND attempts > 0",
+        email_rule = Rule::SigninEmail.name(),
+        email_key = throttle::key_digest(4),
+        ip_rule = Rule::SigninIp.name(),
+        ip_key = throttle::key_digest(5),
+    );
     db.query(
-        "INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)",
+        &sql,
         &[
             (&session_id, Type::UUID),
             (&user_id, Type::UUID),
             (&expires_at, Type::TIMESTAMPTZ),
+            (&email, Type::TEXT),
+            (&source_ip, Type::TEXT),
         ],
     )
     .await

@@ -3,6 +3,7 @@
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use super::throttle::{self, Attempt};
 use super::{Db, DbError};
 use crate::domain::{Email, Name};
 
@@ -18,15 +19,21 @@ pub struct UserWithHash {
     pub password_hash: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CreateUserError {
-    #[error("email already registered")]
+/// What a signup statement did.
+#[derive(Debug)]
+pub enum SignupOutcome {
+    Created(User),
     EmailTaken,
-    #[error(transparent)]
-    Db(#[from] DbError),
+    /// The source IP passed its signup limit; nothing was written but the count.
+    Throttled {
+        retry_after_secs: u64,
+    },
 }
 
-/// Inserts the user and its first session in one statement (one round trip).
+/// Counts the attempt, then inserts the user and its first session: one statement, one
+/// round trip. A taken email inserts nothing (`ON CONFLICT DO NOTHING` waits for a
+/// concurrent insert of the same email, so parallel signups yield exactly one user).
+#[allow(clippy::too_many_arguments)]
 pub async fn create_with_session(
     db: &Db,
     id: Uuid,
@@ -35,16 +42,25 @@ pub async fn create_with_session(
     password_hash: &str,
     session_id: Uuid,
     session_expires_at: time::OffsetDateTime,
-) -> Result<User, CreateUserError> {
-    let result = db
+    attempt: &Attempt,
+) -> Result<SignupOutcome, DbError> {
+    let sql = format!(
+        "WITH {throttle}, new_user AS (
+             INSERT INTO users (id, email, name, password_hash)
+             SELECT $1, $2, $3, $4 WHERE (SELECT retry_after FROM throttle_verdict) IS NULL
+             ON CONFLICT ((lower(email))) DO NOTHING
+             RETURNING id, email, name
+         ), new_session AS (
+             INSERT INTO sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
+         )
+         SELECT (SELECT retry_after FROM throttle_verdict), new_user.*
+           FROM (SELECT 1) AS one LEFT JOIN new_user ON true",
+        throttle = throttle::counting_ctes(7),
+    );
+    let [rules, keys, limits] = attempt.params();
+    let row = db
         .query_one(
-            "WITH new_user AS (
-                 INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
-                 RETURNING id, email, name
-             ), new_session AS (
-                 INSERT INTO sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
-             )
-             SELECT id, email, name FROM new_user",
+            &sql,
             &[
                 (&id, Type::UUID),
                 (&email.as_str(), Type::TEXT),
@@ -52,35 +68,60 @@ pub async fn create_with_session(
                 (&password_hash, Type::TEXT),
                 (&session_id, Type::UUID),
                 (&session_expires_at, Type::TIMESTAMPTZ),
+                rules,
+                keys,
+                limits,
             ],
         )
-        .await;
-    match result {
-        Ok(row) => Ok(User {
-            id: row.get(0),
-            email: row.get(1),
-            name: row.get(2),
-        }),
-        Err(DbError::UniqueViolation { constraint, .. }) if constraint == "users_email_key" => {
-            Err(CreateUserError::EmailTaken)
-        }
-        Err(err) => Err(err.into()),
+        .await?;
+    if let Some(retry_after_secs) = throttle::retry_after(row.get(0)) {
+        return Ok(SignupOutcome::Throttled { retry_after_secs });
     }
+    Ok(match row.get::<_, Option<Uuid>>(1) {
+        Some(id) => SignupOutcome::Created(User {
+            id,
+            email: row.get(2),
+            name: row.get(3),
+        }),
+        None => SignupOutcome::EmailTaken,
+    })
 }
 
-pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserWithHash>, DbError> {
+/// What the first signin statement found.
+pub enum SigninLookup {
+    /// A limit is passed: answer 429 without looking at the password, whoever the email is.
+    Throttled { retry_after_secs: u64 },
+    /// The attempt is counted; the user, if the email is known.
+    Counted(Option<UserWithHash>),
+}
+
+/// Counts the signin attempt and looks the email up, in one statement.
+pub async fn find_for_signin(
+    db: &Db,
+    email: &str,
+    attempt: &Attempt,
+) -> Result<SigninLookup, DbError> {
+    let sql = format!(
+        "WITH {throttle}
+         SELECT (SELECT retry_after FROM throttle_verdict), u.id, u.email, u.name, u.password_hash
+           FROM (SELECT 1) AS one LEFT JOIN users u ON lower(u.email) = $1",
+        throttle = throttle::counting_ctes(2),
+    );
+    let [rules, keys, limits] = attempt.params();
     let row = db
-        .query_opt(
-            "SELECT id, email, name, password_hash FROM users WHERE lower(email) = $1",
-            &[(&email, Type::TEXT)],
-        )
+        .query_one(&sql, &[(&email, Type::TEXT), rules, keys, limits])
         .await?;
-    Ok(row.map(|row| UserWithHash {
-        user: User {
-            id: row.get(0),
-            email: row.get(1),
-            name: row.get(2),
+    if let Some(retry_after_secs) = throttle::retry_after(row.get(0)) {
+        return Ok(SigninLookup::Throttled { retry_after_secs });
+    }
+    Ok(SigninLookup::Counted(row.get::<_, Option<Uuid>>(1).map(
+        |id| UserWithHash {
+            user: User {
+                id,
+                email: row.get(2),
+                name: row.get(3),
+            },
+            password_hash: row.get(4),
         },
-        password_hash: row.get(3),
-    }))
+    )))
 }

@@ -1,0 +1,329 @@
+//! Brute-force throttling as API.md "Throttling" states it: per email, per source IP and
+//! signups per IP, 15-minute windows, `Retry-After`, `0` turning a rule off, and the same
+//! answer whether or not the email exists.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, error};
+
+const TOO_MANY: &str = "Too many attempts, please try again later";
+
+/// Status, `Retry-After` in seconds (if sent) and body of one signin.
+async fn signin(app: &TestApp, email: &str, password: &str) -> (StatusCode, Option<u64>, Value) {
+    let request = app
+        .request(Method::POST, "/api/auth/signin")
+        .json(&json!({ "email": email, "password": password }));
+    let (status, headers, body) = app.send_with_headers(request).await;
+    let retry_after = headers
+        .get("retry-after")
+        .map(|value| value.to_str().expect("ASCII").parse().expect("seconds"));
+    (status, retry_after, body)
+}
+
+async fn signup(app: &TestApp, email: &str) -> (StatusCode, Option<u64>, Value) {
+    let request = app
+        .request(Method::POST, "/api/auth/signup")
+        .json(&json!({ "name": "Ada", "email": email, "password": PASSWORD }));
+    let (status, headers, body) = app.send_with_headers(request).await;
+    let retry_after = headers
+        .get("retry-after")
+        .map(|value| value.to_str().expect("ASCII").parse().expect("seconds"));
+    (status, retry_after, body)
+}
+
+fn invalid() -> (StatusCode, Option<u64>, Value) {
+    (
+        StatusCode::BAD_REQUEST,
+        None,
+        error("Invalid email or password"),
+    )
+}
+
+/// A 429 with the contract body and a `Retry-After` within the 15-minute window.
+fn assert_throttled(answer: &(StatusCode, Option<u64>, Value), context: &str) {
+    assert_eq!(
+        answer.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{context}: {answer:?}"
+    );
+    assert_eq!(answer.2, error(TOO_MANY), "{context}");
+    let retry_after = answer
+        .1
+        .unwrap_or_else(|| panic!("{context}: no Retry-After"));
+    assert!(
+        (1..=900).contains(&retry_after),
+        "{context}: Retry-After {retry_after}"
+    );
+}
+
+#[tokio::test]
+async fn five_failures_for_an_email_block_it_even_with_the_right_password() {
+    let app = TestApp::spawn().await;
+    app.signup("ada@example.com").await;
+    for attempt in 1..=5 {
+        assert_eq!(
+            signin(&app, "ada@example.com", "not the password").await,
+            invalid(),
+            "failure {attempt}"
+        );
+    }
+    let blocked = signin(&app, "ADA@example.com ", PASSWORD).await;
+    assert_throttled(&blocked, "sixth attempt, right password, other spelling");
+    assert_eq!(
+        app.count("sessions").await,
+        1,
+        "a throttled signin opens no session"
+    );
+
+    // Other emails from the same address are not affected by this email's limit.
+    app.signup("grace@example.com").await;
+    assert_eq!(
+        signin(&app, "grace@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn throttling_answers_the_same_whether_or_not_the_email_exists() {
+    let app = TestApp::spawn().await;
+    app.signup("ada@example.com").await;
+    for _ in 0..5 {
+        let known = signin(&app, "ada@example.com", "not the password").await;
+        let unknown = signin(&app, "nobody@example.com", "not the password").await;
+        assert_eq!(known, unknown);
+    }
+    let known = signin(&app, "ada@example.com", PASSWORD).await;
+    let unknown = signin(&app, "nobody@example.com", PASSWORD).await;
+    assert_throttled(&known, "known email");
+    assert_throttled(&unknown, "unknown email");
+    assert_eq!((known.0, &known.2), (unknown.0, &unknown.2));
+    assert!(known.1.abs_diff(unknown.1).unwrap_or(u64::MAX) <= 1);
+}
+
+trait AbsDiff {
+    fn abs_diff(self, other: Self) -> Option<u64>;
+}
+
+impl AbsDiff for Option<u64> {
+    fn abs_diff(self, other: Self) -> Option<u64> {
+        Some(self?.abs_diff(other?))
+    }
+}
+
+#[tokio::test]
+async fn a_successful_signin_resets_the_email_count() {
+    let app = TestApp::spawn().await;
+    app.signup("ada@example.com").await;
+    for _ in 0..4 {
+        assert_eq!(
+            signin(&app, "ada@example.com", "wrong password").await,
+            invalid()
+        );
+    }
+    assert_eq!(
+        signin(&app, "ada@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+    for attempt in 1..=5 {
+        assert_eq!(
+            signin(&app, "ada@example.com", "wrong password").await,
+            invalid(),
+            "failure {attempt} after the reset"
+        );
+    }
+    assert_throttled(
+        &signin(&app, "ada@example.com", PASSWORD).await,
+        "after 5 more",
+    );
+}
+
+#[tokio::test]
+async fn the_window_passes_and_retry_after_counts_down_to_its_end() {
+    let app = TestApp::spawn().await;
+    app.signup("ada@example.com").await;
+    for _ in 0..5 {
+        signin(&app, "ada@example.com", "wrong password").await;
+    }
+    // Move the window's start back 14 minutes: one minute of it is left.
+    app.db
+        .execute(
+            "UPDATE throttle_counters SET window_start = window_start - interval '14 minutes'",
+            &[],
+        )
+        .await
+        .expect("age the window");
+    let blocked = signin(&app, "ada@example.com", PASSWORD).await;
+    assert_throttled(&blocked, "last minute of the window");
+    let retry_after = blocked.1.unwrap_or_default();
+    assert!(
+        (55..=60).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
+
+    // And past its end: the next attempt opens a new window and succeeds.
+    app.db
+        .execute(
+            "UPDATE throttle_counters SET window_start = window_start - interval '1 minute'",
+            &[],
+        )
+        .await
+        .expect("age the window");
+    assert_eq!(
+        signin(&app, "ada@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn failures_from_one_address_block_it_across_emails() {
+    let app = TestApp::spawn_with(&[("THROTTLE_SIGNIN_IP", "3")]).await;
+    app.signup("ada@example.com").await;
+    for n in 0..3 {
+        assert_eq!(
+            signin(&app, &format!("guess{n}@example.com"), "password1").await,
+            invalid()
+        );
+    }
+    assert_throttled(
+        &signin(&app, "ada@example.com", PASSWORD).await,
+        "a fresh email from a blocked address",
+    );
+}
+
+#[tokio::test]
+async fn successful_signins_do_not_count_against_the_address() {
+    let app = TestApp::spawn_with(&[("THROTTLE_SIGNIN_IP", "2")]).await;
+    app.signup("ada@example.com").await;
+    for _ in 0..5 {
+        assert_eq!(
+            signin(&app, "ada@example.com", PASSWORD).await.0,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        signin(&app, "ada@example.com", "wrong password").await,
+        invalid()
+    );
+    assert_eq!(
+        signin(&app, "ada@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn signups_from_one_address_are_limited_whatever_their_outcome() {
+    let app = TestApp::spawn_with(&[("THROTTLE_SIGNUP_IP", "3")]).await;
+    assert_eq!(signup(&app, "a@example.com").await.0, StatusCode::CREATED);
+    assert_eq!(
+        signup(&app, "a@example.com").await,
+        (
+            StatusCode::BAD_REQUEST,
+            None,
+            error("Email already registered")
+        )
+    );
+    assert_eq!(signup(&app, "b@example.com").await.0, StatusCode::CREATED);
+    let blocked = signup(&app, "c@example.com").await;
+    assert_throttled(&blocked, "fourth signup");
+    assert_eq!(
+        app.count("users").await,
+        2,
+        "a throttled signup stores nothing"
+    );
+    assert_eq!(app.count("sessions").await, 2);
+
+    // Invalid input is refused before it counts.
+    let (status, _, body) = app
+        .send_with_headers(
+            app.request(Method::POST, "/api/auth/signup")
+                .json(&json!({ "name": "", "email": "d@example.com", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::BAD_REQUEST, error("Name is required"))
+    );
+}
+
+#[tokio::test]
+async fn zero_turns_a_limit_off() {
+    let app = TestApp::spawn_with(&[
+        ("THROTTLE_SIGNIN_EMAIL", "0"),
+        ("THROTTLE_SIGNIN_IP", "0"),
+        ("THROTTLE_SIGNUP_IP", "0"),
+    ])
+    .await;
+    app.signup("ada@example.com").await;
+    for _ in 0..8 {
+        assert_eq!(
+            signin(&app, "ada@example.com", "wrong password").await,
+            invalid()
+        );
+    }
+    assert_eq!(
+        signin(&app, "ada@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.count("throttle_counters").await,
+        0,
+        "rules that are off count nothing"
+    );
+}
+
+#[tokio::test]
+async fn counters_hold_digests_not_addresses() {
+    let app = TestApp::spawn().await;
+    signin(&app, "secret.person@example.com", "wrong password").await;
+    let rows = app
+        .db
+        .query(
+            "SELECT rule, encode(key, 'escape') FROM throttle_counters ORDER BY rule",
+            &[],
+        )
+        .await
+        .expect("counters");
+    let rules: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    assert_eq!(rules, ["signin_email", "signin_ip"]);
+    for row in rows {
+        let key: String = row.get(1);
+        assert!(!key.contains("secret.person") && !key.contains("127.0.0.1"));
+    }
+}
+
+#[tokio::test]
+async fn the_clean_up_deletes_only_expired_sessions_and_dead_counters() {
+    let app = TestApp::spawn().await;
+    let live = app.signup("ada@example.com").await;
+    app.signup("grace@example.com").await;
+    signin(&app, "ada@example.com", "wrong password").await;
+    signin(&app, "nobody@example.com", "wrong password").await;
+    app.db
+        .batch_execute(
+            "UPDATE sessions SET expires_at = now() - interval '1 second'
+              WHERE user_id = (SELECT id FROM users WHERE email = 'grace@example.com');
+             UPDATE throttle_counters SET window_start = now() - interval '15 minutes'
+              WHERE key = sha256(convert_to('nobody@example.com', 'UTF8'))",
+        )
+        .await
+        .expect("age rows");
+
+    let purged = shared::db::maintenance::purge_expired(&app.state.db)
+        .await
+        .expect("purge");
+    assert_eq!(
+        purged,
+        shared::db::maintenance::Purged {
+            sessions: 1,
+            throttle_counters: 1
+        }
+    );
+    assert_eq!(app.count("sessions").await, 1);
+    assert_eq!(
+        app.count("throttle_counters").await,
+        3,
+        "ada's email, and the address's signin and signup counters"
+    );
+    assert_eq!(app.get_session(&live.token).await.0, StatusCode::OK);
+}
