@@ -89,9 +89,21 @@ async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
             route.method, route.path, route.function
         );
     }
+    tokio::spawn(purge_expired_rows(state.clone()));
     tokio::select! {
         result = dev_server::serve(listener, state) => result,
         _ = shutdown_signal() => Ok(()),
+    }
+}
+
+/// What the deployed `cleanup` function does on its schedule.
+async fn purge_expired_rows(state: Arc<AppState>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(err) = shared::db::maintenance::purge_expired(&state.db).await {
+            tracing::warn!(error = ?err, "purging expired rows failed");
+        }
     }
 }
 

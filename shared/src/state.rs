@@ -36,3 +36,14 @@ impl AppState {
         Ok(state)
     }
 }
+
+/// The cold start of a function that needs only the database (migrate, cleanup):
+/// `DATABASE_URL`, or the value of `DATABASE_URL_SECRET_ARN`, and the pool settings.
+pub async fn database_from_env() -> anyhow::Result<Db> {
+    let env = |name: &str| std::env::var(name).ok();
+    let secrets = crate::secrets::fetch(&env).await?;
+    let settings = crate::config::DatabaseSettings::from_lookup(&|name| {
+        secrets.get(name).cloned().or_else(|| env(name))
+    })?;
+    Db::connect_lazy(&settings)
+}

@@ -4,17 +4,12 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
-use shared::config::DatabaseSettings;
-use shared::db::{Db, migrations};
+use shared::db::migrations;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let env = |name: &str| std::env::var(name).ok();
-    let secrets = shared::secrets::fetch(&env).await?;
-    let settings =
-        DatabaseSettings::from_lookup(&|name| secrets.get(name).cloned().or_else(|| env(name)))?;
-    let db = Db::connect_lazy(&settings)?;
+    let db = shared::state::database_from_env().await?;
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         let applied = migrations::run_with(&db).await?;
         println!(

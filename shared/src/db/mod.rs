@@ -1,9 +1,11 @@
 //! The database: connection target parsing (sslmode included), TLS through rustls, the
 //! pool, the client-side statement timeout, and one module of queries per table.
 
+pub mod maintenance;
 pub mod migrations;
 pub mod sessions;
 pub mod tasks;
+pub mod throttle;
 pub mod users;
 
 use std::path::Path;

@@ -1,0 +1,30 @@
+//! Deletes expired sessions and throttle counters whose window has passed. Deployed, it is
+//! a Lambda on an EventBridge schedule (no HTTP route); run by hand, it purges once.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use shared::db::maintenance;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let db = shared::state::database_from_env().await?;
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        let purged = maintenance::purge_expired(&db).await?;
+        println!("purged: {purged:?}");
+        return Ok(());
+    }
+    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
+        let purged = maintenance::purge_expired(&db).await.map_err(|err| {
+            tracing::error!(error = ?err, "clean-up failed");
+            err
+        })?;
+        tracing::info!(
+            sessions = purged.sessions,
+            throttle_counters = purged.throttle_counters,
+            "expired rows deleted"
+        );
+        Ok::<_, anyhow::Error>(purged)
+    }))
+    .await
+}

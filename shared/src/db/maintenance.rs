@@ -1,0 +1,44 @@
+//! Housekeeping of rows that no request will read again: expired sessions and throttle
+//! counters whose window has passed. Run on a schedule (the `cleanup` function) and by the
+//! local server in the background.
+
+use super::throttle::WINDOW;
+use super::{Db, DbError};
+
+/// Rows deleted per statement, so a large backlog never holds locks for long.
+const BATCH: i64 = 5_000;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Purged {
+    pub sessions: u64,
+    pub throttle_counters: u64,
+}
+
+/// Deletes expired sessions and dead throttle counters, in batches until none is left.
+pub async fn purge_expired(db: &Db) -> Result<Purged, DbError> {
+    let sql = format!(
+        "WITH expired_sessions AS (
+             DELETE FROM sessions WHERE id IN (
+                 SELECT id FROM sessions WHERE expires_at <= now() LIMIT $1)
+             RETURNING 1
+         ), dead_counters AS (
+             DELETE FROM throttle_counters WHERE (rule, key) IN (
+                 SELECT rule, key FROM throttle_counters
+                  WHERE window_start <= now() - {WINDOW} LIMIT $1)
+             RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM expired_sessions), (SELECT count(*) FROM dead_counters)"
+    );
+    let mut purged = Purged::default();
+    loop {
+        let row = db
+            .query_one(&sql, &[(&BATCH, tokio_postgres::types::Type::INT8)])
+            .await?;
+        let (sessions, counters): (i64, i64) = (row.get(0), row.get(1));
+        purged.sessions += sessions.unsigned_abs();
+        purged.throttle_counters += counters.unsigned_abs();
+        if sessions < BATCH && counters < BATCH {
+            return Ok(purged);
+        }
+    }
+}
