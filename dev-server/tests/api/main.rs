@@ -3,6 +3,7 @@
 
 mod auth;
 mod helpers;
+mod jwt_attacks;
 mod tasks;
 mod throttle;
 mod tls;
