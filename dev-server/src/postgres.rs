@@ -128,15 +128,26 @@ impl Cluster {
         Ok(())
     }
 
+    /// A clean shutdown: sessions are ended and everything is written out.
     pub fn stop(&self) -> anyhow::Result<()> {
+        self.pg_ctl_stop("fast")
+    }
+
+    /// What a crash looks like: every server process quits at once, and the next start
+    /// recovers from the write-ahead log.
+    pub fn crash(&self) -> anyhow::Result<()> {
+        self.pg_ctl_stop("immediate")
+    }
+
+    fn pg_ctl_stop(&self, mode: &str) -> anyhow::Result<()> {
         let status = self
             .command("pg_ctl")
             .arg("-D")
             .arg(&self.data_dir)
-            .args(["-m", "fast", "-w", "stop"])
+            .args(["-m", mode, "-w", "stop"])
             .stdout(Stdio::null())
             .status()?;
-        anyhow::ensure!(status.success(), "pg_ctl stop failed");
+        anyhow::ensure!(status.success(), "pg_ctl stop -m {mode} failed");
         Ok(())
     }
 

@@ -20,6 +20,8 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct PrivateCluster {
     pub cluster: Cluster,
     pub ca_file: PathBuf,
+    /// The server settings it was started with, to start it again the same way.
+    pub settings: Vec<String>,
     _watchdog: Mutex<(Child, ChildStdin)>,
 }
 
@@ -27,41 +29,53 @@ pub struct PrivateCluster {
 pub fn private_cluster() -> &'static PrivateCluster {
     static CLUSTER: OnceLock<PrivateCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        start_private_cluster().unwrap_or_else(|err| panic!("private PostgreSQL: {err:#}"))
+        PrivateCluster::start("shared", &[])
+            .unwrap_or_else(|err| panic!("private PostgreSQL: {err:#}"))
     })
 }
 
-fn start_private_cluster() -> anyhow::Result<PrivateCluster> {
-    let dir = std::env::temp_dir().join(format!("todo-api-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let cluster = Cluster::init(&dir)?;
-    let watchdog = cluster.stop_when_process_exits(&dir)?;
+impl PrivateCluster {
+    /// A throwaway cluster with TLS on, removed when the test process exits.
+    pub fn start(name: &str, extra_settings: &[&str]) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("todo-api-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cluster = Cluster::init(&dir)?;
+        let watchdog = cluster.stop_when_process_exits(&dir)?;
 
-    // A CA and a server certificate for `localhost`, so TLS is tested with verification on.
-    let ca_key = rcgen::KeyPair::generate()?;
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key)?;
-    let server_key = rcgen::KeyPair::generate()?;
-    let server = rcgen::CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(
-        &server_key,
-        &ca,
-        &ca_key,
-    )?;
-    let cert_file = cluster.write_owned("server.crt", &server.pem())?;
-    let key_file = cluster.write_owned("server.key", &server_key.serialize_pem())?;
-    let ca_file = cluster.write_owned("ca.crt", &ca.pem())?;
-    cluster.start(&[
-        "ssl=on".to_owned(),
-        format!("ssl_cert_file={}", cert_file.display()),
-        format!("ssl_key_file={}", key_file.display()),
-        "max_connections=300".to_owned(),
-    ])?;
-    Ok(PrivateCluster {
-        cluster,
-        ca_file,
-        _watchdog: Mutex::new(watchdog),
-    })
+        // A CA and a server certificate for `localhost`, so TLS is tested with verification on.
+        let ca_key = rcgen::KeyPair::generate()?;
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key)?;
+        let server_key = rcgen::KeyPair::generate()?;
+        let server = rcgen::CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(
+            &server_key,
+            &ca,
+            &ca_key,
+        )?;
+        let cert_file = cluster.write_owned("server.crt", &server.pem())?;
+        let key_file = cluster.write_owned("server.key", &server_key.serialize_pem())?;
+        let ca_file = cluster.write_owned("ca.crt", &ca.pem())?;
+        let mut settings = vec![
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", cert_file.display()),
+            format!("ssl_key_file={}", key_file.display()),
+            "max_connections=300".to_owned(),
+        ];
+        settings.extend(extra_settings.iter().map(|s| s.to_string()));
+        cluster.start(&settings)?;
+        Ok(PrivateCluster {
+            cluster,
+            ca_file,
+            settings,
+            _watchdog: Mutex::new(watchdog),
+        })
+    }
+
+    /// Starts it again after a stop or a crash.
+    pub fn restart(&self) -> anyhow::Result<()> {
+        self.cluster.start(&self.settings)
+    }
 }
 
 fn admin_url() -> String {
@@ -86,9 +100,9 @@ fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-/// A fresh, migrated database; returns its URL.
-pub async fn fresh_database() -> String {
-    let admin = admin_url();
+/// A fresh, migrated database on the server of `admin`; returns its URL.
+pub async fn fresh_database_on(admin: &str) -> String {
+    let admin = admin.to_owned();
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
     let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
         .await
@@ -108,6 +122,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: Arc<AppState>,
     pub db: tokio_postgres::Client,
+    pub database_url: String,
 }
 
 pub struct Session {
@@ -122,7 +137,21 @@ impl TestApp {
 
     /// With configuration variables over the test defaults.
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
-        let url = fresh_database().await;
+        Self::spawn_on(&admin_url(), overrides).await
+    }
+
+    /// On the server of `admin_url` rather than the per-process one.
+    pub async fn spawn_on(admin_url: &str, overrides: &[(&str, &str)]) -> Self {
+        Self::start(fresh_database_on(admin_url).await, overrides).await
+    }
+
+    /// Another server on this one's database (its raw client too), with more overrides;
+    /// `DATABASE_URL` among them points only the server elsewhere.
+    pub async fn attach(&self, overrides: &[(&str, &str)]) -> Self {
+        Self::start(self.database_url.clone(), overrides).await
+    }
+
+    async fn start(url: String, overrides: &[(&str, &str)]) -> Self {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), url.clone()),
             ("BETTER_AUTH_SECRET".into(), SECRET.into()),
@@ -151,6 +180,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             state,
             db,
+            database_url: url,
         }
     }
 

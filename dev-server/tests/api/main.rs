@@ -2,8 +2,10 @@
 //! PostgreSQL over real connections.
 
 mod auth;
+mod faults;
 mod helpers;
 mod jwt_attacks;
+mod races;
 mod tasks;
 mod throttle;
 mod tls;
