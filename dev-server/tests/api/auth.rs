@@ -569,3 +569,30 @@ async fn health_checks_the_database_and_unknown_routes_answer_json() {
         (StatusCode::METHOD_NOT_ALLOWED, error("Method not allowed"))
     );
 }
+
+#[tokio::test]
+async fn the_body_limit_is_exactly_64_kib_and_larger_bodies_are_never_parsed() {
+    let app = TestApp::spawn().await;
+    let body_of_length = |length: usize| {
+        let frame = "{\"name\": \"\", \"email\": \"a@b.co\", \"password\": \"12345678\"}";
+        // Pad with whitespace after the object: valid JSON of exactly `length` bytes.
+        format!("{frame}{}", " ".repeat(length - frame.len()))
+    };
+    let signup = |body: String| app.request(Method::POST, "/api/auth/signup").body(body);
+    assert_eq!(
+        app.send(signup(body_of_length(64 * 1024))).await,
+        (StatusCode::BAD_REQUEST, error("Name is required")),
+        "64 KiB is parsed"
+    );
+    let too_large = (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        error("Request body must be 64 KiB or less"),
+    );
+    assert_eq!(
+        app.send(signup(body_of_length(64 * 1024 + 1))).await,
+        too_large
+    );
+    // Megabytes of something that is not even JSON: refused on size alone.
+    assert_eq!(app.send(signup("x".repeat(8 << 20))).await, too_large);
+    assert_eq!(app.count("users").await, 0);
+}
