@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use aws_config::BehaviorVersion;
+use aws_sdk_secretsmanager::config::SharedHttpClient;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 use crate::config::ConfigError;
 
@@ -70,8 +72,15 @@ pub async fn fetch(
     Ok(values)
 }
 
+/// The SDK's HTTP client: hyper 1 over the rustls/ring stack the database already uses.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 async fn client(lookup: &impl Fn(&str) -> Option<String>) -> aws_sdk_secretsmanager::Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(region) = lookup("AWS_REGION").or_else(|| lookup("AWS_DEFAULT_REGION")) {
         loader = loader.region(aws_config::Region::new(region));
     }

@@ -79,6 +79,7 @@ async fn store(moto: &Moto, name: &str, value: &str) -> String {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
         .endpoint_url(&moto.endpoint)
+        .http_client(shared::secrets::https_client())
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
         .build();
     let client = aws_sdk_secretsmanager::Client::from_conf(config);
