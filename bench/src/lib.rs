@@ -30,10 +30,11 @@ pub fn micros(duration: Duration) -> String {
 pub const SECRET: &str = "benchmark-secret-that-is-at-least-32-characters";
 
 /// A fresh, migrated database: on `BENCH_DATABASE_URL`'s server if set, else on a private
-/// cluster under `target/bench-db` that is stopped when this is dropped.
+/// cluster under `target/bench-db/<pid>` (so benchmarks may run side by side) that is
+/// stopped and removed when this is dropped.
 pub struct BenchDb {
     pub url: String,
-    cluster: Option<dev_server::postgres::Cluster>,
+    cluster: Option<(dev_server::postgres::Cluster, std::path::PathBuf)>,
 }
 
 impl BenchDb {
@@ -41,11 +42,12 @@ impl BenchDb {
         let (admin, cluster) = match std::env::var("BENCH_DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => (url, None),
             _ => {
-                let dir =
-                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-db");
+                let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../target/bench-db")
+                    .join(std::process::id().to_string());
                 let cluster = dev_server::postgres::Cluster::init(&dir)?;
                 cluster.start(&[])?;
-                (cluster.url("postgres"), Some(cluster))
+                (cluster.url("postgres"), Some((cluster, dir)))
             }
         };
         let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
@@ -84,8 +86,9 @@ impl BenchDb {
 
 impl Drop for BenchDb {
     fn drop(&mut self) {
-        if let Some(cluster) = &self.cluster {
+        if let Some((cluster, dir)) = &self.cluster {
             let _ = cluster.stop();
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
