@@ -1,5 +1,6 @@
 //! The local API: every route of the shared route table, served by its function's real
-//! handler, with requests shaped as API Gateway (payload v2) would shape them.
+//! handler, with requests shaped as API Gateway (payload v2) would shape them; and the
+//! OpenAPI document of it all at `GET /openapi.yaml`.
 
 pub mod postgres;
 
@@ -21,6 +22,10 @@ use shared::AppState;
 use shared::error::ApiError;
 use shared::routes::{self, ROUTES};
 use tokio::net::TcpListener;
+
+/// The API's OpenAPI document, served at [`OPENAPI_PATH`].
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+pub const OPENAPI_PATH: &str = "/openapi.yaml";
 
 /// Calls the real handler of `function`.
 async fn dispatch(
@@ -93,6 +98,9 @@ async fn handle(
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
+    if req.method() == http::Method::GET && req.uri().path() == OPENAPI_PATH {
+        return openapi_document();
+    }
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let origin = parts.headers.get(http::header::ORIGIN).cloned();
@@ -116,6 +124,14 @@ async fn handle(
             ApiError::MethodNotAllowed
         };
         let mut response = shared::http::error_response(&err, "dev-server");
+        if !matching.is_empty() {
+            // RFC 9110 requires a 405 to list what the resource does answer.
+            let mut allowed: Vec<&str> = matching.iter().map(|r| r.method).collect();
+            allowed.push("OPTIONS");
+            if let Ok(value) = http::HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(http::header::ALLOW, value);
+            }
+        }
         state.cors.apply(origin.as_ref(), &mut response);
         return into_hyper(response);
     };
@@ -152,6 +168,16 @@ async fn handle(
         }
     };
     into_hyper(response)
+}
+
+/// The document for API tools (schemathesis, Swagger UI); local only, not a route of the API.
+fn openapi_document() -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(OPENAPI_YAML.as_bytes())));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/yaml"),
+    );
+    response
 }
 
 /// Whether `template` matches all of `path` (the local server has no stage prefix).

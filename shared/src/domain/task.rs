@@ -1,6 +1,6 @@
 //! A task's title and description, and the list query, as the contract accepts them.
 
-use super::trimmed_text;
+use super::{trimmed_text, without_nul};
 use crate::ApiError;
 
 /// Trimmed, 1 to 200 characters.
@@ -16,6 +16,7 @@ impl TaskTitle {
             Self::MAX_CHARS,
             "Title is required",
             "Title must be 200 characters or less",
+            "Title must not contain NUL characters",
         )
         .map(Self)
     }
@@ -33,13 +34,13 @@ impl TaskDescription {
     pub const MAX_CHARS: usize = 1000;
 
     pub fn parse(raw: Option<String>) -> Result<Self, ApiError> {
-        if raw
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > Self::MAX_CHARS)
-        {
-            return Err(ApiError::validation(
-                "Description must be 1000 characters or less",
-            ));
+        if let Some(description) = &raw {
+            without_nul(description, "Description must not contain NUL characters")?;
+            if description.chars().count() > Self::MAX_CHARS {
+                return Err(ApiError::validation(
+                    "Description must be 1000 characters or less",
+                ));
+            }
         }
         Ok(Self(raw))
     }
@@ -127,11 +128,11 @@ impl ListQuery {
                 })?,
         };
         let search = param("q").filter(|q| !q.is_empty());
-        if search
-            .as_ref()
-            .is_some_and(|q| q.chars().count() > Self::MAX_SEARCH_CHARS)
-        {
-            return Err(ApiError::validation("q must be 200 characters or less"));
+        if let Some(q) = &search {
+            without_nul(q, "q must not contain NUL characters")?;
+            if q.chars().count() > Self::MAX_SEARCH_CHARS {
+                return Err(ApiError::validation("q must be 200 characters or less"));
+            }
         }
         Ok(Self {
             status,
@@ -173,6 +174,16 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "Title must be 200 characters or less"
+        );
+        assert_eq!(
+            TaskTitle::parse(Some(" a\0b ")).unwrap_err().to_string(),
+            "Title must not contain NUL characters"
+        );
+        assert_eq!(
+            TaskDescription::parse(Some("\0".into()))
+                .unwrap_err()
+                .to_string(),
+            "Description must not contain NUL characters"
         );
         assert!(TaskDescription::parse(Some("d".repeat(1000))).is_ok());
         assert_eq!(
@@ -220,5 +231,9 @@ mod tests {
             "offset must be a whole number of 0 or more"
         );
         assert_eq!(query(&[("q", "")]).unwrap().search, None);
+        assert_eq!(
+            query(&[("q", "a\0")]).unwrap_err(),
+            "q must not contain NUL characters"
+        );
     }
 }

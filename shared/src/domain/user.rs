@@ -18,6 +18,7 @@ impl Name {
             Self::MAX_CHARS,
             "Name is required",
             "Name must be 100 characters or less",
+            "Name must not contain NUL characters",
         )
         .map(Self)
     }
@@ -45,9 +46,15 @@ impl Email {
     }
 
     /// The signin rule: presence only. A malformed address simply matches no user, which
-    /// answers like any unknown email.
+    /// answers like any unknown email. NUL becomes U+FFFD because PostgreSQL text cannot
+    /// hold it: no stored address has either, so such an address still matches no user and
+    /// is looked up and throttled like any other instead of failing the statement.
     pub fn normalise(raw: Option<&str>) -> Option<String> {
-        let email = raw.unwrap_or_default().trim().to_lowercase();
+        let email = raw
+            .unwrap_or_default()
+            .trim()
+            .to_lowercase()
+            .replace('\0', "\u{FFFD}");
         (!email.is_empty()).then_some(email)
     }
 
@@ -133,6 +140,10 @@ mod tests {
             "Name is required"
         );
         assert_eq!(message(Name::parse(None).unwrap_err()), "Name is required");
+        assert_eq!(
+            message(Name::parse(Some("Ada\0")).unwrap_err()),
+            "Name must not contain NUL characters"
+        );
         let hundred_cjk = "漢".repeat(100);
         assert!(Name::parse(Some(&hundred_cjk)).is_ok());
         assert_eq!(
@@ -150,6 +161,14 @@ mod tests {
         assert_eq!(
             message(Email::parse(Some(" ")).unwrap_err()),
             "Email is required"
+        );
+        assert_eq!(
+            Email::normalise(Some(" A\0@x.co")).as_deref(),
+            Some("a\u{FFFD}@x.co")
+        );
+        assert_eq!(
+            message(Email::parse(Some("a\0@x.co")).unwrap_err()),
+            "Please enter a valid email"
         );
         for bad in [
             "ada",
