@@ -1,0 +1,784 @@
+//! Database round trips per route, counted on the wire: a loopback proxy between the
+//! application and PostgreSQL reads the protocol's message framing and counts the server's
+//! ReadyForQuery messages (one per round trip), cross-checked against the pool's own
+//! statement counter. With `--delay-ms D` the proxy also adds D ms of latency each way,
+//! showing that a request's time grows by round trips × 2D.
+//!
+//! ```text
+//! cargo run --release -p bench --bin round_trips -- [--delay-ms D] [--markdown FILE]
+//! ```
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use bench::BenchDb;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
+};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use serde_json::{Value, json};
+use shared::AppState;
+use shared::routes::ROUTES;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+// ---------------------------------------------------------------------------------------
+// The proxy.
+
+/// Startup-phase request codes (protocol "message flow: start-up"): these two ask for
+/// encryption first and expect a one-byte answer instead of authentication.
+const SSL_REQUEST: u32 = 80_877_103;
+const GSSENC_REQUEST: u32 = 80_877_104;
+/// A startup packet is small (user, database, a few options); anything bigger is garbage.
+const MAX_STARTUP_BYTES: usize = 10_000;
+/// PostgreSQL refuses messages over 1 GB; a length beyond that means the framing is lost.
+const MAX_MESSAGE_BYTES: u32 = 1 << 30;
+
+/// What the proxy saw, over every connection it carried.
+#[derive(Default)]
+struct Counters {
+    connections: AtomicU64,
+    /// ReadyForQuery messages after each connection's startup: one per round trip.
+    ready_for_query: AtomicU64,
+    /// Reads from the client that held a Sync or a simple Query: the requests those
+    /// ReadyForQuery messages answer (on loopback one write arrives as one read).
+    sync_flushes: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Snapshot {
+    connections: u64,
+    ready_for_query: u64,
+    sync_flushes: u64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            connections: self.connections.load(Ordering::SeqCst),
+            ready_for_query: self.ready_for_query.load(Ordering::SeqCst),
+            sync_flushes: self.sync_flushes.load(Ordering::SeqCst),
+        }
+    }
+}
+
+impl std::ops::Sub for Snapshot {
+    type Output = Snapshot;
+    fn sub(self, before: Snapshot) -> Snapshot {
+        Snapshot {
+            connections: self.connections - before.connections,
+            ready_for_query: self.ready_for_query - before.ready_for_query,
+            sync_flushes: self.sync_flushes - before.sync_flushes,
+        }
+    }
+}
+
+/// Splits one direction's byte stream into typed messages (`type byte, Int32 length`
+/// including itself, body), across reads of any size. Bodies are skipped, not buffered.
+#[derive(Default)]
+struct Framer {
+    header: Vec<u8>,
+    skip: usize,
+}
+
+impl Framer {
+    /// The type bytes of the messages whose header completes in `bytes`.
+    fn feed(&mut self, mut bytes: &[u8], types: &mut Vec<u8>) -> anyhow::Result<()> {
+        while !bytes.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(bytes.len());
+                self.skip -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let n = (5 - self.header.len()).min(bytes.len());
+            self.header.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            let [kind, a, b, c, d] = self.header[..] else {
+                continue;
+            };
+            let length = u32::from_be_bytes([a, b, c, d]);
+            ensure!(
+                (4..=MAX_MESSAGE_BYTES).contains(&length),
+                "message {:?} has impossible length {length}: framing lost",
+                char::from(kind)
+            );
+            self.skip = usize::try_from(length - 4)?;
+            types.push(kind);
+            self.header.clear();
+        }
+        Ok(())
+    }
+}
+
+/// A loopback TCP proxy to one PostgreSQL server that counts round trips and can delay
+/// every forwarded chunk.
+struct Proxy {
+    addr: SocketAddr,
+    counters: Arc<Counters>,
+    /// Added latency per direction, in milliseconds; changed between passes.
+    delay_ms: Arc<AtomicU64>,
+}
+
+impl Proxy {
+    async fn start(upstream: (String, u16)) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let proxy = Self {
+            addr: listener.local_addr()?,
+            counters: Arc::default(),
+            delay_ms: Arc::default(),
+        };
+        let (counters, delay_ms) = (proxy.counters.clone(), proxy.delay_ms.clone());
+        tokio::spawn(async move {
+            loop {
+                let client = match listener.accept().await {
+                    Ok((client, _)) => client,
+                    Err(err) => {
+                        eprintln!("proxy: accept failed: {err}");
+                        return;
+                    }
+                };
+                counters.connections.fetch_add(1, Ordering::SeqCst);
+                let (counters, delay_ms, upstream) =
+                    (counters.clone(), delay_ms.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    if let Err(err) = carry(client, upstream, counters, delay_ms).await {
+                        eprintln!("proxy: connection ended: {err:#}");
+                    }
+                });
+            }
+        });
+        Ok(proxy)
+    }
+}
+
+/// One client connection: the startup phase by hand (refusing encryption, so the
+/// application talks plaintext that can be read), then both directions pumped and counted.
+async fn carry(
+    mut client: TcpStream,
+    upstream: (String, u16),
+    counters: Arc<Counters>,
+    delay_ms: Arc<AtomicU64>,
+) -> anyhow::Result<()> {
+    client.set_nodelay(true)?;
+    let mut server = TcpStream::connect((upstream.0.as_str(), upstream.1))
+        .await
+        .context("connecting to PostgreSQL")?;
+    server.set_nodelay(true)?;
+
+    // Startup messages have no type byte: Int32 length, Int32 code, then the body.
+    loop {
+        let mut head = [0u8; 8];
+        client.read_exact(&mut head).await?;
+        let [a, b, c, d, e, f, g, h] = head;
+        let length = usize::try_from(u32::from_be_bytes([a, b, c, d]))?;
+        let code = u32::from_be_bytes([e, f, g, h]);
+        ensure!(
+            (8..=MAX_STARTUP_BYTES).contains(&length),
+            "startup packet of {length} bytes"
+        );
+        let mut body = vec![0u8; length - 8];
+        client.read_exact(&mut body).await?;
+        if code == SSL_REQUEST || code == GSSENC_REQUEST {
+            // "N": not supported here; the client goes on in plaintext (or gives up if
+            // its sslmode demands TLS, which is why the app's URL says sslmode=disable).
+            client.write_all(b"N").await?;
+            continue;
+        }
+        server.write_all(&head).await?;
+        server.write_all(&body).await?;
+        break;
+    }
+
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+
+    let up_counters = counters.clone();
+    let mut up_framer = Framer::default();
+    let mut types = Vec::new();
+    let up = pump(client_read, server_write, delay_ms.clone(), move |chunk| {
+        types.clear();
+        up_framer.feed(chunk, &mut types)?;
+        if types.iter().any(|kind| matches!(kind, b'S' | b'Q')) {
+            up_counters.sync_flushes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    });
+
+    let mut down_framer = Framer::default();
+    let mut types = Vec::new();
+    // The first ReadyForQuery ends authentication: it answers no request.
+    let mut started = false;
+    let down = pump(server_read, client_write, delay_ms, move |chunk| {
+        types.clear();
+        down_framer.feed(chunk, &mut types)?;
+        for kind in &types {
+            if *kind == b'Z' {
+                if started {
+                    counters.ready_for_query.fetch_add(1, Ordering::SeqCst);
+                }
+                started = true;
+            }
+        }
+        Ok(())
+    });
+    let (up, down) = tokio::join!(up, down);
+    up.context("client to server")?;
+    down.context("server to client")
+}
+
+/// Copies `from` to `to`, letting `inspect` see every chunk as it arrives and delivering
+/// it `delay_ms` later. Chunks are queued with their due time rather than slept on in the
+/// reader, so the delay is latency (each chunk late by D), not a rate limit.
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin + Send + 'static,
+    delay_ms: Arc<AtomicU64>,
+    mut inspect: impl FnMut(&[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let (queue, mut due) = mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let writer = tokio::spawn(async move {
+        while let Some((at, chunk)) = due.recv().await {
+            // Tokio's timer rounds up to the next millisecond: an undelayed chunk must
+            // not meet it at all.
+            if at > tokio::time::Instant::now() {
+                tokio::time::sleep_until(at).await;
+            }
+            to.write_all(&chunk).await?;
+        }
+        to.shutdown().await
+    });
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = from.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buffer[..n];
+        inspect(chunk)?;
+        let at =
+            tokio::time::Instant::now() + Duration::from_millis(delay_ms.load(Ordering::SeqCst));
+        if queue.send((at, chunk.to_vec())).is_err() {
+            break;
+        }
+    }
+    drop(queue);
+    writer.await??;
+    Ok(())
+}
+
+/// `url` pointed at the proxy, in plaintext (the proxy must read the protocol).
+fn through_proxy(url: &str, proxy: SocketAddr) -> anyhow::Result<String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        bail!("the database URL must be a postgres:// URL for the proxy");
+    };
+    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let user = authority
+        .rsplit_once('@')
+        .map_or(String::new(), |(user, _)| format!("{user}@"));
+    let (database, query) = tail.split_once('?').unwrap_or((tail, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            !pair.is_empty() && !matches!(key, "sslmode" | "host" | "port" | "channel_binding")
+        })
+        .collect();
+    params.push("sslmode=disable");
+    Ok(format!(
+        "{scheme}://{user}{proxy}/{database}?{}",
+        params.join("&")
+    ))
+}
+
+/// Host and port of the server behind `url`.
+fn upstream(url: &str) -> anyhow::Result<(String, u16)> {
+    let config: tokio_postgres::Config = url.parse()?;
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => bail!("the proxy needs a TCP host in the database URL"),
+    };
+    Ok((host, config.get_ports().first().copied().unwrap_or(5432)))
+}
+
+// ---------------------------------------------------------------------------------------
+// The requests.
+
+/// A request as API Gateway (payload v2) hands it to `function`: path parameters, route
+/// key and source IP filled in, as the local server does.
+fn request(
+    function: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> anyhow::Result<lambda_http::Request> {
+    let route = shared::routes::by_function(function)
+        .with_context(|| format!("no route for {function}"))?;
+    let params: HashMap<String, String> = shared::routes::match_path(route.path, path)
+        .with_context(|| format!("{path} is not a path of {}", route.path))?
+        .into_iter()
+        .collect();
+    let mut builder = http::Request::builder().method(route.method).uri(path);
+    if let Some(token) = token {
+        builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if body.is_some() {
+        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    let body = body.map_or(Body::Empty, |body| Body::Text(body.to_string()));
+    let mut http_description = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http_description.method = route.method.parse()?;
+    http_description.path = Some(path.to_owned());
+    http_description.source_ip = Some("127.0.0.1".to_owned());
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http = http_description;
+    context.route_key = Some(format!("{} {}", route.method, route.path));
+    Ok(builder
+        .body(body)?
+        .with_raw_http_path(path)
+        .with_path_parameters(params)
+        .with_request_context(RequestContext::ApiGatewayV2(context)))
+}
+
+/// Calls the real handler of `function`.
+async fn dispatch(
+    state: &AppState,
+    function: &str,
+    req: lambda_http::Request,
+) -> Result<lambda_http::Response<Body>, lambda_http::Error> {
+    match function {
+        "signup" => signup::handler(state, req).await,
+        "signin" => signin::handler(state, req).await,
+        "signout" => signout::handler(state, req).await,
+        "session" => session::handler(state, req).await,
+        "health" => health::handler(state, req).await,
+        "tasks-list" => tasks_list::handler(state, req).await,
+        "task-create" => task_create::handler(state, req).await,
+        "task-get" => task_get::handler(state, req).await,
+        "task-replace" => task_replace::handler(state, req).await,
+        "task-update" => task_update::handler(state, req).await,
+        "task-delete" => task_delete::handler(state, req).await,
+        "task-complete" => task_complete::handler(state, req).await,
+        other => Err(format!("no handler for function `{other}`").into()),
+    }
+}
+
+/// The round trips each route is designed to take (API.md: one statement per request;
+/// signin needs the stored hash before it can open the session).
+fn expected(function: &str) -> u64 {
+    match function {
+        "signin" => 2,
+        _ => 1,
+    }
+}
+
+/// One request's figures.
+struct Measured {
+    status: u16,
+    wire: Snapshot,
+    statements: u64,
+    elapsed: Duration,
+}
+
+struct Pass<'a> {
+    state: &'a AppState,
+    counters: &'a Counters,
+    measured: HashMap<&'static str, Measured>,
+}
+
+impl Pass<'_> {
+    /// Sends one request through `function`'s handler; it must answer `status`.
+    async fn send(
+        &mut self,
+        function: &'static str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        status: u16,
+    ) -> anyhow::Result<Value> {
+        let req = request(function, path, token, body)?;
+        let (wire, statements) = (self.counters.snapshot(), self.state.db.round_trips());
+        let started = Instant::now();
+        let response = dispatch(self.state, function, req).await;
+        let elapsed = started.elapsed();
+        let (wire, statements) = (
+            self.counters.snapshot() - wire,
+            self.state.db.round_trips() - statements,
+        );
+        let response = response.map_err(|err| anyhow::anyhow!("{function} failed: {err}"))?;
+        let got = response.status().as_u16();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text)?,
+            _ => Value::Null,
+        };
+        ensure!(got == status, "{function} answered {got}: {body}");
+        self.measured.insert(
+            function,
+            Measured {
+                status: got,
+                wire,
+                statements,
+                elapsed,
+            },
+        );
+        Ok(body)
+    }
+}
+
+/// One typical successful request per route, in an order where each finds what it needs
+/// (a user, a token, a task). `tag` keeps the pass's email unique.
+async fn pass(
+    state: &AppState,
+    counters: &Counters,
+    tag: &str,
+) -> anyhow::Result<HashMap<&'static str, Measured>> {
+    let mut pass = Pass {
+        state,
+        counters,
+        measured: HashMap::new(),
+    };
+    let (email, password) = (format!("rt-{tag}@example.com"), "correct horse battery");
+    let body = json!({ "name": "Round Trip", "email": email, "password": password });
+    let signed_up = pass
+        .send("signup", "/api/auth/signup", None, Some(body), 201)
+        .await?;
+    let user = signed_up["user"]["id"]
+        .as_str()
+        .context("signup gave no user id")?
+        .to_owned();
+    let body = json!({ "email": email, "password": password });
+    let signed_in = pass
+        .send("signin", "/api/auth/signin", None, Some(body), 200)
+        .await?;
+    let token = signed_in["token"]
+        .as_str()
+        .context("signin gave no token")?
+        .to_owned();
+    let token = Some(token.as_str());
+    pass.send("session", "/api/auth/session", token, None, 200)
+        .await?;
+    pass.send("health", "/api/health", None, None, 200).await?;
+
+    let tasks = format!("/api/{user}/tasks");
+    let body = json!({ "title": "Buy milk", "description": "Two litres" });
+    let created = pass
+        .send("task-create", &tasks, token, Some(body), 201)
+        .await?;
+    let id = created["id"].as_i64().context("task-create gave no id")?;
+    let task = format!("{tasks}/{id}");
+    pass.send("tasks-list", &tasks, token, None, 200).await?;
+    pass.send("task-get", &task, token, None, 200).await?;
+    let body = json!({ "title": "Buy oat milk", "description": "One litre" });
+    pass.send("task-replace", &task, token, Some(body), 200)
+        .await?;
+    let body = json!({ "title": "Buy oat milk today" });
+    pass.send("task-update", &task, token, Some(body), 200)
+        .await?;
+    pass.send(
+        "task-complete",
+        &format!("{task}/complete"),
+        token,
+        None,
+        200,
+    )
+    .await?;
+    pass.send("task-delete", &task, token, None, 200).await?;
+    pass.send("signout", "/api/auth/signout", token, None, 200)
+        .await?;
+
+    let missing: Vec<_> = ROUTES
+        .iter()
+        .filter(|route| !pass.measured.contains_key(route.function))
+        .map(|route| route.function)
+        .collect();
+    ensure!(
+        missing.is_empty(),
+        "no typical request written for {missing:?}"
+    );
+    Ok(pass.measured)
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.2}", duration.as_secs_f64() * 1e3)
+}
+
+fn report(
+    plain: &HashMap<&'static str, Measured>,
+    delayed: Option<(u64, &HashMap<&'static str, Measured>)>,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let mut out = String::from(
+        "| route | function | status | expected | ReadyForQuery (wire) | statements (pool counter) | Sync/Query flushes | time ms |",
+    );
+    let mut rule = String::from("|---|---|---:|---:|---:|---:|---:|---:|");
+    if let Some((delay, _)) = delayed {
+        let _ = write!(
+            out,
+            " time ms, {delay} ms each way | added ms | round trips × 2 × {delay} ms |"
+        );
+        rule.push_str("---:|---:|---:|");
+    }
+    out.push('\n');
+    out.push_str(&rule);
+    out.push('\n');
+    let mut odd = Vec::new();
+    for route in ROUTES {
+        let m = plain
+            .get(route.function)
+            .with_context(|| format!("{} not measured", route.function))?;
+        let trips = m.wire.ready_for_query;
+        let _ = write!(
+            out,
+            "| {} {} | {} | {} | {} | {} | {} | {} | {} |",
+            route.method,
+            route.path,
+            route.function,
+            m.status,
+            expected(route.function),
+            trips,
+            m.statements,
+            m.wire.sync_flushes,
+            millis(m.elapsed)
+        );
+        if trips != m.statements || trips != m.wire.sync_flushes {
+            odd.push(format!(
+                "{}: the wire shows {trips} ReadyForQuery and {} Sync/Query flushes, the pool counted {} statements",
+                route.function, m.wire.sync_flushes, m.statements
+            ));
+        }
+        if trips != expected(route.function) {
+            odd.push(format!(
+                "{}: {trips} round trips, {} expected",
+                route.function,
+                expected(route.function)
+            ));
+        }
+        if m.wire.connections > 0 {
+            odd.push(format!(
+                "{}: opened {} new connection(s)",
+                route.function, m.wire.connections
+            ));
+        }
+        if let Some((delay, delayed)) = delayed {
+            let d = delayed
+                .get(route.function)
+                .with_context(|| format!("{} not measured with delay", route.function))?;
+            let added = d.elapsed.as_secs_f64() * 1e3 - m.elapsed.as_secs_f64() * 1e3;
+            let _ = write!(
+                out,
+                " {} | {:.2} | {} |",
+                millis(d.elapsed),
+                added,
+                d.wire.ready_for_query * 2 * delay
+            );
+            if d.wire.ready_for_query != trips {
+                odd.push(format!(
+                    "{}: {} round trips with delay, {trips} without",
+                    route.function, d.wire.ready_for_query
+                ));
+            }
+        }
+        out.push('\n');
+    }
+    Ok((out, odd))
+}
+
+struct Args {
+    delay_ms: Option<u64>,
+    markdown: Option<std::path::PathBuf>,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        delay_ms: None,
+        markdown: None,
+    };
+    let mut given = std::env::args().skip(1);
+    while let Some(arg) = given.next() {
+        let mut value = || given.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--delay-ms" => args.delay_ms = Some(value()?.parse().context("--delay-ms")?),
+            "--markdown" => args.markdown = Some(value()?.into()),
+            "-h" | "--help" => {
+                println!("usage: round_trips [--delay-ms D] [--markdown FILE]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}; see --help"),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    let db = BenchDb::start().await?;
+    let proxy = Proxy::start(upstream(&db.url)?).await?;
+    let url = through_proxy(&db.url, proxy.addr)?;
+    // Production settings (throttling on at its defaults) on one pooled connection.
+    let state = db.state(&[("DATABASE_URL", &url), ("DATABASE_POOL_SIZE", "1")])?;
+    // The connection and its startup are paid here, outside every measured request.
+    state.db.warm_up().await?;
+    ensure!(
+        proxy.counters.snapshot().connections == 1,
+        "the warm-up did not go through the proxy"
+    );
+
+    let plain = pass(&state, &proxy.counters, "plain").await?;
+    let delayed = match args.delay_ms {
+        Some(delay) => {
+            proxy.delay_ms.store(delay, Ordering::SeqCst);
+            let delayed = pass(&state, &proxy.counters, "delayed").await?;
+            Some((delay, delayed))
+        }
+        None => None,
+    };
+    let (table, odd) = report(&plain, delayed.as_ref().map(|(d, m)| (*d, m)))?;
+
+    let mut out = String::from(
+        "## Database round trips per route\n\nOne typical successful request per route through \
+         its real handler, in process, on one pooled connection that was opened beforehand. \
+         A loopback proxy between the pool and PostgreSQL counts the server's ReadyForQuery \
+         messages (one ends every round trip) and the client's reads holding a Sync or \
+         Query; the pool's own statement counter is the cross-check. Throttling is on at \
+         its defaults.\n\n",
+    );
+    if let Some((delay, _)) = delayed {
+        let _ = write!(
+            out,
+            "With delay: the proxy holds every chunk {delay} ms in each direction, on a second \
+             pass with a new user; \"added ms\" is that pass's time minus the first pass's and \
+             should be close to round trips × 2 × {delay} ms. Tokio's timer rounds each \
+             delay up to its next millisecond tick, so expect up to 1 ms more per direction \
+             per round trip; argon2id makes signup and signin noisier.\n\n"
+        );
+    }
+    out.push_str(&table);
+    if odd.is_empty() {
+        out.push_str(
+            "\nEvery route took its expected round trips; wire and pool counters agree.\n",
+        );
+    } else {
+        out.push_str("\nOdd:\n\n");
+        for line in &odd {
+            let _ = writeln!(out, "- {line}");
+        }
+    }
+    println!("{out}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, &out).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message of `kind` with `body`, framed as on the wire.
+    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let length = u32::try_from(body.len() + 4).unwrap_or(u32::MAX);
+        let mut out = vec![kind];
+        out.extend_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn framing_survives_reads_of_any_size() -> anyhow::Result<()> {
+        let stream = [
+            message(b'P', b"\0SELECT 1\0\0\0"),
+            message(b'B', &[0; 12]),
+            message(b'E', &[0; 5]),
+            message(b'S', &[]),
+        ]
+        .concat();
+        for size in 1..=stream.len() {
+            let (mut framer, mut types) = (Framer::default(), Vec::new());
+            for chunk in stream.chunks(size) {
+                framer.feed(chunk, &mut types)?;
+            }
+            assert_eq!(types, b"PBES", "reads of {size} bytes");
+        }
+        let mut types = Vec::new();
+        assert!(Framer::default().feed(b"Z\0\0\0\x02", &mut types).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn the_app_url_points_at_the_proxy_in_plaintext() -> anyhow::Result<()> {
+        let proxy: SocketAddr = "127.0.0.1:7000".parse()?;
+        assert_eq!(
+            through_proxy(
+                "postgres://u:p@db.example.com:5432/app?sslmode=verify-full&application_name=x",
+                proxy
+            )?,
+            "postgres://u:p@127.0.0.1:7000/app?application_name=x&sslmode=disable"
+        );
+        assert_eq!(
+            through_proxy("postgresql://localhost/app", proxy)?,
+            "postgresql://127.0.0.1:7000/app?sslmode=disable"
+        );
+        Ok(())
+    }
+
+    /// Against a scripted server: an SSLRequest is answered "N" by the proxy and never
+    /// reaches the server, the startup message is forwarded whole, the startup's
+    /// ReadyForQuery is not counted, and a later Sync and its ReadyForQuery are.
+    #[tokio::test]
+    async fn startup_is_not_counted_and_requests_are() -> anyhow::Result<()> {
+        let server = TcpListener::bind("127.0.0.1:0").await?;
+        let port = server.local_addr()?.port();
+        let startup = {
+            let params = b"user\0postgres\0\0";
+            let length = u32::try_from(8 + params.len())?;
+            [&length.to_be_bytes()[..], &196_608u32.to_be_bytes(), params].concat()
+        };
+        let expected = startup.clone();
+        let scripted = tokio::spawn(async move {
+            let (mut socket, _) = server.accept().await?;
+            let mut got = vec![0; expected.len()];
+            socket.read_exact(&mut got).await?;
+            anyhow::ensure!(got == expected, "server got {got:?}");
+            let ready = message(b'Z', b"I");
+            socket
+                .write_all(&[message(b'R', &[0; 4]), ready.clone()].concat())
+                .await?;
+            let mut sync = [0; 5];
+            socket.read_exact(&mut sync).await?;
+            anyhow::ensure!(sync == *b"S\0\0\0\x04", "server got {sync:?}");
+            socket.write_all(&ready).await?;
+            anyhow::Ok(())
+        });
+
+        let proxy = Proxy::start(("127.0.0.1".into(), port)).await?;
+        let mut client = TcpStream::connect(proxy.addr).await?;
+        let ssl_request = [8u32.to_be_bytes(), SSL_REQUEST.to_be_bytes()].concat();
+        client.write_all(&ssl_request).await?;
+        let mut answer = [0; 1];
+        client.read_exact(&mut answer).await?;
+        assert_eq!(&answer, b"N");
+        client.write_all(&startup).await?;
+        let mut reply = [0; 9 + 6];
+        client.read_exact(&mut reply).await?;
+        assert_eq!(proxy.counters.snapshot().ready_for_query, 0);
+
+        client.write_all(&message(b'S', &[])).await?;
+        let mut ready = [0; 6];
+        client.read_exact(&mut ready).await?;
+        scripted.await??;
+        let seen = proxy.counters.snapshot();
+        assert_eq!(
+            (seen.connections, seen.ready_for_query, seen.sync_flushes),
+            (1, 1, 1)
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,570 @@
+//! Warm-request cost: what the tasks-list handler adds around the one statement it runs,
+//! what signin costs beside its argon2id verification, and whether signin's timing tells an
+//! unknown email from a wrong password.
+//!
+//! ```text
+//! cargo run --release -p bench --bin warm -- [--iterations N] [--signin-iterations N] [--markdown FILE]
+//! ```
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use bench::{BenchDb, Percentiles, micros};
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
+};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use serde_json::{Value, json};
+use shared::AppState;
+use shared::domain::ListQuery;
+use shared::secrecy::SecretString;
+use tokio_postgres::types::Type;
+use uuid::Uuid;
+
+const EMAIL: &str = "warm@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+const TASKS: usize = 20;
+
+/// Each function's default counts real signins, so the bench would soon get 429s; limits
+/// this high keep the throttle's counter upsert in every signin statement, as in production,
+/// without ever refusing (a limit of 0 would drop that work from the statement).
+const STATE: &[(&str, &str)] = &[
+    ("DATABASE_POOL_SIZE", "1"),
+    ("THROTTLE_SIGNIN_EMAIL", "1000000"),
+    ("THROTTLE_SIGNIN_IP", "1000000"),
+];
+
+struct Args {
+    iterations: usize,
+    signin_iterations: usize,
+    markdown: Option<std::path::PathBuf>,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        iterations: 2000,
+        signin_iterations: 50,
+        markdown: None,
+    };
+    let mut given = std::env::args().skip(1);
+    while let Some(arg) = given.next() {
+        let mut value = || given.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--iterations" => args.iterations = value()?.parse().context("--iterations")?,
+            "--signin-iterations" => {
+                args.signin_iterations = value()?.parse().context("--signin-iterations")?;
+            }
+            "--markdown" => args.markdown = Some(value()?.into()),
+            "-h" | "--help" => {
+                println!(
+                    "usage: warm [--iterations N (2000)] [--signin-iterations N (50)] [--markdown FILE]"
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}; see --help"),
+        }
+    }
+    ensure!(
+        args.iterations > 0 && args.signin_iterations > 0,
+        "iterations must be at least 1"
+    );
+    Ok(args)
+}
+
+/// A request as API Gateway (payload v2) hands it to `function`: path parameters, route
+/// key and source IP filled in, as the local server does.
+fn request(
+    function: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> anyhow::Result<lambda_http::Request> {
+    let route = shared::routes::by_function(function)
+        .with_context(|| format!("no route for {function}"))?;
+    let params: HashMap<String, String> = shared::routes::match_path(route.path, path)
+        .with_context(|| format!("{path} is not a path of {}", route.path))?
+        .into_iter()
+        .collect();
+    let mut builder = http::Request::builder().method(route.method).uri(path);
+    if let Some(token) = token {
+        builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if body.is_some() {
+        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    let body = body.map_or(Body::Empty, |body| Body::Text(body.to_string()));
+    let mut http_description = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http_description.method = route.method.parse()?;
+    http_description.path = Some(path.to_owned());
+    http_description.source_ip = Some("127.0.0.1".to_owned());
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http = http_description;
+    context.route_key = Some(format!("{} {}", route.method, route.path));
+    Ok(builder
+        .body(body)?
+        .with_raw_http_path(path)
+        .with_path_parameters(params)
+        .with_request_context(RequestContext::ApiGatewayV2(context)))
+}
+
+/// The status and JSON body of a handler's response.
+fn answer(
+    response: Result<lambda_http::Response<Body>, lambda_http::Error>,
+) -> anyhow::Result<(u16, Value)> {
+    let response = response.map_err(|err| anyhow::anyhow!("handler failed: {err}"))?;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text)?,
+        Body::Binary(bytes) => serde_json::from_slice(bytes)?,
+        _ => Value::Null,
+    };
+    Ok((status, body))
+}
+
+/// The signed-up user and a token whose session row exists.
+struct Seeded {
+    user_id: Uuid,
+    token: String,
+}
+
+async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
+    let body = json!({ "name": "Warm", "email": EMAIL, "password": PASSWORD });
+    let (status, body) = answer(
+        signup::handler(
+            state,
+            request("signup", "/api/auth/signup", None, Some(body))?,
+        )
+        .await,
+    )?;
+    ensure!(status == 201, "signup answered {status}: {body}");
+    let token = body["token"].as_str().context("signup gave no token")?;
+    let user_id: Uuid = body["user"]["id"]
+        .as_str()
+        .context("signup gave no user id")?
+        .parse()?;
+    let path = format!("/api/{user_id}/tasks");
+    for n in 0..TASKS {
+        let task =
+            json!({ "title": format!("Task {n}"), "description": "Seeded for the warm benchmark" });
+        let (status, body) = answer(
+            task_create::handler(
+                state,
+                request("task-create", &path, Some(token), Some(task))?,
+            )
+            .await,
+        )?;
+        ensure!(status == 201, "task-create answered {status}: {body}");
+    }
+    Ok(Seeded {
+        user_id,
+        token: token.to_owned(),
+    })
+}
+
+/// The SQL text the handler's last statement sent, read back from the server so the raw
+/// side runs exactly that text (the statement is built inside shared::db::tasks, not
+/// exported, and a copy here could drift from it).
+async fn last_statement_of_app(url: &str) -> anyhow::Result<String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let rows = client
+        .query(
+            "SELECT query, octet_length(query),
+                    (SELECT setting::int FROM pg_settings
+                      WHERE name = 'track_activity_query_size')
+               FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name = 'todo-api'
+                AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await?;
+    let [row] = rows.as_slice() else {
+        bail!(
+            "expected the app's one pooled connection in pg_stat_activity, found {}",
+            rows.len()
+        );
+    };
+    let (sql, length, limit): (String, i32, i32) = (row.get(0), row.get(1), row.get(2));
+    // The server keeps only track_activity_query_size - 1 bytes of the text.
+    ensure!(
+        length < limit - 1,
+        "the statement ({length} bytes) may be cut at track_activity_query_size ({limit})"
+    );
+    Ok(sql)
+}
+
+/// Orders of the measured variants, a fresh random one per iteration: a fixed rotation
+/// lets one variant always follow the same other, and whatever that leaves behind (a
+/// blocking-pool thread, an allocator arena, a cache) then biases that variant alone.
+struct Shuffle(u64);
+
+impl Shuffle {
+    fn new() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
+        Self(seed | 1)
+    }
+
+    /// 0..n in random order (xorshift64 and Fisher–Yates: uniform enough to break up order
+    /// effects; not for anything secret).
+    fn order(&mut self, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            order.swap(i, (self.0 % (i as u64 + 1)) as usize);
+        }
+        order
+    }
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+struct Row {
+    name: String,
+    samples: usize,
+    stats: Percentiles,
+    /// p50 and p99 ratios to the base row, and its name.
+    ratio: String,
+}
+
+fn row(name: &str, samples: &mut [Duration], base: Option<(&str, Percentiles)>) -> Row {
+    let stats = Percentiles::of(samples);
+    let ratio = base.map_or_else(
+        || "base".to_owned(),
+        |(base_name, base)| {
+            format!(
+                "{:.2} / {:.2} vs {base_name}",
+                ratio(stats.p50, base.p50),
+                ratio(stats.p99, base.p99)
+            )
+        },
+    );
+    Row {
+        name: name.to_owned(),
+        samples: samples.len(),
+        stats,
+        ratio,
+    }
+}
+
+/// GET /api/{user_id}/tasks through the handler, through the db layer, and as the bare
+/// query_typed call, interleaved in random order so drift and noise hit all three alike.
+async fn tasks_list(
+    state: &AppState,
+    seeded: &Seeded,
+    sql: &str,
+    iterations: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let path = format!("/api/{}/tasks", seeded.user_id);
+    let verified = state
+        .tokens
+        .verify(&seeded.token)
+        .map_err(|err| anyhow::anyhow!("seeded token refused: {err:?}"))?;
+    let query = ListQuery::parse(|_| None)?;
+    let (limit, offset) = (query.limit, query.offset);
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
+        (&verified.session_id, Type::UUID),
+        (&verified.user_id, Type::UUID),
+        (&limit, Type::INT8),
+        (&offset, Type::INT8),
+    ];
+
+    let warm_up = (iterations / 10).clamp(50, 500);
+    let mut samples: [Vec<Duration>; 3] = Default::default();
+    let mut shuffle = Shuffle::new();
+    for i in 0..warm_up + iterations {
+        for which in shuffle.order(3) {
+            let elapsed = match which {
+                0 => {
+                    let req = request("tasks-list", &path, Some(&seeded.token), None)?;
+                    let started = Instant::now();
+                    let response = tasks_list::handler(state, req).await;
+                    let elapsed = started.elapsed();
+                    let (status, body) = answer(response)?;
+                    ensure!(
+                        status == 200 && body.as_array().map(Vec::len) == Some(TASKS),
+                        "tasks-list answered {status}: {body}"
+                    );
+                    elapsed
+                }
+                1 => {
+                    let started = Instant::now();
+                    let outcome = shared::db::tasks::list(&state.db, &verified, &query).await?;
+                    let elapsed = started.elapsed();
+                    let shared::db::tasks::Outcome::Done(tasks) = outcome else {
+                        bail!("the seeded session ended");
+                    };
+                    ensure!(tasks.len() == TASKS, "db layer found {} tasks", tasks.len());
+                    elapsed
+                }
+                _ => {
+                    // The pool's one connection, checked out outside the timer: the raw
+                    // side is the statement alone.
+                    let client = state.db.client().await?;
+                    let started = Instant::now();
+                    let rows = client.query_typed(sql, &params).await?;
+                    let elapsed = started.elapsed();
+                    ensure!(rows.len() == TASKS, "raw query found {} rows", rows.len());
+                    elapsed
+                }
+            };
+            if i >= warm_up {
+                samples[which].push(elapsed);
+            }
+        }
+    }
+    let [mut handler, mut layer, mut raw] = samples;
+    let base = Percentiles::of(&mut raw);
+    Ok(vec![
+        row("tasks-list handler", &mut handler, Some(("raw", base))),
+        row(
+            "db layer: tasks::list (pool, decode)",
+            &mut layer,
+            Some(("raw", base)),
+        ),
+        row("raw query_typed, same connection", &mut raw, None),
+    ])
+}
+
+async fn signin(state: &AppState, email: &str, password: &str) -> anyhow::Result<(u16, Value)> {
+    let body = json!({ "email": email, "password": password });
+    let req = request("signin", "/api/auth/signin", None, Some(body))?;
+    answer(signin::handler(state, req).await)
+}
+
+/// The real signin against one argon2id verification of the same stored hash.
+async fn signin_vs_argon2(
+    state: &AppState,
+    hash: &str,
+    iterations: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let warm_up = 3;
+    let (mut handler, mut verify) = (Vec::new(), Vec::new());
+    let mut shuffle = Shuffle::new();
+    for i in 0..warm_up + iterations {
+        for which in shuffle.order(2) {
+            let started = Instant::now();
+            if which == 0 {
+                let (status, body) = signin(state, EMAIL, PASSWORD).await?;
+                let elapsed = started.elapsed();
+                ensure!(status == 200, "signin answered {status}: {body}");
+                if i >= warm_up {
+                    handler.push(elapsed);
+                }
+            } else {
+                let matches = shared::auth::password::verify(
+                    SecretString::from(PASSWORD),
+                    Some(hash.to_owned()),
+                )
+                .await?;
+                let elapsed = started.elapsed();
+                ensure!(matches, "the stored hash does not verify");
+                if i >= warm_up {
+                    verify.push(elapsed);
+                }
+            }
+        }
+    }
+    let base = Percentiles::of(&mut verify);
+    Ok(vec![
+        row(
+            "signin handler (right password)",
+            &mut handler,
+            Some(("argon2id verify", base)),
+        ),
+        row("argon2id verify (m=19456,t=2,p=1)", &mut verify, None),
+    ])
+}
+
+/// Unknown email and wrong password, interleaved: both must be the same 400, after the
+/// same work. The two argon2id verifications behind them (dummy hash vs the stored one)
+/// are interleaved with them, so a difference can be told apart from the hashing.
+async fn unknown_vs_wrong(
+    state: &AppState,
+    hash: &str,
+    iterations: usize,
+) -> anyhow::Result<Vec<Row>> {
+    const WRONG: &str = "not the password at all";
+    let warm_up = 3;
+    let mut samples: [Vec<Duration>; 4] = Default::default();
+    let mut answers = Vec::new();
+    let mut shuffle = Shuffle::new();
+    for i in 0..warm_up + iterations {
+        for which in shuffle.order(4) {
+            let started = Instant::now();
+            match which {
+                0 | 1 => {
+                    let email = if which == 0 {
+                        "nobody@example.com"
+                    } else {
+                        EMAIL
+                    };
+                    let answer = signin(state, email, WRONG).await?;
+                    ensure!(
+                        answer.0 == 400,
+                        "signin answered {}: {}",
+                        answer.0,
+                        answer.1
+                    );
+                    answers.push(answer);
+                }
+                _ => {
+                    let stored = (which == 3).then(|| hash.to_owned());
+                    let matches =
+                        shared::auth::password::verify(SecretString::from(WRONG), stored).await?;
+                    ensure!(!matches, "a wrong password verified");
+                }
+            }
+            if i >= warm_up {
+                samples[which].push(started.elapsed());
+            }
+        }
+    }
+    answers.dedup();
+    ensure!(
+        answers.len() == 1,
+        "unknown email and wrong password answered differently: {answers:?}"
+    );
+    let [mut unknown, mut wrong, mut dummy, mut stored] = samples;
+    let (wrong_base, stored_base) = (Percentiles::of(&mut wrong), Percentiles::of(&mut stored));
+    Ok(vec![
+        row(
+            "signin, unknown email (400)",
+            &mut unknown,
+            Some(("signin, wrong password", wrong_base)),
+        ),
+        row("signin, wrong password (400)", &mut wrong, None),
+        row(
+            "argon2id verify, dummy hash (unknown email)",
+            &mut dummy,
+            Some(("verify, stored hash", stored_base)),
+        ),
+        row(
+            "argon2id verify, stored hash (wrong password)",
+            &mut stored,
+            None,
+        ),
+    ])
+}
+
+fn table(title: &str, note: &str, rows: &[Row]) -> String {
+    let mut out = format!(
+        "### {title}\n\n{note}\n\n| measurement | n | p50 µs | p99 µs | ratio p50 / p99 |\n|---|---:|---:|---:|---|\n"
+    );
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            row.name,
+            row.samples,
+            micros(row.stats.p50),
+            micros(row.stats.p99),
+            row.ratio
+        );
+    }
+    out
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    let db = BenchDb::start().await?;
+    let state = db.state(STATE)?;
+    state.db.warm_up().await?;
+    let seeded = seed(&state).await?;
+
+    // One handler call, so pg_stat_activity shows its statement as the connection's last.
+    let req = request(
+        "tasks-list",
+        &format!("/api/{}/tasks", seeded.user_id),
+        Some(&seeded.token),
+        None,
+    )?;
+    let (status, _) = answer(tasks_list::handler(&state, req).await)?;
+    ensure!(status == 200, "tasks-list answered {status}");
+    let sql = last_statement_of_app(&db.url).await?;
+    ensure!(
+        sql.contains("FROM tasks") && sql.contains("LIMIT $3 OFFSET $4"),
+        "the captured statement is not the tasks list: {sql}"
+    );
+
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let version: String = client.query_one("SHOW server_version", &[]).await?.get(0);
+    let hash: String = client
+        .query_one(
+            "SELECT password_hash FROM users WHERE email = $1",
+            &[&EMAIL],
+        )
+        .await?
+        .get(0);
+
+    eprintln!("tasks-list: {} iterations …", args.iterations);
+    let list = tasks_list(&state, &seeded, &sql, args.iterations).await?;
+    eprintln!(
+        "signin vs argon2id: {} iterations …",
+        args.signin_iterations
+    );
+    let hashing = signin_vs_argon2(&state, &hash, args.signin_iterations).await?;
+    eprintln!(
+        "unknown email vs wrong password: {} each …",
+        args.signin_iterations
+    );
+    let timing = unknown_vs_wrong(&state, &hash, args.signin_iterations).await?;
+
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let mut report = format!(
+        "## Warm requests\n\nIn-process handler calls on one pooled connection (`DATABASE_POOL_SIZE=1`) \
+         to PostgreSQL {version} on loopback; {cores} cores; release build; no tracing \
+         subscriber installed (Lambda's JSON logging is not included).\n\n"
+    );
+    report.push_str(&table(
+        "GET /api/{user_id}/tasks, 20 tasks",
+        &format!(
+            "Interleaved in a fresh random order each iteration, after a warm-up. The raw row is the statement the \
+             handler sent (text read back from `pg_stat_activity`), with the same four \
+             parameters, through the same `query_typed` call on the pool's one connection, \
+             checked out outside the timer. Each handler request is built outside the timer too \
+             (in Lambda the runtime builds it from the event). The db-layer row adds the pool checkout, the \
+             client-side statement timeout and decoding into `Task`s; the handler adds JWT \
+             verification, path and query parsing, JSON serialisation and the response.\n\n\
+             ```sql\n{}\n```",
+            sql.trim()
+        ),
+        &list,
+    ));
+    report.push('\n');
+    report.push_str(&table(
+        "POST /api/auth/signin vs one argon2id verification",
+        "Interleaved in random order. Signin = throttle count + user lookup (1 statement), argon2id \
+         verification on the blocking pool, JWT issue, session insert + throttle reset \
+         (1 statement). The verification row is `shared::auth::password::verify` on the \
+         stored hash (also on the blocking pool). Throttle limits are raised to 1,000,000 \
+         rather than turned off, so every signin still upserts its counters as in \
+         production but is never refused; each successful signin adds a session row.",
+        &hashing,
+    ));
+    report.push('\n');
+    report.push_str(&table(
+        "Signin timing: unknown email vs wrong password",
+        "Interleaved in random order with the two argon2id verifications behind them (the \
+         dummy hash an unknown email is checked against, and the user's stored hash). Both \
+         signins answer the identical 400 `Invalid email or password` (checked). A ratio \
+         near 1.00 means timing does not tell whether an email is registered.",
+        &timing,
+    ));
+    println!("{report}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, &report).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
