@@ -4,8 +4,7 @@
 
 use std::collections::HashMap;
 
-use aws_config::BehaviorVersion;
-use aws_sdk_secretsmanager::config::SharedHttpClient;
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
@@ -38,7 +37,7 @@ pub async fn fetch(
         return Ok(HashMap::new());
     }
 
-    let client = client(lookup).await;
+    let client = client(lookup)?;
     let mut values = HashMap::new();
     for (arn_var, var, arn) in wanted {
         let answer = client
@@ -79,27 +78,71 @@ pub fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
-async fn client(lookup: &impl Fn(&str) -> Option<String>) -> aws_sdk_secretsmanager::Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
-    if let Some(region) = lookup("AWS_REGION").or_else(|| lookup("AWS_DEFAULT_REGION")) {
-        loader = loader.region(aws_config::Region::new(region));
-    }
+/// A client configured from the environment Lambda gives every function: `AWS_REGION` and
+/// the execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`), plus the SDK's standard endpoint variables. aws-config's chain of
+/// profile, SSO and STS providers is left out: Lambda never needs it, and it was a fifth
+/// of every binary.
+fn client(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<aws_sdk_secretsmanager::Client, ConfigError> {
+    let region = lookup("AWS_REGION")
+        .or_else(|| lookup("AWS_DEFAULT_REGION"))
+        .ok_or(ConfigError::Missing("AWS_REGION"))?;
+    let key = lookup("AWS_ACCESS_KEY_ID").ok_or(ConfigError::Missing("AWS_ACCESS_KEY_ID"))?;
+    let secret =
+        lookup("AWS_SECRET_ACCESS_KEY").ok_or(ConfigError::Missing("AWS_SECRET_ACCESS_KEY"))?;
+    let credentials = Credentials::new(
+        key,
+        secret,
+        lookup("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    );
+    let mut config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(https_client())
+        .region(Region::new(region))
+        .credentials_provider(credentials);
     if let Some(endpoint) =
         lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| lookup("AWS_ENDPOINT_URL"))
     {
-        loader = loader.endpoint_url(endpoint);
+        config = config.endpoint_url(endpoint);
     }
-    if let (Some(key), Some(secret)) =
-        (lookup("AWS_ACCESS_KEY_ID"), lookup("AWS_SECRET_ACCESS_KEY"))
-    {
-        let credentials = aws_sdk_secretsmanager::config::Credentials::new(
-            key,
-            secret,
-            lookup("AWS_SESSION_TOKEN"),
-            None,
-            "environment",
+    Ok(aws_sdk_secretsmanager::Client::from_conf(config.build()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        }
+    }
+
+    const ARN: (&str, &str) = (
+        "BETTER_AUTH_SECRET_ARN",
+        "arn:aws:secretsmanager:eu-west-1:1:secret:x",
+    );
+
+    #[tokio::test]
+    async fn an_arn_without_region_or_credentials_names_what_is_missing() {
+        assert_eq!(
+            fetch(&env(&[ARN])).await,
+            Err(ConfigError::Missing("AWS_REGION"))
         );
-        loader = loader.credentials_provider(credentials);
+        assert_eq!(
+            fetch(&env(&[ARN, ("AWS_REGION", "eu-west-1")])).await,
+            Err(ConfigError::Missing("AWS_ACCESS_KEY_ID"))
+        );
+        assert_eq!(
+            fetch(&env(&[])).await,
+            Ok(HashMap::new()),
+            "nothing to fetch"
+        );
     }
-    aws_sdk_secretsmanager::Client::new(&loader.load().await)
 }
