@@ -28,7 +28,7 @@ pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 pub const OPENAPI_PATH: &str = "/openapi.yaml";
 
 /// Calls the real handler of `function`.
-async fn dispatch(
+pub async fn dispatch(
     state: &AppState,
     function: &str,
     req: lambda_http::Request,

@@ -17,11 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use bench::BenchDb;
-use lambda_http::aws_lambda_events::apigw::{
-    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
-};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt};
+use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::routes::ROUTES;
@@ -311,65 +307,6 @@ fn upstream(url: &str) -> anyhow::Result<(String, u16)> {
 // ---------------------------------------------------------------------------------------
 // The requests.
 
-/// A request as API Gateway (payload v2) hands it to `function`: path parameters, route
-/// key and source IP filled in, as the local server does.
-fn request(
-    function: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> anyhow::Result<lambda_http::Request> {
-    let route = shared::routes::by_function(function)
-        .with_context(|| format!("no route for {function}"))?;
-    let params: HashMap<String, String> = shared::routes::match_path(route.path, path)
-        .with_context(|| format!("{path} is not a path of {}", route.path))?
-        .into_iter()
-        .collect();
-    let mut builder = http::Request::builder().method(route.method).uri(path);
-    if let Some(token) = token {
-        builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    if body.is_some() {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-    }
-    let body = body.map_or(Body::Empty, |body| Body::Text(body.to_string()));
-    let mut http_description = ApiGatewayV2httpRequestContextHttpDescription::default();
-    http_description.method = route.method.parse()?;
-    http_description.path = Some(path.to_owned());
-    http_description.source_ip = Some("127.0.0.1".to_owned());
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.http = http_description;
-    context.route_key = Some(format!("{} {}", route.method, route.path));
-    Ok(builder
-        .body(body)?
-        .with_raw_http_path(path)
-        .with_path_parameters(params)
-        .with_request_context(RequestContext::ApiGatewayV2(context)))
-}
-
-/// Calls the real handler of `function`.
-async fn dispatch(
-    state: &AppState,
-    function: &str,
-    req: lambda_http::Request,
-) -> Result<lambda_http::Response<Body>, lambda_http::Error> {
-    match function {
-        "signup" => signup::handler(state, req).await,
-        "signin" => signin::handler(state, req).await,
-        "signout" => signout::handler(state, req).await,
-        "session" => session::handler(state, req).await,
-        "health" => health::handler(state, req).await,
-        "tasks-list" => tasks_list::handler(state, req).await,
-        "task-create" => task_create::handler(state, req).await,
-        "task-get" => task_get::handler(state, req).await,
-        "task-replace" => task_replace::handler(state, req).await,
-        "task-update" => task_update::handler(state, req).await,
-        "task-delete" => task_delete::handler(state, req).await,
-        "task-complete" => task_complete::handler(state, req).await,
-        other => Err(format!("no handler for function `{other}`").into()),
-    }
-}
-
 /// The round trips each route is designed to take (API.md: one statement per request;
 /// signin needs the stored hash before it can open the session).
 fn expected(function: &str) -> u64 {
@@ -403,10 +340,10 @@ impl Pass<'_> {
         body: Option<Value>,
         status: u16,
     ) -> anyhow::Result<Value> {
-        let req = request(function, path, token, body)?;
+        let req = bench::gateway_request(function, path, token, body)?;
         let (wire, statements) = (self.counters.snapshot(), self.state.db.round_trips());
         let started = Instant::now();
-        let response = dispatch(self.state, function, req).await;
+        let response = dev_server::dispatch(self.state, function, req).await;
         let elapsed = started.elapsed();
         let (wire, statements) = (
             self.counters.snapshot() - wire,

@@ -6,17 +6,12 @@
 //! cargo run --release -p bench --bin warm -- [--iterations N] [--signin-iterations N] [--markdown FILE]
 //! ```
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use bench::{BenchDb, Percentiles, micros};
-use lambda_http::aws_lambda_events::apigw::{
-    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
-};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt};
+use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::domain::ListQuery;
@@ -74,42 +69,6 @@ fn args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-/// A request as API Gateway (payload v2) hands it to `function`: path parameters, route
-/// key and source IP filled in, as the local server does.
-fn request(
-    function: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> anyhow::Result<lambda_http::Request> {
-    let route = shared::routes::by_function(function)
-        .with_context(|| format!("no route for {function}"))?;
-    let params: HashMap<String, String> = shared::routes::match_path(route.path, path)
-        .with_context(|| format!("{path} is not a path of {}", route.path))?
-        .into_iter()
-        .collect();
-    let mut builder = http::Request::builder().method(route.method).uri(path);
-    if let Some(token) = token {
-        builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    if body.is_some() {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-    }
-    let body = body.map_or(Body::Empty, |body| Body::Text(body.to_string()));
-    let mut http_description = ApiGatewayV2httpRequestContextHttpDescription::default();
-    http_description.method = route.method.parse()?;
-    http_description.path = Some(path.to_owned());
-    http_description.source_ip = Some("127.0.0.1".to_owned());
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.http = http_description;
-    context.route_key = Some(format!("{} {}", route.method, route.path));
-    Ok(builder
-        .body(body)?
-        .with_raw_http_path(path)
-        .with_path_parameters(params)
-        .with_request_context(RequestContext::ApiGatewayV2(context)))
-}
-
 /// The status and JSON body of a handler's response.
 fn answer(
     response: Result<lambda_http::Response<Body>, lambda_http::Error>,
@@ -135,7 +94,7 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     let (status, body) = answer(
         signup::handler(
             state,
-            request("signup", "/api/auth/signup", None, Some(body))?,
+            bench::gateway_request("signup", "/api/auth/signup", None, Some(body))?,
         )
         .await,
     )?;
@@ -152,7 +111,7 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         let (status, body) = answer(
             task_create::handler(
                 state,
-                request("task-create", &path, Some(token), Some(task))?,
+                bench::gateway_request("task-create", &path, Some(token), Some(task))?,
             )
             .await,
         )?;
@@ -284,7 +243,8 @@ async fn tasks_list(
         for which in shuffle.order(3) {
             let elapsed = match which {
                 0 => {
-                    let req = request("tasks-list", &path, Some(&seeded.token), None)?;
+                    let req =
+                        bench::gateway_request("tasks-list", &path, Some(&seeded.token), None)?;
                     let started = Instant::now();
                     let response = tasks_list::handler(state, req).await;
                     let elapsed = started.elapsed();
@@ -336,7 +296,7 @@ async fn tasks_list(
 
 async fn signin(state: &AppState, email: &str, password: &str) -> anyhow::Result<(u16, Value)> {
     let body = json!({ "email": email, "password": password });
-    let req = request("signin", "/api/auth/signin", None, Some(body))?;
+    let req = bench::gateway_request("signin", "/api/auth/signin", None, Some(body))?;
     answer(signin::handler(state, req).await)
 }
 
@@ -482,7 +442,7 @@ async fn main() -> anyhow::Result<()> {
     let seeded = seed(&state).await?;
 
     // One handler call, so pg_stat_activity shows its statement as the connection's last.
-    let req = request(
+    let req = bench::gateway_request(
         "tasks-list",
         &format!("/api/{}/tasks", seeded.user_id),
         Some(&seeded.token),

@@ -9,11 +9,9 @@ use crate::helpers::{PASSWORD, TestApp, error};
 
 const TOO_MANY: &str = "Too many attempts, please try again later";
 
-/// Status, `Retry-After` in seconds (if sent) and body of one signin.
-async fn signin(app: &TestApp, email: &str, password: &str) -> (StatusCode, Option<u64>, Value) {
-    let request = app
-        .request(Method::POST, "/api/auth/signin")
-        .json(&json!({ "email": email, "password": password }));
+/// Status, `Retry-After` in seconds (if sent) and body of one POST.
+async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Option<u64>, Value) {
+    let request = app.request(Method::POST, path).json(&body);
     let (status, headers, body) = app.send_with_headers(request).await;
     let retry_after = headers
         .get("retry-after")
@@ -21,15 +19,14 @@ async fn signin(app: &TestApp, email: &str, password: &str) -> (StatusCode, Opti
     (status, retry_after, body)
 }
 
+async fn signin(app: &TestApp, email: &str, password: &str) -> (StatusCode, Option<u64>, Value) {
+    let body = json!({ "email": email, "password": password });
+    post(app, "/api/auth/signin", body).await
+}
+
 async fn signup(app: &TestApp, email: &str) -> (StatusCode, Option<u64>, Value) {
-    let request = app
-        .request(Method::POST, "/api/auth/signup")
-        .json(&json!({ "name": "Ada", "email": email, "password": PASSWORD }));
-    let (status, headers, body) = app.send_with_headers(request).await;
-    let retry_after = headers
-        .get("retry-after")
-        .map(|value| value.to_str().expect("ASCII").parse().expect("seconds"));
-    (status, retry_after, body)
+    let body = json!({ "name": "Ada", "email": email, "password": PASSWORD });
+    post(app, "/api/auth/signup", body).await
 }
 
 fn invalid() -> (StatusCode, Option<u64>, Value) {
