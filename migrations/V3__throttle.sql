@@ -1,4 +1,4 @@
--- Brute-force throttling (API.md "Throttling"). Conventions: see V1.
+-- Brute-force throttling (the contract's "Throttling" rules). Conventions: see V1.
 --
 -- One row per (rule, key) counts the attempts in a fixed 15-minute window that opens with
 -- the first attempt. Keys are SHA-256 digests of the email or source IP, so the table

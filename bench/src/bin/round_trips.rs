@@ -307,7 +307,7 @@ fn upstream(url: &str) -> anyhow::Result<(String, u16)> {
 // ---------------------------------------------------------------------------------------
 // The requests.
 
-/// The round trips each route is designed to take (API.md: one statement per request;
+/// The round trips each route is designed to take (one statement per request;
 /// signin needs the stored hash before it can open the session).
 fn expected(function: &str) -> u64 {
     match function {

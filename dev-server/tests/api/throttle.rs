@@ -1,4 +1,4 @@
-//! Brute-force throttling as API.md "Throttling" states it: per email, per source IP and
+//! Brute-force throttling as the contract states it: per email, per source IP and
 //! signups per IP, 15-minute windows, `Retry-After`, `0` turning a rule off, and the same
 //! answer whether or not the email exists.
 

@@ -1,4 +1,4 @@
-//! Brute-force throttling (API.md "Throttling"): one counter per rule and key in
+//! Brute-force throttling (the contract's "Throttling" rules): one counter per rule and key in
 //! `throttle_counters`, counting attempts in a fixed window that opens with the first one.
 //!
 //! An attempt is counted *before* it is judged, inside the statement that does the
