@@ -87,8 +87,7 @@ impl Config {
 
     /// As [`Config::load`], reading the environment through `lookup`.
     pub async fn load_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let fetched = crate::secrets::fetch(&lookup).await?;
-        Self::from_lookup(|name| fetched.get(name).cloned().or_else(|| lookup(name)))
+        Self::from_lookup(crate::secrets::resolve(lookup).await?)
     }
 
     /// Reads configuration through `lookup`, so callers (the local server, tests) can layer

@@ -19,6 +19,15 @@ pub const SECRET_ARNS: [(&str, &str); 2] = [
 const ACCESS_DENIED: &str =
     "access denied (the function needs secretsmanager:GetSecretValue on it)";
 
+/// `lookup` with every secret whose ARN variable is set fetched (once, now) and standing in
+/// for its plain variable: what a cold start reads its configuration through.
+pub async fn resolve(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<impl Fn(&str) -> Option<String>, ConfigError> {
+    let fetched = fetch(&lookup).await?;
+    Ok(move |name: &str| fetched.get(name).cloned().or_else(|| lookup(name)))
+}
+
 /// Fetches every secret whose ARN variable is set; returns variable name → value. The SDK
 /// is configured only when there is something to fetch, so plain deployments pay nothing.
 /// `lookup` is the environment (tests pass their own): region, credentials and the

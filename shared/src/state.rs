@@ -40,10 +40,7 @@ impl AppState {
 /// The cold start of a function that needs only the database (migrate, cleanup):
 /// `DATABASE_URL`, or the value of `DATABASE_URL_SECRET_ARN`, and the pool settings.
 pub async fn database_from_env() -> anyhow::Result<Db> {
-    let env = |name: &str| std::env::var(name).ok();
-    let secrets = crate::secrets::fetch(&env).await?;
-    let settings = crate::config::DatabaseSettings::from_lookup(&|name| {
-        secrets.get(name).cloned().or_else(|| env(name))
-    })?;
+    let env = crate::secrets::resolve(|name| std::env::var(name).ok()).await?;
+    let settings = crate::config::DatabaseSettings::from_lookup(&env)?;
     Db::connect_lazy(&settings)
 }

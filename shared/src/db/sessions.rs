@@ -35,9 +35,9 @@ pub async fn open_after_signin(
          UPDATE throttle_counters SET attempts = attempts - 1
           WHERE rule = '{ip_rule}' AND key = {ip_key} AND attempts > 0",
         email_rule = Rule::SigninEmail.name(),
-        email_key = throttle::key_digest(4),
+        email_key = throttle::key_digest("$4::text"),
         ip_rule = Rule::SigninIp.name(),
-        ip_key = throttle::key_digest(5),
+        ip_key = throttle::key_digest("$5::text"),
     );
     db.query(
         &sql,

@@ -74,9 +74,9 @@ impl Attempt {
     }
 }
 
-/// The SQL digest of a key parameter: what `throttle_counters.key` holds.
-pub(super) fn key_digest(param: usize) -> String {
-    format!("sha256(convert_to(${param}::text, 'UTF8'))")
+/// The SQL digest of a key (a text expression): what `throttle_counters.key` holds.
+pub(super) fn key_digest(key: &str) -> String {
+    format!("sha256(convert_to({key}, 'UTF8'))")
 }
 
 /// Two CTEs that count an [`Attempt`] given as parameters `$first`..`$first+2`:
@@ -86,9 +86,10 @@ pub(super) fn key_digest(param: usize) -> String {
 /// `(SELECT retry_after FROM throttle_verdict) IS NULL`.
 pub(super) fn counting_ctes(first: usize) -> String {
     let (rules, keys, limits) = (first, first + 1, first + 2);
+    let digest = key_digest("a.key");
     format!(
         "throttle_attempt AS (
-             SELECT a.rule, sha256(convert_to(a.key, 'UTF8')) AS key, a.max_attempts
+             SELECT a.rule, {digest} AS key, a.max_attempts
                FROM unnest(${rules}::text[], ${keys}::text[], ${limits}::int4[])
                     AS a(rule, key, max_attempts)
          ), throttle_hits AS (
