@@ -3,6 +3,8 @@
 //! Every protected statement checks its own session with the fragment [`LIVE_SESSION`]
 //! (parameters `$1` = session id, `$2` = user id), so the check costs no extra round trip.
 
+use std::sync::LazyLock;
+
 use time::OffsetDateTime;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
@@ -26,21 +28,23 @@ pub async fn open_after_signin(
     email: &str,
     source_ip: Option<&str>,
 ) -> Result<(), DbError> {
-    let sql = format!(
-        "WITH new_session AS (
-             INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
-         ), reset_email AS (
-             DELETE FROM throttle_counters WHERE rule = '{email_rule}' AND key = {email_key}
-         )
-         UPDATE throttle_counters SET attempts = attempts - 1
-          WHERE rule = '{ip_rule}' AND key = {ip_key} AND attempts > 0",
-        email_rule = Rule::SigninEmail.name(),
-        email_key = throttle::key_digest("$4::text"),
-        ip_rule = Rule::SigninIp.name(),
-        ip_key = throttle::key_digest("$5::text"),
-    );
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH new_session AS (
+                 INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
+             ), reset_email AS (
+                 DELETE FROM throttle_counters WHERE rule = '{email_rule}' AND key = {email_key}
+             )
+             UPDATE throttle_counters SET attempts = attempts - 1
+              WHERE rule = '{ip_rule}' AND key = {ip_key} AND attempts > 0",
+            email_rule = Rule::SigninEmail.name(),
+            email_key = throttle::key_digest("$4::text"),
+            ip_rule = Rule::SigninIp.name(),
+            ip_key = throttle::key_digest("$5::text"),
+        )
+    });
     db.query(
-        &sql,
+        &SQL,
         &[
             (&session_id, Type::UUID),
             (&user_id, Type::UUID),
@@ -83,10 +87,10 @@ pub async fn live_user(
 
 /// Whether the token's session is live; for requests refused before their own statement ran.
 pub async fn is_live(db: &Db, token: &VerifiedToken) -> Result<bool, DbError> {
-    let sql = format!("SELECT EXISTS ({LIVE_SESSION})");
+    static SQL: LazyLock<String> = LazyLock::new(|| format!("SELECT EXISTS ({LIVE_SESSION})"));
     let row = db
         .query_one(
-            &sql,
+            &SQL,
             &[
                 (&token.session_id, Type::UUID),
                 (&token.user_id, Type::UUID),
@@ -112,9 +116,11 @@ pub async fn revoke(db: &Db, token: &VerifiedToken) -> Result<(), DbError> {
 /// Ends every session of the token's user, if the token's own session is still live (a
 /// revoked token cannot sign anybody out).
 pub async fn revoke_all(db: &Db, token: &VerifiedToken) -> Result<(), DbError> {
-    let sql = format!("DELETE FROM sessions WHERE user_id = $2 AND EXISTS ({LIVE_SESSION})");
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!("DELETE FROM sessions WHERE user_id = $2 AND EXISTS ({LIVE_SESSION})")
+    });
     db.query(
-        &sql,
+        &SQL,
         &[
             (&token.session_id, Type::UUID),
             (&token.user_id, Type::UUID),

@@ -1,5 +1,7 @@
 //! Queries on `users`.
 
+use std::sync::LazyLock;
+
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
@@ -44,23 +46,25 @@ pub async fn create_with_session(
     session_expires_at: time::OffsetDateTime,
     attempt: &Attempt,
 ) -> Result<SignupOutcome, DbError> {
-    let sql = format!(
-        "WITH {throttle}, new_user AS (
-             INSERT INTO users (id, email, name, password_hash)
-             SELECT $1, $2, $3, $4 WHERE (SELECT retry_after FROM throttle_verdict) IS NULL
-             ON CONFLICT ((lower(email))) DO NOTHING
-             RETURNING id, email, name
-         ), new_session AS (
-             INSERT INTO sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
-         )
-         SELECT (SELECT retry_after FROM throttle_verdict), new_user.*
-           FROM (SELECT 1) AS one LEFT JOIN new_user ON true",
-        throttle = throttle::counting_ctes(7),
-    );
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH {throttle}, new_user AS (
+                 INSERT INTO users (id, email, name, password_hash)
+                 SELECT $1, $2, $3, $4 WHERE (SELECT retry_after FROM throttle_verdict) IS NULL
+                 ON CONFLICT ((lower(email))) DO NOTHING
+                 RETURNING id, email, name
+             ), new_session AS (
+                 INSERT INTO sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
+             )
+             SELECT (SELECT retry_after FROM throttle_verdict), new_user.*
+               FROM (SELECT 1) AS one LEFT JOIN new_user ON true",
+            throttle = throttle::counting_ctes(7),
+        )
+    });
     let [rules, keys, limits] = attempt.params();
     let row = db
         .query_one(
-            &sql,
+            &SQL,
             &[
                 (&id, Type::UUID),
                 (&email.as_str(), Type::TEXT),
@@ -101,15 +105,17 @@ pub async fn find_for_signin(
     email: &str,
     attempt: &Attempt,
 ) -> Result<SigninLookup, DbError> {
-    let sql = format!(
-        "WITH {throttle}
-         SELECT (SELECT retry_after FROM throttle_verdict), u.id, u.email, u.name, u.password_hash
-           FROM (SELECT 1) AS one LEFT JOIN users u ON lower(u.email) = $1",
-        throttle = throttle::counting_ctes(2),
-    );
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH {throttle}
+             SELECT (SELECT retry_after FROM throttle_verdict), u.id, u.email, u.name, u.password_hash
+               FROM (SELECT 1) AS one LEFT JOIN users u ON lower(u.email) = $1",
+            throttle = throttle::counting_ctes(2),
+        )
+    });
     let [rules, keys, limits] = attempt.params();
     let row = db
-        .query_one(&sql, &[(&email, Type::TEXT), rules, keys, limits])
+        .query_one(&SQL, &[(&email, Type::TEXT), rules, keys, limits])
         .await?;
     if let Some(retry_after_secs) = throttle::retry_after(row.get(0)) {
         return Ok(SigninLookup::Throttled { retry_after_secs });
