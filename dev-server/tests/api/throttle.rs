@@ -37,6 +37,17 @@ fn invalid() -> (StatusCode, Option<u64>, Value) {
     )
 }
 
+/// `times` wrong-password signins for `email`, each answered the plain 400.
+async fn fail_signins(app: &TestApp, email: &str, times: usize) {
+    for attempt in 1..=times {
+        assert_eq!(
+            signin(app, email, "wrong password").await,
+            invalid(),
+            "failure {attempt} of {times}"
+        );
+    }
+}
+
 /// A 429 with the contract body and a `Retry-After` within the 15-minute window.
 fn assert_throttled(answer: &(StatusCode, Option<u64>, Value), context: &str) {
     assert_eq!(
@@ -58,13 +69,7 @@ fn assert_throttled(answer: &(StatusCode, Option<u64>, Value), context: &str) {
 async fn five_failures_for_an_email_block_it_even_with_the_right_password() {
     let app = TestApp::spawn().await;
     app.signup("ada@example.com").await;
-    for attempt in 1..=5 {
-        assert_eq!(
-            signin(&app, "ada@example.com", "not the password").await,
-            invalid(),
-            "failure {attempt}"
-        );
-    }
+    fail_signins(&app, "ada@example.com", 5).await;
     let blocked = signin(&app, "ADA@example.com ", PASSWORD).await;
     assert_throttled(&blocked, "sixth attempt, right password, other spelling");
     assert_eq!(
@@ -112,23 +117,12 @@ impl AbsDiff for Option<u64> {
 async fn a_successful_signin_resets_the_email_count() {
     let app = TestApp::spawn().await;
     app.signup("ada@example.com").await;
-    for _ in 0..4 {
-        assert_eq!(
-            signin(&app, "ada@example.com", "wrong password").await,
-            invalid()
-        );
-    }
+    fail_signins(&app, "ada@example.com", 4).await;
     assert_eq!(
         signin(&app, "ada@example.com", PASSWORD).await.0,
         StatusCode::OK
     );
-    for attempt in 1..=5 {
-        assert_eq!(
-            signin(&app, "ada@example.com", "wrong password").await,
-            invalid(),
-            "failure {attempt} after the reset"
-        );
-    }
+    fail_signins(&app, "ada@example.com", 5).await;
     assert_throttled(
         &signin(&app, "ada@example.com", PASSWORD).await,
         "after 5 more",
@@ -139,9 +133,7 @@ async fn a_successful_signin_resets_the_email_count() {
 async fn the_window_passes_and_retry_after_counts_down_to_its_end() {
     let app = TestApp::spawn().await;
     app.signup("ada@example.com").await;
-    for _ in 0..5 {
-        signin(&app, "ada@example.com", "wrong password").await;
-    }
+    fail_signins(&app, "ada@example.com", 5).await;
     // Move the window's start back 14 minutes: one minute of it is left.
     app.db
         .execute(
@@ -252,12 +244,7 @@ async fn zero_turns_a_limit_off() {
     ])
     .await;
     app.signup("ada@example.com").await;
-    for _ in 0..8 {
-        assert_eq!(
-            signin(&app, "ada@example.com", "wrong password").await,
-            invalid()
-        );
-    }
+    fail_signins(&app, "ada@example.com", 8).await;
     assert_eq!(
         signin(&app, "ada@example.com", PASSWORD).await.0,
         StatusCode::OK
