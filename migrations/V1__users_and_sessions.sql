@@ -3,8 +3,10 @@
 --   an applied file is never edited (its checksum is recorded), a change is a new file;
 -- * tables are plural snake_case; timestamps are timestamptz, set by the database (now());
 -- * CHECK constraints mirror the validation in shared/src/domain, so no path around the
---   API can store what the API would refuse; constraint names are stable because the code
---   maps them to contract messages.
+--   API can store what the API would refuse; a violation that reaches the code is a bug
+--   (expected conflicts, like a taken email, are settled in the statement with ON CONFLICT);
+-- * comment lines may be corrected after a file was applied: the recorded checksum covers
+--   the statements only.
 
 CREATE TABLE users (
     id            uuid PRIMARY KEY,

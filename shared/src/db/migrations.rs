@@ -23,12 +23,31 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
 ];
 
-/// A stable fingerprint of a migration's text (FNV-1a), to notice an applied file edited.
-fn checksum(sql: &str) -> i64 {
-    let hash = sql.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+/// FNV-1a of `text`: a stable fingerprint, the same on every platform and release.
+fn fnv1a(text: &str) -> i64 {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     });
     i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// The fingerprint of a migration's statements, to notice an applied file whose SQL was
+/// edited. Whole-line `--` comments are left out, so a comment can be corrected later.
+fn checksum(sql: &str) -> i64 {
+    let statements: Vec<&str> = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect();
+    fnv1a(&statements.join("\n"))
+}
+
+/// V1 as it was first applied, before its header comment was corrected.
+const V1_FIRST_TEXT_CHECKSUM: i64 = -2_622_703_988_677_475_598;
+
+/// Whether `recorded` fingerprints `sql` the way databases migrated before comments were
+/// left out did: the whole text, as the file is now or (V1) as it first was.
+fn is_whole_text_checksum(version: i32, sql: &str, recorded: i64) -> bool {
+    recorded == fnv1a(sql) || (version == 1 && recorded == V1_FIRST_TEXT_CHECKSUM)
 }
 
 /// Connects with `db` (TLS as configured) and applies what is missing.
@@ -66,10 +85,17 @@ pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {
         match recorded {
             Some(row) => {
                 let recorded: i64 = row.get(0);
-                anyhow::ensure!(
-                    recorded == checksum(sql),
-                    "migration V{version}__{name} was edited after it was applied; add a new migration instead"
-                );
+                if recorded != checksum(sql) {
+                    anyhow::ensure!(
+                        is_whole_text_checksum(version, sql, recorded),
+                        "migration V{version}__{name} was edited after it was applied; add a new migration instead"
+                    );
+                    tx.execute(
+                        "UPDATE schema_migrations SET checksum = $2 WHERE version = $1",
+                        &[&version, &checksum(sql)],
+                    )
+                    .await?;
+                }
             }
             None => {
                 tx.batch_execute(sql)
@@ -86,4 +112,41 @@ pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {
         tx.commit().await?;
     }
     Ok(applied_now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_can_change_and_statements_cannot() {
+        let sql = "-- header\nCREATE TABLE t (id int); -- why\n";
+        assert_eq!(
+            checksum(sql),
+            checksum(
+                "-- a corrected header\n  -- and a new line\nCREATE TABLE t (id int); -- why\n"
+            )
+        );
+        assert_ne!(
+            checksum(sql),
+            checksum("-- header\nCREATE TABLE t (id bigint); -- why\n")
+        );
+        assert_ne!(
+            checksum(sql),
+            checksum("-- header\nCREATE TABLE t (id int); -- because\n")
+        );
+    }
+
+    #[test]
+    fn databases_migrated_with_whole_text_checksums_are_recognised() {
+        let (version, _, sql) = MIGRATIONS[1];
+        assert!(is_whole_text_checksum(version, sql, fnv1a(sql)));
+        assert!(!is_whole_text_checksum(
+            version,
+            sql,
+            V1_FIRST_TEXT_CHECKSUM
+        ));
+        let (version, _, sql) = MIGRATIONS[0];
+        assert!(is_whole_text_checksum(version, sql, V1_FIRST_TEXT_CHECKSUM));
+    }
 }
