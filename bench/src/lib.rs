@@ -1,17 +1,8 @@
 //! Shared plumbing of the benchmark binaries: a private PostgreSQL with a migrated
-//! database, the application state on it, API Gateway-shaped requests, and percentile
-//! summaries.
+//! database, the application state on it, and percentile summaries. Requests and seeded
+//! users come from `dev_server::fixtures`, as in the tests.
 
-use std::collections::HashMap;
 use std::time::Duration;
-
-use anyhow::Context as _;
-use lambda_http::aws_lambda_events::apigw::{
-    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
-};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt};
-use serde_json::Value;
 
 /// p50 and p99 of a set of samples.
 #[derive(Debug, Clone, Copy)]
@@ -60,20 +51,7 @@ impl BenchDb {
                 (cluster.url("postgres"), Some((cluster, dir)))
             }
         };
-        let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await?;
-        let url = match admin.rsplit_once('/') {
-            Some((base, rest)) => match rest.split_once('?') {
-                Some((_, query)) => format!("{base}/{name}?{query}"),
-                None => format!("{base}/{name}"),
-            },
-            None => anyhow::bail!("BENCH_DATABASE_URL needs a /database part"),
-        };
-        dev_server::migrate(&url).await?;
+        let url = dev_server::fixtures::fresh_database(&admin, "bench").await?;
         Ok(Self { url, cluster })
     }
 
@@ -101,40 +79,4 @@ impl Drop for BenchDb {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
-}
-
-/// A request as API Gateway (payload v2) hands it to `function`: path parameters, route
-/// key and source IP filled in, as the local server does.
-pub fn gateway_request(
-    function: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> anyhow::Result<lambda_http::Request> {
-    let route = shared::routes::by_function(function)
-        .with_context(|| format!("no route for {function}"))?;
-    let params: HashMap<String, String> = shared::routes::match_path(route.path, path)
-        .with_context(|| format!("{path} is not a path of {}", route.path))?
-        .into_iter()
-        .collect();
-    let mut builder = http::Request::builder().method(route.method).uri(path);
-    if let Some(token) = token {
-        builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    if body.is_some() {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-    }
-    let body = body.map_or(Body::Empty, |body| Body::Text(body.to_string()));
-    let mut http_description = ApiGatewayV2httpRequestContextHttpDescription::default();
-    http_description.method = route.method.parse()?;
-    http_description.path = Some(path.to_owned());
-    http_description.source_ip = Some("127.0.0.1".to_owned());
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.http = http_description;
-    context.route_key = Some(format!("{} {}", route.method, route.path));
-    Ok(builder
-        .body(body)?
-        .with_raw_http_path(path)
-        .with_path_parameters(params)
-        .with_request_context(RequestContext::ApiGatewayV2(context)))
 }

@@ -2,6 +2,8 @@
 //! handler, with requests shaped as API Gateway (payload v2) would shape them; and the
 //! OpenAPI document of it all at `GET /openapi.yaml`.
 
+pub mod fixtures;
+pub mod gateway;
 pub mod postgres;
 
 use std::convert::Infallible;
@@ -13,11 +15,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use lambda_http::aws_lambda_events::apigw::{
-    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
-};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt};
+use lambda_http::Body;
 use shared::AppState;
 use shared::error::ApiError;
 use shared::routes::{self, ROUTES};
@@ -27,49 +25,51 @@ use tokio::net::TcpListener;
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 pub const OPENAPI_PATH: &str = "/openapi.yaml";
 
-/// Calls the real handler of `function`.
-pub async fn dispatch(
-    state: &AppState,
-    function: &str,
-    req: lambda_http::Request,
-) -> Result<lambda_http::Response<Body>, lambda_http::Error> {
-    match function {
-        "signup" => signup::handler(state, req).await,
-        "signin" => signin::handler(state, req).await,
-        "signout" => signout::handler(state, req).await,
-        "session" => session::handler(state, req).await,
-        "health" => health::handler(state, req).await,
-        "tasks-list" => tasks_list::handler(state, req).await,
-        "task-create" => task_create::handler(state, req).await,
-        "task-get" => task_get::handler(state, req).await,
-        "task-replace" => task_replace::handler(state, req).await,
-        "task-update" => task_update::handler(state, req).await,
-        "task-delete" => task_delete::handler(state, req).await,
-        "task-complete" => task_complete::handler(state, req).await,
-        other => Err(format!("the local server has no handler for function `{other}`").into()),
-    }
+/// Generates the local server's [`dispatch`] and its list of [`HANDLERS`] from one list of
+/// function crates (each also a dependency in this crate's manifest; a test checks both
+/// against the route table and `functions/`).
+macro_rules! handlers {
+    ($($function:ident),+ $(,)?) => {
+        /// Every function the local server has a handler for, by its crate name.
+        pub const HANDLERS: &[&str] = &[$($function::FUNCTION),+];
+
+        /// Calls the real handler of `function`.
+        pub async fn dispatch(
+            state: &AppState,
+            function: &str,
+            req: lambda_http::Request,
+        ) -> Result<lambda_http::Response<Body>, lambda_http::Error> {
+            $(
+                if function == $function::FUNCTION {
+                    return $function::handler(state, req).await;
+                }
+            )+
+            Err(format!("the local server has no handler for function `{function}`").into())
+        }
+    };
 }
 
-/// Every function of the route table has a handler here; checked at start-up.
+handlers!(
+    signup,
+    signin,
+    signout,
+    session,
+    health,
+    tasks_list,
+    task_create,
+    task_get,
+    task_replace,
+    task_update,
+    task_delete,
+    task_complete,
+);
+
+/// Functions of the route table without a handler here; checked at start-up.
 pub fn missing_handlers() -> Vec<&'static str> {
-    let known = [
-        "signup",
-        "signin",
-        "signout",
-        "session",
-        "health",
-        "tasks-list",
-        "task-create",
-        "task-get",
-        "task-replace",
-        "task-update",
-        "task-delete",
-        "task-complete",
-    ];
     ROUTES
         .iter()
-        .map(|r| r.function)
-        .filter(|f| !known.contains(f))
+        .map(|route| route.function)
+        .filter(|function| !HANDLERS.contains(function))
         .collect()
 }
 
@@ -144,26 +144,12 @@ async fn handle(
         Ok(collected) => collected.to_bytes(),
         Err(_) => Bytes::from(vec![b' '; shared::http::MAX_BODY_BYTES + 1]),
     };
-    let params: std::collections::HashMap<String, String> = routes::match_path(route.path, &path)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let mut http_description = ApiGatewayV2httpRequestContextHttpDescription::default();
-    http_description.method = parts.method.clone();
-    http_description.path = Some(path.clone());
-    http_description.source_ip = Some(peer.ip().to_string());
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.http = http_description;
-    context.route_key = Some(format!("{} {}", route.method, route.path));
-    let request = lambda_http::Request::from_parts(parts, Body::from(bytes.to_vec()))
-        .with_raw_http_path(path)
-        .with_path_parameters(params)
-        .with_request_context(RequestContext::ApiGatewayV2(context));
+    let request = gateway::request(route, parts, bytes.to_vec(), peer.ip());
 
     let response = match dispatch(state, route.function, request).await {
         Ok(response) => response,
         Err(err) => {
-            let err = ApiError::Unexpected(anyhow::anyhow!("{err}"));
+            let err = ApiError::Unexpected(anyhow::Error::from_boxed(err));
             shared::http::error_response(&err, route.function)
         }
     };

@@ -3,6 +3,7 @@
 
 use http::StatusCode;
 
+pub use crate::auth::AuthFailure;
 use crate::db::DbError;
 
 pub const GENERIC_5XX: &str = "Service temporarily unavailable, please try again";
@@ -27,23 +28,6 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("{GENERIC_5XX}")]
     Unexpected(#[source] anyhow::Error),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthFailure {
-    MissingToken,
-    ExpiredToken,
-    InvalidToken,
-}
-
-impl AuthFailure {
-    pub fn message(self) -> &'static str {
-        match self {
-            AuthFailure::MissingToken => "Authentication required",
-            AuthFailure::ExpiredToken => "Token expired, please log in again",
-            AuthFailure::InvalidToken => "Invalid or malformed token",
-        }
-    }
 }
 
 impl ApiError {
@@ -71,8 +55,7 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
-/// Any constraint violation that reaches here was not expected by the caller: a 5xx.
-/// Callers that expect one (the unique email) match on `DbError` before converting.
+/// Every database error that reaches a handler is unexpected: a 5xx.
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         ApiError::Unexpected(anyhow::Error::new(err))

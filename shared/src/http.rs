@@ -7,8 +7,8 @@ use http::header::{CONTENT_TYPE, HeaderValue, ORIGIN, RETRY_AFTER, VARY};
 use http::{Method, StatusCode};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize as _, Serialize};
 use serde_json::json;
 use tracing::Instrument as _;
 
@@ -18,9 +18,10 @@ use crate::routes;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Runs `handle` for `req` as the function `function`: preflights are answered here, errors
-/// become their JSON response (5xx causes logged), and CORS headers are added for allowed
-/// origins. Infallible: whatever happens, the client gets a JSON answer.
+/// Runs `handle` for `req` as the function `function` (its crate name): preflights are
+/// answered here, path parameters are filled from the raw path when API Gateway did not
+/// fill them, errors become their JSON response (5xx causes logged), and CORS headers are
+/// added for allowed origins. Infallible: whatever happens, the client gets a JSON answer.
 pub async fn serve<F, Fut>(
     state: &AppState,
     function: &'static str,
@@ -36,8 +37,15 @@ where
         .lambda_context_ref()
         .map(|context| context.request_id.clone())
         .unwrap_or_default();
-    let route = routes::by_function(function).map_or("", |route| route.path);
-    let span = tracing::info_span!("request", request_id, function, route, method = %req.method());
+    let route = routes::by_function(function);
+    let span = tracing::info_span!(
+        "request",
+        request_id,
+        function,
+        route = route.map_or("", |route| route.path),
+        method = %req.method()
+    );
+    let req = with_path_parameters(req, route);
     let started = std::time::Instant::now();
     let mut response = async {
         if req.method() == Method::OPTIONS {
@@ -62,6 +70,25 @@ where
     });
     state.cors.apply(origin.as_ref(), &mut response);
     Ok(response)
+}
+
+/// `req` with its route's path parameters, matched from the raw path when API Gateway did
+/// not fill them (Function URLs, `cargo lambda watch` without its router), so that every
+/// layer below reads them in one place, [`path_param`].
+fn with_path_parameters(req: Request, route: Option<&routes::Route>) -> Request {
+    let filled = req
+        .path_parameters_ref()
+        .is_some_and(|params| !params.is_empty());
+    let Some(route) = route.filter(|route| !filled && route.path.contains('{')) else {
+        return req;
+    };
+    match routes::match_path(route.path, req.uri().path()) {
+        Some(params) => {
+            let params: std::collections::HashMap<String, String> = params.into_iter().collect();
+            req.with_path_parameters(params)
+        }
+        None => req,
+    }
 }
 
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
@@ -120,20 +147,24 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         .map_err(|err| ApiError::validation(format!("Invalid request body: {err}")))
 }
 
-/// The path parameter `name` of `function`'s route: from API Gateway's `pathParameters`
-/// when it filled them, else matched from the raw path (Function URLs, plain routers).
-pub fn path_param(req: &Request, function: &str, name: &str) -> Option<String> {
-    if let Some(value) = req
-        .path_parameters_ref()
+/// The path parameter `name` (filled by API Gateway, or by [`serve`] from the raw path).
+pub fn path_param(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters_ref()
         .and_then(|params| params.first(name))
-    {
-        return Some(value.to_owned());
-    }
-    let route = routes::by_function(function)?;
-    routes::match_path(route.path, req.uri().path())?
-        .into_iter()
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
+        .map(str::to_owned)
+}
+
+/// For optional body fields where `null` and absent mean different things (PATCH): use as
+/// `#[serde(default, deserialize_with = "distinguish_null_from_absent")]` on an
+/// `Option<Option<T>>`; absent is `None`, `null` is `Some(None)`.
+pub fn distinguish_null_from_absent<'de, D, T>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// The query parameters, from the URI's own query string (lambda_http puts API Gateway's

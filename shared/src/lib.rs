@@ -1,6 +1,7 @@
-//! The one library every function uses: configuration, database, auth, HTTP plumbing,
-//! domain types and the route table. A function crate is a thin handler over this.
+//! The one library every function uses: configuration, database, auth and access, HTTP
+//! plumbing, domain types and the route table. A function crate is a thin handler over this.
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -10,7 +11,7 @@ pub mod http;
 pub mod routes;
 pub mod secrets;
 pub mod state;
-pub mod task_routes;
+pub mod task_handlers;
 pub mod telemetry;
 
 pub use error::ApiError;

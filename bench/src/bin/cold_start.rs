@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail, ensure};
 use bench::{BenchDb, Percentiles};
+use dev_server::fixtures::SeededUser;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Bytes, Incoming};
@@ -21,12 +22,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use shared::secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 const USAGE: &str = "\
@@ -93,7 +92,8 @@ async fn main() -> anyhow::Result<()> {
         "BETTER_AUTH_SECRET" => Some(secret.clone()),
         _ => None,
     })?)?;
-    let fixture = Fixture::seed(&state)
+    let email = format!("bench-{}@example.com", Uuid::new_v4().simple());
+    let fixture = SeededUser::create(&state, &email, "cold-start-password", SEEDED_TASKS)
         .await
         .context("seeding the bench user")?;
 
@@ -280,74 +280,6 @@ fn target_dir() -> PathBuf {
 // ---------------------------------------------------------------------------------------
 // What each function is fed, and what it must answer
 
-/// A user with a live session and some tasks, so the protected functions answer 200.
-struct Fixture {
-    user_id: Uuid,
-    token: String,
-}
-
-impl Fixture {
-    async fn seed(state: &shared::AppState) -> anyhow::Result<Self> {
-        let user_id = Uuid::new_v4();
-        let email = format!("bench-{}@example.com", user_id.simple());
-        let name = "Cold Start";
-        // A real argon2id hash: the schema insists on one.
-        let hash = shared::auth::password::hash(SecretString::from("cold-start-password")).await?;
-        state
-            .db
-            .query(
-                "INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)",
-                &[
-                    (&user_id, Type::UUID),
-                    (&email, Type::TEXT),
-                    (&name, Type::TEXT),
-                    (&hash, Type::TEXT),
-                ],
-            )
-            .await?;
-        // A token is only accepted while its session row exists.
-        let issued = state.tokens.issue(user_id, &email, name)?;
-        state
-            .db
-            .query(
-                "INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)",
-                &[
-                    (&issued.session_id, Type::UUID),
-                    (&user_id, Type::UUID),
-                    (&issued.expires_at, Type::TIMESTAMPTZ),
-                ],
-            )
-            .await?;
-        let count = i32::try_from(SEEDED_TASKS)?;
-        state
-            .db
-            .query(
-                "INSERT INTO tasks (user_id, title, description)
-                 SELECT $1, 'Task ' || n, 'Seeded by the cold-start bench'
-                   FROM generate_series(1, $2) AS n",
-                &[(&user_id, Type::UUID), (&count, Type::INT4)],
-            )
-            .await?;
-        Ok(Self {
-            user_id,
-            token: issued.token,
-        })
-    }
-
-    async fn remove(&self, state: &shared::AppState) -> anyhow::Result<()> {
-        // Sessions and tasks go with the user (ON DELETE CASCADE).
-        state
-            .db
-            .query(
-                "DELETE FROM users WHERE id = $1",
-                &[(&self.user_id, Type::UUID)],
-            )
-            .await
-            .context("removing the bench user")?;
-        Ok(())
-    }
-}
-
 #[derive(Debug, Clone)]
 enum Expect {
     Hello,
@@ -365,7 +297,7 @@ struct Scenario {
 impl Scenario {
     const KNOWN: [&str; 4] = ["hello", "health", "session", "tasks-list"];
 
-    fn for_function(name: &str, fixture: &Fixture) -> anyhow::Result<Self> {
+    fn for_function(name: &str, fixture: &SeededUser) -> anyhow::Result<Self> {
         let bearer = format!("Bearer {}", fixture.token);
         let user = fixture.user_id.to_string();
         let (event, expect) = match name {

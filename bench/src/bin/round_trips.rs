@@ -340,7 +340,7 @@ impl Pass<'_> {
         body: Option<Value>,
         status: u16,
     ) -> anyhow::Result<Value> {
-        let req = bench::gateway_request(function, path, token, body)?;
+        let req = dev_server::fixtures::gateway_request(function, path, token, body.as_ref())?;
         let (wire, statements) = (self.counters.snapshot(), self.state.db.round_trips());
         let started = Instant::now();
         let response = dev_server::dispatch(self.state, function, req).await;

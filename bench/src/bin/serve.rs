@@ -5,13 +5,8 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use bench::BenchDb;
-use shared::auth::password;
-use shared::db::throttle::Attempt;
-use shared::db::users::{self, SignupOutcome};
-use shared::domain::{Email, Name};
-use shared::secrecy::SecretString;
+use dev_server::fixtures::SeededUser;
 
 const EMAIL: &str = "bench@example.com";
 const PASSWORD: &str = "benchmark-password";
@@ -26,42 +21,14 @@ async fn main() -> anyhow::Result<()> {
         ("DATABASE_POOL_SIZE", "8"),
     ])?);
 
-    let user_id = shared::uuid::Uuid::new_v4();
-    let name = Name::parse(Some("Bench")).map_err(|err| anyhow::anyhow!("{err}"))?;
-    let email = Email::parse(Some(EMAIL)).map_err(|err| anyhow::anyhow!("{err}"))?;
-    let hash = password::hash(SecretString::from(PASSWORD)).await?;
-    let issued = state.tokens.issue(user_id, EMAIL, "Bench")?;
-    let outcome = users::create_with_session(
-        &state.db,
-        user_id,
-        &name,
-        &email,
-        &hash,
-        issued.session_id,
-        issued.expires_at,
-        &Attempt::default(),
-    )
-    .await?;
-    anyhow::ensure!(
-        matches!(outcome, SignupOutcome::Created(_)),
-        "seeding the user: {outcome:?}"
-    );
-    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    client
-        .execute(
-            "INSERT INTO tasks (user_id, title, description)
-             SELECT $1, 'Task ' || n, 'Seeded for the benchmark' FROM generate_series(1, 20) n",
-            &[&user_id],
-        )
-        .await
-        .context("seeding tasks")?;
+    let seeded = SeededUser::create(&state, EMAIL, PASSWORD, 20).await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!(
-        "READY http://{} {user_id} {} {EMAIL} {PASSWORD}",
+        "READY http://{} {} {} {EMAIL} {PASSWORD}",
         listener.local_addr()?,
-        issued.token
+        seeded.user_id,
+        seeded.token
     );
     tokio::select! {
         result = dev_server::serve(listener, state) => result,

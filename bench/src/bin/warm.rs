@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use bench::{BenchDb, Percentiles, micros};
+use dev_server::fixtures::{SeededUser, gateway_request};
 use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::domain::ListQuery;
 use shared::secrecy::SecretString;
 use tokio_postgres::types::Type;
-use uuid::Uuid;
 
 const EMAIL: &str = "warm@example.com";
 const PASSWORD: &str = "correct horse battery staple";
@@ -81,46 +81,6 @@ fn answer(
         _ => Value::Null,
     };
     Ok((status, body))
-}
-
-/// The signed-up user and a token whose session row exists.
-struct Seeded {
-    user_id: Uuid,
-    token: String,
-}
-
-async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
-    let body = json!({ "name": "Warm", "email": EMAIL, "password": PASSWORD });
-    let (status, body) = answer(
-        signup::handler(
-            state,
-            bench::gateway_request("signup", "/api/auth/signup", None, Some(body))?,
-        )
-        .await,
-    )?;
-    ensure!(status == 201, "signup answered {status}: {body}");
-    let token = body["token"].as_str().context("signup gave no token")?;
-    let user_id: Uuid = body["user"]["id"]
-        .as_str()
-        .context("signup gave no user id")?
-        .parse()?;
-    let path = format!("/api/{user_id}/tasks");
-    for n in 0..TASKS {
-        let task =
-            json!({ "title": format!("Task {n}"), "description": "Seeded for the warm benchmark" });
-        let (status, body) = answer(
-            task_create::handler(
-                state,
-                bench::gateway_request("task-create", &path, Some(token), Some(task))?,
-            )
-            .await,
-        )?;
-        ensure!(status == 201, "task-create answered {status}: {body}");
-    }
-    Ok(Seeded {
-        user_id,
-        token: token.to_owned(),
-    })
 }
 
 /// The SQL text the handler's last statement sent, read back from the server so the raw
@@ -218,7 +178,7 @@ fn row(name: &str, samples: &mut [Duration], base: Option<(&str, Percentiles)>) 
 /// query_typed call, interleaved in random order so drift and noise hit all three alike.
 async fn tasks_list(
     state: &AppState,
-    seeded: &Seeded,
+    seeded: &SeededUser,
     sql: &str,
     iterations: usize,
 ) -> anyhow::Result<Vec<Row>> {
@@ -227,6 +187,7 @@ async fn tasks_list(
         .tokens
         .verify(&seeded.token)
         .map_err(|err| anyhow::anyhow!("seeded token refused: {err:?}"))?;
+    let caller = shared::access::Caller::from(verified);
     let query = ListQuery::parse(|_| None)?;
     let (limit, offset) = (query.limit, query.offset);
     let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
@@ -243,10 +204,9 @@ async fn tasks_list(
         for which in shuffle.order(3) {
             let elapsed = match which {
                 0 => {
-                    let req =
-                        bench::gateway_request("tasks-list", &path, Some(&seeded.token), None)?;
+                    let req = gateway_request("tasks-list", &path, Some(&seeded.token), None)?;
                     let started = Instant::now();
-                    let response = tasks_list::handler(state, req).await;
+                    let response = dev_server::dispatch(state, "tasks-list", req).await;
                     let elapsed = started.elapsed();
                     let (status, body) = answer(response)?;
                     ensure!(
@@ -257,9 +217,10 @@ async fn tasks_list(
                 }
                 1 => {
                     let started = Instant::now();
-                    let outcome = shared::db::tasks::list(&state.db, &verified, &query).await?;
+                    let outcome =
+                        shared::db::tasks::list(&state.db, &caller.credential, &query).await?;
                     let elapsed = started.elapsed();
-                    let shared::db::tasks::Outcome::Done(tasks) = outcome else {
+                    let shared::db::credentials::Outcome::Done(tasks) = outcome else {
                         bail!("the seeded session ended");
                     };
                     ensure!(tasks.len() == TASKS, "db layer found {} tasks", tasks.len());
@@ -296,8 +257,8 @@ async fn tasks_list(
 
 async fn signin(state: &AppState, email: &str, password: &str) -> anyhow::Result<(u16, Value)> {
     let body = json!({ "email": email, "password": password });
-    let req = bench::gateway_request("signin", "/api/auth/signin", None, Some(body))?;
-    answer(signin::handler(state, req).await)
+    let req = gateway_request("signin", "/api/auth/signin", None, Some(&body))?;
+    answer(dev_server::dispatch(state, "signin", req).await)
 }
 
 /// The real signin against one argon2id verification of the same stored hash.
@@ -439,16 +400,16 @@ async fn main() -> anyhow::Result<()> {
     let db = BenchDb::start().await?;
     let state = db.state(STATE)?;
     state.db.warm_up().await?;
-    let seeded = seed(&state).await?;
+    let seeded = SeededUser::create(&state, EMAIL, PASSWORD, TASKS).await?;
 
     // One handler call, so pg_stat_activity shows its statement as the connection's last.
-    let req = bench::gateway_request(
+    let req = gateway_request(
         "tasks-list",
         &format!("/api/{}/tasks", seeded.user_id),
         Some(&seeded.token),
         None,
     )?;
-    let (status, _) = answer(tasks_list::handler(&state, req).await)?;
+    let (status, _) = answer(dev_server::dispatch(&state, "tasks-list", req).await)?;
     ensure!(status == 200, "tasks-list answered {status}");
     let sql = last_statement_of_app(&db.url).await?;
     ensure!(

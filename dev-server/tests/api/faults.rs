@@ -15,7 +15,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
 /// One request per route (and the no-database refusals), with what it needs.
 fn requests(app: &TestApp, ada: &Session, task_id: i64) -> Vec<(String, reqwest::RequestBuilder)> {
-    let tasks = format!("/api/{}/tasks", ada.user_id);
+    let tasks = ada.tasks_path();
     let task = format!("{tasks}/{task_id}");
     let token = ada.token.as_str();
     vec![
@@ -73,7 +73,7 @@ fn requests(app: &TestApp, ada: &Session, task_id: i64) -> Vec<(String, reqwest:
 
 /// Answers that need no database, whatever its state.
 async fn assert_refusals_without_database(app: &TestApp, ada: &Session) {
-    let tasks = format!("/api/{}/tasks", ada.user_id);
+    let tasks = ada.tasks_path();
     let no_token = app.send(app.request(Method::GET, &tasks)).await;
     assert_eq!(
         no_token,

@@ -85,36 +85,11 @@ fn admin_url() -> String {
     }
 }
 
-/// `url` with its database name replaced.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let base = match base.rfind('/') {
-        Some(slash) if slash > base.find("//").map_or(0, |i| i + 1) => &base[..slash],
-        _ => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{database}?{query}"),
-        None => format!("{base}/{database}"),
-    }
-}
-
 /// A fresh, migrated database on the server of `admin`; returns its URL.
 pub async fn fresh_database_on(admin: &str) -> String {
-    let admin = admin.to_owned();
-    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+    dev_server::fixtures::fresh_database(admin, "test")
         .await
-        .unwrap_or_else(|err| panic!("connecting to the admin database: {err}"));
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    let url = with_database(&admin, &name);
-    dev_server::migrate(&url).await.expect("migrations");
-    url
+        .unwrap_or_else(|err| panic!("fresh database: {err:#}"))
 }
 
 pub struct TestApp {
@@ -267,6 +242,35 @@ impl TestApp {
     }
 }
 
+/// `/api/{user}/tasks`.
+pub fn tasks_path(user: &str) -> String {
+    format!("/api/{user}/tasks")
+}
+
+/// `/api/{user}/tasks/{task}`; `task` may be an id or its JSON value.
+pub fn task_path(user: &str, task: impl std::fmt::Display) -> String {
+    format!("{}/{task}", tasks_path(user))
+}
+
+/// `/api/{user}/tasks/{task}/complete`.
+pub fn complete_path(user: &str, task: impl std::fmt::Display) -> String {
+    format!("{}/complete", task_path(user, task))
+}
+
+impl Session {
+    pub fn tasks_path(&self) -> String {
+        tasks_path(&self.user_id)
+    }
+
+    pub fn task_path(&self, task: impl std::fmt::Display) -> String {
+        task_path(&self.user_id, task)
+    }
+
+    pub fn complete_path(&self, task: impl std::fmt::Display) -> String {
+        complete_path(&self.user_id, task)
+    }
+}
+
 pub fn session_of(body: &Value) -> Session {
     Session {
         user_id: body["user"]["id"].as_str().expect("user id").to_owned(),
@@ -291,11 +295,7 @@ impl TestApp {
         description: Option<&str>,
     ) -> Value {
         let request = self
-            .with_token(
-                Method::POST,
-                &format!("/api/{}/tasks", who.user_id),
-                &who.token,
-            )
+            .with_token(Method::POST, &who.tasks_path(), &who.token)
             .json(&json!({ "title": title, "description": description }));
         let (status, body) = self.send(request).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -305,7 +305,7 @@ impl TestApp {
     pub async fn list_tasks(&self, who: &Session, query: &str) -> (StatusCode, Value) {
         self.send(self.with_token(
             Method::GET,
-            &format!("/api/{}/tasks{query}", who.user_id),
+            &format!("{}{query}", who.tasks_path()),
             &who.token,
         ))
         .await

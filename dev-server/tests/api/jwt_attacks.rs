@@ -16,7 +16,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::auth::MAX_TOKEN_BYTES;
 
-use crate::helpers::{PASSWORD, SECRET, Session, TestApp, error, session_of};
+use crate::helpers::{
+    PASSWORD, SECRET, Session, TestApp, complete_path, error, session_of, task_path, tasks_path,
+};
 
 const INVALID: &str = "Invalid or malformed token";
 const EXPIRED: &str = "Token expired, please log in again";
@@ -59,11 +61,11 @@ impl Route {
     fn method_and_path(self, user: &str, task: i64) -> (Method, String) {
         match self {
             Route::Session => (Method::GET, "/api/auth/session".to_owned()),
-            Route::Create => (Method::POST, format!("/api/{user}/tasks")),
-            Route::Replace => (Method::PUT, format!("/api/{user}/tasks/{task}")),
-            Route::Update => (Method::PATCH, format!("/api/{user}/tasks/{task}")),
-            Route::Complete => (Method::PATCH, format!("/api/{user}/tasks/{task}/complete")),
-            Route::Delete => (Method::DELETE, format!("/api/{user}/tasks/{task}")),
+            Route::Create => (Method::POST, tasks_path(user)),
+            Route::Replace => (Method::PUT, task_path(user, task)),
+            Route::Update => (Method::PATCH, task_path(user, task)),
+            Route::Complete => (Method::PATCH, complete_path(user, task)),
+            Route::Delete => (Method::DELETE, task_path(user, task)),
             Route::Signout => (Method::POST, "/api/auth/signout".to_owned()),
             Route::SignoutGlobal => (Method::POST, "/api/auth/signout?scope=global".to_owned()),
         }

@@ -42,7 +42,7 @@ async fn parallel_signups_with_one_email_create_exactly_one_user() {
 async fn signout_racing_other_requests_leaves_the_session_revoked() {
     let app = TestApp::spawn_with(&[("DATABASE_POOL_SIZE", "16")]).await;
     let ada = app.signup("ada@example.com").await;
-    let tasks_path = format!("/api/{}/tasks", ada.user_id);
+    let tasks_path = ada.tasks_path();
 
     let signout = app.send(app.with_token(Method::POST, "/api/auth/signout", &ada.token));
     let creates = join_all((0..12).map(|n| {

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, error};
+use crate::helpers::{Session, TestApp, error, task_path, tasks_path};
 
 fn ids(list: &Value) -> Vec<i64> {
     list.as_array()
@@ -33,7 +33,7 @@ async fn create_returns_the_task_and_get_reads_it_back() {
     time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339).unwrap();
     assert_eq!(task["updated_at"], task["created_at"]);
 
-    let path = format!("/api/{}/tasks/{}", ada.user_id, task["id"]);
+    let path = ada.task_path(&task["id"]);
     assert_eq!(
         app.send(app.with_token(Method::GET, &path, &ada.token))
             .await,
@@ -47,7 +47,7 @@ async fn create_returns_the_task_and_get_reads_it_back() {
 async fn title_and_description_limits_hold_at_the_edge() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada@example.com").await;
-    let path = format!("/api/{}/tasks", ada.user_id);
+    let path = ada.tasks_path();
     let post = |body: Value| app.send(app.with_token(Method::POST, &path, &ada.token).json(&body));
     assert_eq!(
         post(json!({ "title": "t".repeat(200), "description": "d".repeat(1000) }))
@@ -94,7 +94,7 @@ async fn list_is_newest_first_and_every_parameter_works() {
     let banana = app.create_task(&ada, "banana", Some("Yellow FRUIT")).await;
     let apple = app.create_task(&ada, "Apple", None).await;
     let cherry = app.create_task(&ada, "cherry 100%", Some("red")).await;
-    let done_path = format!("/api/{}/tasks/{}/complete", ada.user_id, apple["id"]);
+    let done_path = ada.complete_path(&apple["id"]);
     assert_eq!(
         app.send(app.with_token(Method::PATCH, &done_path, &ada.token))
             .await
@@ -156,7 +156,7 @@ async fn put_replaces_and_patch_changes_only_what_is_given() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada@example.com").await;
     let task = app.create_task(&ada, "Draft", Some("notes")).await;
-    let path = format!("/api/{}/tasks/{}", ada.user_id, task["id"]);
+    let path = ada.task_path(&task["id"]);
     let send = |method: Method, body: Value| {
         app.send(app.with_token(method, &path, &ada.token).json(&body))
     };
@@ -256,7 +256,7 @@ async fn toggling_twice_restores_and_delete_then_404() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada@example.com").await;
     let task = app.create_task(&ada, "Toggle me", None).await;
-    let path = format!("/api/{}/tasks/{}", ada.user_id, task["id"]);
+    let path = ada.task_path(&task["id"]);
     let toggle =
         || app.send(app.with_token(Method::PATCH, &format!("{path}/complete"), &ada.token));
     assert_eq!(toggle().await.1["completed"], json!(true));
@@ -291,7 +291,7 @@ async fn task_ids_that_cannot_exist_are_404_never_5xx() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada@example.com").await;
     for id in ["0", "-1", "abc", "1.5", "99999999999999999999", "%20"] {
-        let path = format!("/api/{}/tasks/{id}", ada.user_id);
+        let path = ada.task_path(id);
         for method in [Method::GET, Method::DELETE] {
             assert_eq!(
                 app.send(app.with_token(method.clone(), &path, &ada.token))
@@ -307,12 +307,12 @@ async fn task_ids_that_cannot_exist_are_404_never_5xx() {
 
 /// Every task route with a body that would succeed.
 fn routes(user: &str, task: &Value) -> Vec<(Method, String, Option<Value>)> {
-    let item = format!("/api/{user}/tasks/{task}", task = task["id"]);
+    let item = task_path(user, &task["id"]);
     vec![
-        (Method::GET, format!("/api/{user}/tasks"), None),
+        (Method::GET, tasks_path(user), None),
         (
             Method::POST,
-            format!("/api/{user}/tasks"),
+            tasks_path(user),
             Some(json!({ "title": "intruder" })),
         ),
         (Method::GET, item.clone(), None),
@@ -424,24 +424,10 @@ async fn every_task_route_needs_a_live_token() {
         );
     }
     // Early refusals (bad body, bad id, bad query) still say 401 to a revoked token.
-    let bad_body = call(
-        &app,
-        &ada,
-        Method::POST,
-        &format!("/api/{}/tasks", ada.user_id),
-        Some(json!({})),
-    )
-    .await;
+    let bad_body = call(&app, &ada, Method::POST, &ada.tasks_path(), Some(json!({}))).await;
     assert_eq!(bad_body, revoked);
     assert_eq!(
-        call(
-            &app,
-            &ada,
-            Method::GET,
-            &format!("/api/{}/tasks/0", ada.user_id),
-            None
-        )
-        .await,
+        call(&app, &ada, Method::GET, &ada.task_path(0), None).await,
         revoked
     );
     assert_eq!(app.list_tasks(&ada, "?limit=0").await, revoked);
@@ -494,7 +480,7 @@ async fn concurrent_toggles_are_never_lost() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada@example.com").await;
     let task = app.create_task(&ada, "Race", None).await;
-    let path = format!("/api/{}/tasks/{}/complete", ada.user_id, task["id"]);
+    let path = ada.complete_path(&task["id"]);
     for (count, expected) in [(20, false), (21, true)] {
         let toggles =
             (0..count).map(|_| app.send(app.with_token(Method::PATCH, &path, &ada.token)));

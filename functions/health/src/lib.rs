@@ -5,7 +5,7 @@ use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = "health";
+pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
     http::serve(state, FUNCTION, req, |_| health(state)).await

@@ -4,14 +4,14 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
-use shared::auth::authenticate;
+use shared::access;
 use shared::db::sessions;
 use shared::db::users::User;
 use shared::error::AuthFailure;
 use shared::{ApiError, AppState, http};
 use time::OffsetDateTime;
 
-pub const FUNCTION: &str = "session";
+pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Serialize)]
 struct SessionBody {
@@ -25,8 +25,8 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let token = authenticate(&req, &state.tokens)?;
-    let (user, expires_at) = sessions::live_user(&state.db, &token)
+    let caller = access::authenticate(state, &req)?;
+    let (user, expires_at) = sessions::live_user(&state.db, &caller.credential)
         .await?
         .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
     Ok(http::json(

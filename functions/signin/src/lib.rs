@@ -6,7 +6,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use shared::auth::{AuthSuccess, password};
+use shared::access;
+use shared::auth::password;
 use shared::db::throttle::Attempt;
 use shared::db::users::SigninLookup;
 use shared::db::{sessions, users};
@@ -14,7 +15,7 @@ use shared::domain::Email;
 use shared::secrecy::SecretString;
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = "signin";
+pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Deserialize)]
 struct SigninBody {
@@ -60,11 +61,5 @@ async fn signin(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         source_ip.as_deref(),
     )
     .await?;
-    Ok(http::json(
-        StatusCode::OK,
-        &AuthSuccess {
-            user,
-            token: issued.token,
-        },
-    ))
+    Ok(access::signed_in(StatusCode::OK, &user, &issued))
 }

@@ -4,11 +4,11 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
-use shared::auth::bearer_token;
+use shared::access;
 use shared::db::sessions;
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = "signout";
+pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
     http::serve(state, FUNCTION, req, |req| signout(state, req)).await
@@ -21,15 +21,11 @@ async fn signout(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
         Some(_) => return Err(ApiError::validation("scope must be \"global\" or left out")),
     };
     // Signing out without a usable token is not an error: there is nothing to revoke.
-    let token = bearer_token(&req)
-        .ok()
-        .flatten()
-        .and_then(|token| state.tokens.verify(token).ok());
-    if let Some(token) = token {
+    if let Some(caller) = access::caller_if_any(state, &req) {
         if global {
-            sessions::revoke_all(&state.db, &token).await?;
+            sessions::revoke_all(&state.db, &caller.credential).await?;
         } else {
-            sessions::revoke(&state.db, &token).await?;
+            sessions::revoke(&state.db, &caller.credential).await?;
         }
     }
     Ok(http::json(

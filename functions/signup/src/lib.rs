@@ -5,13 +5,14 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use shared::auth::{AuthSuccess, password};
+use shared::access;
+use shared::auth::password;
 use shared::db::throttle::Attempt;
 use shared::db::users::{self, SignupOutcome};
 use shared::domain::{Email, Name, Password};
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = "signup";
+pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Deserialize)]
 struct SignupBody {
@@ -52,11 +53,5 @@ async fn signup(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
             return Err(ApiError::TooManyRequests { retry_after_secs });
         }
     };
-    Ok(http::json(
-        StatusCode::CREATED,
-        &AuthSuccess {
-            user,
-            token: issued.token,
-        },
-    ))
+    Ok(access::signed_in(StatusCode::CREATED, &user, &issued))
 }

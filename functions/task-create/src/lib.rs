@@ -3,13 +3,13 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use shared::auth::path_owner;
+use shared::access::{self, path_owner};
 use shared::db::tasks;
 use shared::domain::{TaskDescription, TaskTitle};
-use shared::task_routes::{checked, one};
+use shared::task_handlers::task_response;
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = "task-create";
+pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Deserialize)]
 struct CreateBody {
@@ -22,16 +22,16 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn create(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let token = path_owner(state, &req, FUNCTION).await?;
+    let caller = path_owner(state, &req).await?;
     let parsed = http::parse_json::<CreateBody>(&req).and_then(|body| {
         Ok((
             TaskTitle::parse(body.title.as_deref())?,
             TaskDescription::parse(body.description)?,
         ))
     });
-    let (title, description) = checked(state, &token, parsed).await?;
-    one(
-        tasks::create(&state.db, &token, &title, &description).await?,
+    let (title, description) = access::parsed_or_refused(state, &caller, parsed).await?;
+    task_response(
+        tasks::create(&state.db, &caller.credential, &title, &description).await?,
         StatusCode::CREATED,
     )
 }

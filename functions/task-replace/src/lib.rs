@@ -4,12 +4,13 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
+use shared::access;
 use shared::db::tasks::{self, TaskChanges};
 use shared::domain::{TaskDescription, TaskTitle};
-use shared::task_routes::{checked, one, owner_and_task};
+use shared::task_handlers::{path_owner_and_task, task_response};
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = "task-replace";
+pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Deserialize)]
 struct ReplaceBody {
@@ -23,7 +24,7 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn replace(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let (token, task_id) = owner_and_task(state, &req, FUNCTION).await?;
+    let (caller, task_id) = path_owner_and_task(state, &req).await?;
     let parsed = http::parse_json::<ReplaceBody>(&req).and_then(|body| {
         Ok(TaskChanges {
             title: Some(TaskTitle::parse(body.title.as_deref())?),
@@ -31,9 +32,9 @@ async fn replace(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
             completed: body.completed,
         })
     });
-    let changes = checked(state, &token, parsed).await?;
-    one(
-        tasks::update(&state.db, &token, task_id, &changes).await?,
+    let changes = access::parsed_or_refused(state, &caller, parsed).await?;
+    task_response(
+        tasks::update(&state.db, &caller.credential, task_id, &changes).await?,
         StatusCode::OK,
     )
 }

@@ -4,18 +4,20 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
+use shared::access;
 use shared::db::tasks::{self, TaskChanges};
 use shared::domain::{TaskDescription, TaskTitle};
-use shared::task_routes::{checked, one, owner_and_task, present};
+use shared::http::distinguish_null_from_absent;
+use shared::task_handlers::{path_owner_and_task, task_response};
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = "task-update";
+pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Deserialize)]
 struct UpdateBody {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "distinguish_null_from_absent")]
     title: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "distinguish_null_from_absent")]
     description: Option<Option<String>>,
     completed: Option<bool>,
 }
@@ -25,7 +27,7 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn update(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let (token, task_id) = owner_and_task(state, &req, FUNCTION).await?;
+    let (caller, task_id) = path_owner_and_task(state, &req).await?;
     let parsed = http::parse_json::<UpdateBody>(&req).and_then(|body| {
         if body.title.is_none() && body.description.is_none() && body.completed.is_none() {
             return Err(ApiError::validation(
@@ -41,9 +43,9 @@ async fn update(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
             completed: body.completed,
         })
     });
-    let changes = checked(state, &token, parsed).await?;
-    one(
-        tasks::update(&state.db, &token, task_id, &changes).await?,
+    let changes = access::parsed_or_refused(state, &caller, parsed).await?;
+    task_response(
+        tasks::update(&state.db, &caller.credential, task_id, &changes).await?,
         StatusCode::OK,
     )
 }

@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::MAX_TOKEN_BYTES;
-use crate::error::AuthFailure;
+use super::{AuthFailure, MAX_TOKEN_BYTES};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {

@@ -1,6 +1,7 @@
 //! The database: connection target parsing (sslmode included), TLS through rustls, the
 //! pool, the client-side statement timeout, and one module of queries per table.
 
+pub mod credentials;
 pub mod maintenance;
 pub mod migrations;
 pub mod sessions;
@@ -243,35 +244,15 @@ impl Db {
     }
 }
 
-/// What can go wrong with a statement, split so callers can map constraint violations to
-/// their contract messages and everything else to the generic 5xx.
+/// What can go wrong with a statement. Constraint violations a route expects (the
+/// unique email) are settled inside its statement (`ON CONFLICT`), so every error here is
+/// unexpected: a 5xx with its cause logged.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("unique constraint {constraint} violated")]
-    UniqueViolation {
-        constraint: String,
-        source: tokio_postgres::Error,
-    },
     #[error("database statement failed")]
-    Statement(#[source] tokio_postgres::Error),
+    Statement(#[from] tokio_postgres::Error),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
-}
-
-impl From<tokio_postgres::Error> for DbError {
-    fn from(err: tokio_postgres::Error) -> Self {
-        let constraint = err
-            .as_db_error()
-            .filter(|db| *db.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
-            .and_then(|db| db.constraint().map(str::to_owned));
-        match constraint {
-            Some(constraint) => DbError::UniqueViolation {
-                constraint,
-                source: err,
-            },
-            None => DbError::Statement(err),
-        }
-    }
 }
 
 #[cfg(test)]

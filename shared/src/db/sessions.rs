@@ -1,7 +1,5 @@
-//! Queries on `sessions`: one row per issued token, deleted on sign-out.
-//!
-//! Every protected statement checks its own session with the fragment [`LIVE_SESSION`]
-//! (parameters `$1` = session id, `$2` = user id), so the check costs no extra round trip.
+//! Queries on `sessions`: one row per issued token, deleted on sign-out. Protected
+//! statements check their session through [`Credential::ctes`].
 
 use std::sync::LazyLock;
 
@@ -9,14 +7,10 @@ use time::OffsetDateTime;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use super::credentials::Credential;
 use super::throttle::{self, Rule};
 use super::users::User;
 use super::{Db, DbError};
-use crate::auth::VerifiedToken;
-
-/// A subquery that yields a row while the token's session is live.
-pub const LIVE_SESSION: &str =
-    "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND expires_at > now()";
 
 /// Opens the session of a successful signin, and in the same statement clears the email's
 /// failed attempts and gives back the attempt counted against the source IP.
@@ -57,22 +51,20 @@ pub async fn open_after_signin(
     .map(drop)
 }
 
-/// The token's user, if its session is live: the session check and the read in one statement.
+/// The credential's user and when the credential expires, if it is live: the check and the
+/// read in one statement.
 pub async fn live_user(
     db: &Db,
-    token: &VerifiedToken,
+    credential: &Credential,
 ) -> Result<Option<(User, OffsetDateTime)>, DbError> {
-    let row = db
-        .query_opt(
+    let sql = match credential {
+        Credential::Session { .. } => {
             "SELECT u.id, u.email, u.name, s.expires_at
                FROM sessions s JOIN users u ON u.id = s.user_id
-              WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()",
-            &[
-                (&token.session_id, Type::UUID),
-                (&token.user_id, Type::UUID),
-            ],
-        )
-        .await?;
+              WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()"
+        }
+    };
+    let row = db.query_opt(sql, &credential.params()).await?;
     Ok(row.map(|row| {
         (
             User {
@@ -85,47 +77,20 @@ pub async fn live_user(
     }))
 }
 
-/// Whether the token's session is live; for requests refused before their own statement ran.
-pub async fn is_live(db: &Db, token: &VerifiedToken) -> Result<bool, DbError> {
-    static SQL: LazyLock<String> = LazyLock::new(|| format!("SELECT EXISTS ({LIVE_SESSION})"));
-    let row = db
-        .query_one(
-            &SQL,
-            &[
-                (&token.session_id, Type::UUID),
-                (&token.user_id, Type::UUID),
-            ],
-        )
-        .await?;
-    Ok(row.get(0))
+/// Ends the session the credential stands for (sign out on this device).
+pub async fn revoke(db: &Db, credential: &Credential) -> Result<(), DbError> {
+    let sql = match credential {
+        Credential::Session { .. } => "DELETE FROM sessions WHERE id = $1 AND user_id = $2",
+    };
+    db.query(sql, &credential.params()).await.map(drop)
 }
 
-/// Ends the token's session (sign out on this device).
-pub async fn revoke(db: &Db, token: &VerifiedToken) -> Result<(), DbError> {
-    db.query(
-        "DELETE FROM sessions WHERE id = $1 AND user_id = $2",
-        &[
-            (&token.session_id, Type::UUID),
-            (&token.user_id, Type::UUID),
-        ],
-    )
-    .await
-    .map(drop)
-}
-
-/// Ends every session of the token's user, if the token's own session is still live (a
+/// Ends every session of the credential's user, if the credential is still live (a
 /// revoked token cannot sign anybody out).
-pub async fn revoke_all(db: &Db, token: &VerifiedToken) -> Result<(), DbError> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!("DELETE FROM sessions WHERE user_id = $2 AND EXISTS ({LIVE_SESSION})")
-    });
-    db.query(
-        &SQL,
-        &[
-            (&token.session_id, Type::UUID),
-            (&token.user_id, Type::UUID),
-        ],
-    )
-    .await
-    .map(drop)
+pub async fn revoke_all(db: &Db, credential: &Credential) -> Result<(), DbError> {
+    let sql = format!(
+        "WITH {} DELETE FROM sessions WHERE user_id = (SELECT user_id FROM caller)",
+        credential.ctes()
+    );
+    db.query(&sql, &credential.params()).await.map(drop)
 }

@@ -1,8 +1,7 @@
-//! Queries on `tasks`. Each is one statement that also checks the caller's session
-//! ([`LIVE_SESSION`]) and filters by the caller's user id, so a request costs one round
-//! trip, a revoked token changes nothing, and another user's task is simply not found.
-//!
-//! Parameters `$1` (session id) and `$2` (user id) are the same in every statement.
+//! Queries on `tasks`. Each is one statement that also checks the caller's credential
+//! (the `caller` CTE of [`Credential::ctes`]) and works only on rows the caller owns, so a
+//! request costs one round trip, an ended credential changes nothing, and another user's
+//! task is simply not found.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -10,9 +9,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
-use super::sessions::LIVE_SESSION;
+use super::credentials::{Credential, Outcome};
 use super::{Db, DbError};
-use crate::auth::VerifiedToken;
 use crate::domain::{ListQuery, SortKey, StatusFilter, TaskDescription, TaskTitle};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -28,24 +26,22 @@ pub struct Task {
     pub updated_at: OffsetDateTime,
 }
 
-/// What a task statement found: the session was not live, or it was and here are the rows.
-#[derive(Debug)]
-pub enum Outcome<T> {
-    SessionEnded,
-    Done(T),
-}
-
 const COLUMNS: &str = "id, user_id, title, description, completed, created_at, updated_at";
 /// The same columns, read from the `op` CTE.
 const OP_COLUMNS: &str =
     "op.id, op.user_id, op.title, op.description, op.completed, op.created_at, op.updated_at";
 
-/// Wraps `op`, a CTE body that may read `live`, into the one statement shape: a first
-/// column telling whether the session is live, then the task columns (NULL when none).
-fn statement(op: &str, order_by: &str) -> String {
+/// The caller's user id, inside an `op`: no row, hence no work, once the credential ended.
+const OWNER: &str = "(SELECT user_id FROM caller)";
+
+/// Wraps `op`, a CTE body that reads its owner from `caller`, into the one statement shape:
+/// a first column telling whether the credential is live, then the task columns (NULL when
+/// none).
+fn statement(credential: &Credential, op: &str, order_by: &str) -> String {
     format!(
-        "WITH live AS ({LIVE_SESSION}), op AS ({op})
-         SELECT EXISTS (SELECT 1 FROM live), {OP_COLUMNS} FROM (SELECT 1) AS one LEFT JOIN op ON true {order_by}"
+        "WITH {}, op AS ({op})
+         SELECT EXISTS (SELECT 1 FROM caller), {OP_COLUMNS} FROM (SELECT 1) AS one LEFT JOIN op ON true {order_by}",
+        credential.ctes()
     )
 }
 
@@ -62,33 +58,36 @@ fn task_of(row: &Row) -> Option<Task> {
     })
 }
 
+/// Runs a statement built by [`statement`] with the credential's parameters first.
 async fn run(
     db: &Db,
+    credential: &Credential,
     sql: &str,
     params: &[(&(dyn ToSql + Sync), Type)],
 ) -> Result<Outcome<Vec<Task>>, DbError> {
-    let rows = db.query(sql, params).await?;
+    let rows = db.query(sql, &credential.with_params(params)).await?;
     let live = rows.first().is_some_and(|row| row.get::<_, bool>(0));
     if !live {
-        return Ok(Outcome::SessionEnded);
+        return Ok(Outcome::CredentialEnded);
     }
     Ok(Outcome::Done(rows.iter().filter_map(task_of).collect()))
 }
 
 async fn run_one(
     db: &Db,
-    sql: &str,
+    credential: &Credential,
+    op: &str,
     params: &[(&(dyn ToSql + Sync), Type)],
 ) -> Result<Outcome<Option<Task>>, DbError> {
-    Ok(match run(db, sql, params).await? {
-        Outcome::SessionEnded => Outcome::SessionEnded,
-        Outcome::Done(tasks) => Outcome::Done(tasks.into_iter().next()),
-    })
+    let sql = statement(credential, op, "");
+    Ok(run(db, credential, &sql, params)
+        .await?
+        .map(|tasks| tasks.into_iter().next()))
 }
 
 pub async fn list(
     db: &Db,
-    token: &VerifiedToken,
+    credential: &Credential,
     query: &ListQuery,
 ) -> Result<Outcome<Vec<Task>>, DbError> {
     let direction = if query.descending { "DESC" } else { "ASC" };
@@ -99,20 +98,17 @@ pub async fn list(
     };
     let pattern = query.search.as_deref().map(like_pattern);
 
-    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
-        (&token.session_id, Type::UUID),
-        (&token.user_id, Type::UUID),
-        (&query.limit, Type::INT8),
-        (&query.offset, Type::INT8),
-    ];
+    // `$1` and `$2` are the credential's.
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> =
+        vec![(&query.limit, Type::INT8), (&query.offset, Type::INT8)];
     let mut filters = String::new();
     if let Some(completed) = &completed {
         params.push((completed, Type::BOOL));
-        filters.push_str(&format!(" AND completed = ${}", params.len()));
+        filters.push_str(&format!(" AND completed = ${}", params.len() + 2));
     }
     if let Some(pattern) = &pattern {
         params.push((pattern, Type::TEXT));
-        let n = params.len();
+        let n = params.len() + 2;
         filters.push_str(&format!(
             " AND (title ILIKE ${n} OR description ILIKE ${n})"
         ));
@@ -127,10 +123,11 @@ pub async fn list(
         format!("ORDER BY {key} {direction}, {prefix}id {direction}")
     };
     let op = format!(
-        "SELECT {COLUMNS} FROM tasks WHERE user_id = $2 AND EXISTS (SELECT 1 FROM live){filters} {} LIMIT $3 OFFSET $4",
+        "SELECT {COLUMNS} FROM tasks WHERE user_id = {OWNER}{filters} {} LIMIT $3 OFFSET $4",
         order("")
     );
-    run(db, &statement(&op, &order("op.")), &params).await
+    let sql = statement(credential, &op, &order("op."));
+    run(db, credential, &sql, &params).await
 }
 
 /// `%text%` with LIKE's wildcards in `text` escaped, so the search is a plain substring.
@@ -144,77 +141,50 @@ fn like_pattern(text: &str) -> String {
 
 pub async fn create(
     db: &Db,
-    token: &VerifiedToken,
+    credential: &Credential,
     title: &TaskTitle,
     description: &TaskDescription,
 ) -> Result<Outcome<Option<Task>>, DbError> {
     let op = format!(
-        "INSERT INTO tasks (user_id, title, description) SELECT $2, $3, $4 FROM live RETURNING {COLUMNS}"
+        "INSERT INTO tasks (user_id, title, description)
+         SELECT user_id, $3, $4 FROM caller RETURNING {COLUMNS}"
     );
-    run_one(
-        db,
-        &statement(&op, ""),
-        &[
-            (&token.session_id, Type::UUID),
-            (&token.user_id, Type::UUID),
-            (&title.as_str(), Type::TEXT),
-            (&description.as_deref(), Type::TEXT),
-        ],
-    )
-    .await
+    let params: [(&(dyn ToSql + Sync), Type); 2] = [
+        (&title.as_str(), Type::TEXT),
+        (&description.as_deref(), Type::TEXT),
+    ];
+    run_one(db, credential, &op, &params).await
 }
 
 pub async fn get(
     db: &Db,
-    token: &VerifiedToken,
+    credential: &Credential,
     task_id: i64,
 ) -> Result<Outcome<Option<Task>>, DbError> {
-    let op = format!(
-        "SELECT {COLUMNS} FROM tasks WHERE id = $3 AND user_id = $2 AND EXISTS (SELECT 1 FROM live)"
-    );
-    by_id(db, token, task_id, &op).await
+    let op = format!("SELECT {COLUMNS} FROM tasks WHERE id = $3 AND user_id = {OWNER}");
+    run_one(db, credential, &op, &[(&task_id, Type::INT8)]).await
 }
 
 pub async fn delete(
     db: &Db,
-    token: &VerifiedToken,
+    credential: &Credential,
     task_id: i64,
 ) -> Result<Outcome<Option<Task>>, DbError> {
-    let op = format!(
-        "DELETE FROM tasks WHERE id = $3 AND user_id = $2 AND EXISTS (SELECT 1 FROM live) RETURNING {COLUMNS}"
-    );
-    by_id(db, token, task_id, &op).await
+    let op = format!("DELETE FROM tasks WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}");
+    run_one(db, credential, &op, &[(&task_id, Type::INT8)]).await
 }
 
 /// Flips `completed` in the statement itself, so concurrent toggles never lose one.
 pub async fn toggle(
     db: &Db,
-    token: &VerifiedToken,
+    credential: &Credential,
     task_id: i64,
 ) -> Result<Outcome<Option<Task>>, DbError> {
     let op = format!(
         "UPDATE tasks SET completed = NOT completed
-          WHERE id = $3 AND user_id = $2 AND EXISTS (SELECT 1 FROM live) RETURNING {COLUMNS}"
+          WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
     );
-    by_id(db, token, task_id, &op).await
-}
-
-async fn by_id(
-    db: &Db,
-    token: &VerifiedToken,
-    task_id: i64,
-    op: &str,
-) -> Result<Outcome<Option<Task>>, DbError> {
-    run_one(
-        db,
-        &statement(op, ""),
-        &[
-            (&token.session_id, Type::UUID),
-            (&token.user_id, Type::UUID),
-            (&task_id, Type::INT8),
-        ],
-    )
-    .await
+    run_one(db, credential, &op, &[(&task_id, Type::INT8)]).await
 }
 
 /// The fields a write sets; `None` leaves a field as it is.
@@ -229,7 +199,7 @@ pub struct TaskChanges {
 /// PUT and PATCH: one UPDATE that sets only what was given.
 pub async fn update(
     db: &Db,
-    token: &VerifiedToken,
+    credential: &Credential,
     task_id: i64,
     changes: &TaskChanges,
 ) -> Result<Outcome<Option<Task>>, DbError> {
@@ -243,20 +213,14 @@ pub async fn update(
         "UPDATE tasks SET title = COALESCE($4, title),
                           description = CASE WHEN $5 THEN $6 ELSE description END,
                           completed = COALESCE($7, completed)
-          WHERE id = $3 AND user_id = $2 AND EXISTS (SELECT 1 FROM live) RETURNING {COLUMNS}"
+          WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
     );
-    run_one(
-        db,
-        &statement(&op, ""),
-        &[
-            (&token.session_id, Type::UUID),
-            (&token.user_id, Type::UUID),
-            (&task_id, Type::INT8),
-            (&title, Type::TEXT),
-            (&set_description, Type::BOOL),
-            (&description, Type::TEXT),
-            (&changes.completed, Type::BOOL),
-        ],
-    )
-    .await
+    let params: [(&(dyn ToSql + Sync), Type); 5] = [
+        (&task_id, Type::INT8),
+        (&title, Type::TEXT),
+        (&set_description, Type::BOOL),
+        (&description, Type::TEXT),
+        (&changes.completed, Type::BOOL),
+    ];
+    run_one(db, credential, &op, &params).await
 }
