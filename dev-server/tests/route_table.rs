@@ -1,7 +1,7 @@
 //! The route table is the one source of truth: the `cargo lambda watch` router in the
 //! workspace manifest and the local server must list exactly the same routes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use shared::routes::ROUTES;
 
@@ -132,4 +132,62 @@ fn every_function_crate_serves_a_route_and_every_route_has_a_crate() {
         .map(|(name, _)| name.clone())
         .collect();
     assert_eq!(dependencies, routed, "dev-server's function dependencies");
+}
+
+/// Each function's block of template.yaml (from its resource line to the next resource),
+/// by binary name.
+fn template_function_blocks() -> BTreeMap<String, String> {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let mut blocks = BTreeMap::new();
+    let mut current = String::new();
+    let mut flush = |block: &mut String| {
+        if let Some(binary) = block
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("Binary: "))
+        {
+            blocks.insert(binary.to_owned(), block.clone());
+        }
+        block.clear();
+    };
+    for line in template.lines() {
+        // A resource starts at two spaces of indentation.
+        if line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':') {
+            flush(&mut current);
+        }
+        current.push_str(line);
+        current.push('\n');
+    }
+    flush(&mut current);
+    blocks
+}
+
+/// Least privilege: the signing secret, and the permission to read it, go only to the
+/// functions that verify or issue tokens; every function may read the database URL.
+#[test]
+fn each_function_gets_only_the_secrets_it_uses() {
+    const WITHOUT_AUTH: [&str; 3] = ["health", "migrate", "cleanup"];
+    let blocks = template_function_blocks();
+    assert_eq!(blocks.len(), ROUTES.len() + UNROUTED_FUNCTIONS.len());
+    for (binary, block) in &blocks {
+        let uses_auth = !WITHOUT_AUTH.contains(&binary.as_str());
+        for auth_only in [
+            "BETTER_AUTH_SECRET:",
+            "BETTER_AUTH_SECRET_ARN:",
+            "ReadAuthSecretPolicy",
+        ] {
+            assert_eq!(
+                block.contains(auth_only),
+                uses_auth,
+                "{binary}: {auth_only}"
+            );
+        }
+        assert!(block.contains("ReadDatabaseUrlSecretPolicy"), "{binary}");
+        let routed = ROUTES.iter().any(|route| route.function == binary);
+        assert_eq!(
+            block.contains("ALLOWED_ORIGINS:"),
+            routed,
+            "{binary}: ALLOWED_ORIGINS"
+        );
+    }
 }
