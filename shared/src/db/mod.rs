@@ -7,28 +7,26 @@ pub mod migrations;
 pub mod sessions;
 pub mod tasks;
 pub mod throttle;
+pub mod tls;
 pub mod users;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use rustls::RootCertStore;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::Row;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::DatabaseSettings;
 
-/// A parsed `DATABASE_URL`. TLS, when used, always verifies the certificate chain and the
-/// host name: `require`, `verify-ca` and `verify-full` are all held to `verify-full`.
+/// A parsed `DATABASE_URL`. `disable`, `allow` and `prefer` (the default) behave as libpq:
+/// TLS when the server offers it, the certificate not checked. `require`, `verify-ca` and
+/// `verify-full` make TLS mandatory and verify the chain and the host name (all held to
+/// `verify-full`, as Neon expects).
 #[derive(Clone)]
 pub struct ConnectTarget {
     pub config: tokio_postgres::Config,
@@ -47,9 +45,9 @@ impl std::fmt::Debug for ConnectTarget {
 
 impl ConnectTarget {
     /// Accepts URL (`postgres://…`) and key/value (`host=… dbname=…`) forms, with every
-    /// libpq `sslmode` spelling. tokio-postgres knows only disable/prefer/require, so the
-    /// verify-* spellings are rewritten to `require` before parsing (verification is
-    /// always on anyway). The error never repeats the URL: it may hold a password.
+    /// libpq `sslmode` spelling. tokio-postgres knows only disable/prefer/require, so
+    /// `allow` is rewritten to `prefer` and the verify-* spellings to `require` before
+    /// parsing. The error never repeats the URL: it may hold a password.
     pub fn parse(url: &SecretString) -> Result<Self, String> {
         let url = url.expose_secret().trim();
         let rewritten = rewrite_sslmode(url)?;
@@ -64,6 +62,34 @@ impl ConnectTarget {
 
     pub fn ssl_mode(&self) -> SslMode {
         self.config.get_ssl_mode()
+    }
+
+    /// Whether TLS is mandatory and its certificate verified.
+    pub fn verifies_tls(&self) -> bool {
+        self.ssl_mode() == SslMode::Require
+    }
+
+    /// Whether every host is this machine (a loopback address or a Unix socket).
+    pub fn is_local(&self) -> bool {
+        self.config.get_hosts().iter().all(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => {
+                name.eq_ignore_ascii_case("localhost")
+                    || name
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            tokio_postgres::config::Host::Unix(_) => true,
+        })
+    }
+
+    /// A warning for the start-up log when a remote server is reached without verified TLS.
+    pub fn unverified_remote_warning(&self) -> Option<String> {
+        (!self.verifies_tls() && !self.is_local()).then(|| {
+            "DATABASE_URL reaches a remote server without sslmode=require, verify-ca or \
+             verify-full: its certificate is not checked and anyone on the path can turn TLS \
+             off; add sslmode=require (Neon requires it)"
+                .to_owned()
+        })
     }
 }
 
@@ -109,39 +135,6 @@ fn rewrite_sslmode(url: &str) -> Result<String, String> {
     }
 }
 
-/// The TLS connector: webpki's roots (what Neon's certificates chain to) plus an optional
-/// PEM file of extra roots. ring is the provider, so no C crypto library is built.
-fn tls_connector(extra_ca_file: Option<&Path>) -> anyhow::Result<MakeRustlsConnect> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if let Some(path) = extra_ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .with_context(|| format!("DATABASE_CA_FILE {}: cannot read", path.display()))?
-            .collect::<Result<Vec<_>, _>>()
-            .with_context(|| {
-                format!("DATABASE_CA_FILE {}: not PEM certificates", path.display())
-            })?;
-        anyhow::ensure!(
-            !certs.is_empty(),
-            "DATABASE_CA_FILE {}: holds no certificate",
-            path.display()
-        );
-        for cert in certs {
-            roots
-                .add(cert)
-                .with_context(|| format!("DATABASE_CA_FILE {}: bad certificate", path.display()))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(config))
-}
-
 /// The pool plus the per-statement deadline. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -160,7 +153,13 @@ impl Db {
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(30))
             .application_name("todo-api");
-        let tls = tls_connector(settings.extra_ca_file.as_deref())?;
+        if let Some(warning) = settings.target.unverified_remote_warning() {
+            tracing::warn!("{warning}");
+        }
+        let tls = tls::connector(
+            settings.target.verifies_tls(),
+            settings.extra_ca_file.as_deref(),
+        )?;
         // Fast recycling costs no round trip; a connection the server closed reports
         // itself closed and is replaced.
         let manager = Manager::from_config(
@@ -189,6 +188,15 @@ impl Db {
     /// request rather than during it.
     pub async fn warm_up(&self) -> anyhow::Result<()> {
         self.client().await.map(drop)
+    }
+
+    /// [`Db::warm_up`] for a cold start: a database that is down, or refuses TLS or a
+    /// certificate, is logged in one line saying what to do, not fatal; requests retry
+    /// the connection and answer 503 meanwhile.
+    pub async fn warm_up_logged(&self) {
+        if let Err(err) = self.warm_up().await {
+            tracing::error!("{}", tls::explain_connect_error(&err));
+        }
     }
 
     pub async fn client(&self) -> anyhow::Result<deadpool_postgres::Object> {
@@ -279,6 +287,40 @@ mod tests {
             assert_eq!(parse(&url).unwrap().ssl_mode(), expected, "{mode}");
             let kv = format!("host=localhost user=u sslmode={mode}");
             assert_eq!(parse(&kv).unwrap().ssl_mode(), expected, "{mode}");
+            assert_eq!(
+                parse(&url).unwrap().verifies_tls(),
+                expected == SslMode::Require,
+                "{mode}"
+            );
+        }
+        let absent = parse("postgres://u@db.example.com/app").unwrap();
+        assert_eq!(absent.ssl_mode(), SslMode::Prefer, "libpq's default");
+        assert!(!absent.verifies_tls());
+    }
+
+    #[test]
+    fn a_remote_host_without_verified_tls_is_warned_about() {
+        for url in [
+            "postgres://u@db.example.com/app",
+            "postgres://u@10.0.0.5/app?sslmode=prefer",
+            "postgres://u@db.example.com/app?sslmode=disable",
+        ] {
+            assert!(
+                parse(url).unwrap().unverified_remote_warning().is_some(),
+                "{url}"
+            );
+        }
+        for url in [
+            "postgres://u@db.example.com/app?sslmode=require",
+            "postgres://u@localhost/app",
+            "postgres://u@127.0.0.1/app?sslmode=disable",
+            "postgres://u@[::1]/app",
+            "host=/var/run/postgresql user=u",
+        ] {
+            assert!(
+                parse(url).unwrap().unverified_remote_warning().is_none(),
+                "{url}"
+            );
         }
     }
 

@@ -1,0 +1,129 @@
+//! TLS to PostgreSQL through rustls (ring provider, so no C crypto library is built), in
+//! the two ways `sslmode` asks for: verified (`require`, `verify-ca`, `verify-full`: the
+//! chain to webpki's roots or `DATABASE_CA_FILE`, and the host name), or, as libpq does for
+//! `allow` and `prefer`, encrypted without checking who answers.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// The connector for `sslmode`: verifying when `verify`, else accepting any certificate.
+pub fn connector(verify: bool, extra_ca_file: Option<&Path>) -> anyhow::Result<MakeRustlsConnect> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    let config = if verify {
+        builder
+            .with_root_certificates(roots(extra_ca_file)?)
+            .with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(UnverifiedServer(provider)))
+            .with_no_client_auth()
+    };
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// webpki's roots (what Neon's certificates chain to) plus an optional PEM file of more.
+fn roots(extra_ca_file: Option<&Path>) -> anyhow::Result<RootCertStore> {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let Some(path) = extra_ca_file else {
+        return Ok(roots);
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("DATABASE_CA_FILE {}: cannot read", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("DATABASE_CA_FILE {}: not PEM certificates", path.display()))?;
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "DATABASE_CA_FILE {}: holds no certificate",
+        path.display()
+    );
+    for cert in certs {
+        roots
+            .add(cert)
+            .with_context(|| format!("DATABASE_CA_FILE {}: bad certificate", path.display()))?;
+    }
+    Ok(roots)
+}
+
+/// `sslmode=allow|prefer` as libpq has it: the connection is encrypted, the certificate is
+/// not checked (anyone on the path could downgrade these modes to plaintext anyway, so a
+/// check would protect nothing). The handshake's own signatures are still verified.
+#[derive(Debug)]
+struct UnverifiedServer(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for UnverifiedServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// One line saying what to do about a failed connection, for the start-up log: the cause
+/// as it came, with the fix for the TLS failures people meet first.
+pub fn explain_connect_error(err: &anyhow::Error) -> String {
+    let cause = format!("{err:#}");
+    let fix = if cause.contains("UnknownIssuer") || cause.contains("invalid peer certificate") {
+        "the server's certificate is not trusted: give its CA in DATABASE_CA_FILE, or use \
+         sslmode=prefer for a local server you trust (Neon's certificates are trusted as is)"
+    } else if cause.contains("NotValidForName") || cause.contains("not valid for name") {
+        "the certificate does not name this host: connect by the host name on the \
+         certificate (Neon: the endpoint's host name, never an IP address)"
+    } else if cause.contains("does not support TLS") {
+        "the server offers no TLS but the sslmode demands it: turn TLS on in the server, or \
+         use sslmode=disable for a local server"
+    } else {
+        "check the host, port, credentials and sslmode"
+    };
+    format!("DATABASE_URL: cannot connect ({cause}); {fix}")
+}
