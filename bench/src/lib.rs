@@ -28,7 +28,7 @@ pub fn micros(duration: Duration) -> String {
 }
 
 /// The signing secret of every benchmark run (never a deployment's).
-pub const SECRET: &str = "benchmark-secret-that-is-at-least-32-characters";
+pub const SECRET: &str = "bench-secret-0123456789-ABCDEFGHIJ-klmnop";
 
 /// A fresh, migrated database: on `BENCH_DATABASE_URL`'s server if set, else on a private
 /// cluster under `target/bench-db/<pid>` (so benchmarks may run side by side) that is

@@ -41,7 +41,8 @@ macro_rules! handlers {
         ) -> Result<lambda_http::Response<Body>, lambda_http::Error> {
             $(
                 if function == $function::FUNCTION {
-                    return $function::handler(state, req).await;
+                    // Each handler borrows the part of the state its function builds.
+                    return $function::handler(state.as_ref(), req).await;
                 }
             )+
             Err(format!("the local server has no handler for function `{function}`").into())

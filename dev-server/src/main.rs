@@ -13,8 +13,16 @@ use shared::config::Config;
 use shared::routes::ROUTES;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     shared::telemetry::init();
+    // One line naming what to fix, no backtrace, exit status 1.
+    if let Err(err) = start().await {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn start() -> anyhow::Result<()> {
     let missing = dev_server::missing_handlers();
     anyhow::ensure!(
         missing.is_empty(),
@@ -37,11 +45,18 @@ async fn main() -> anyhow::Result<()> {
         cluster = Some(private);
     }
     if std::env::var("BETTER_AUTH_SECRET").map_or(true, |s| s.trim().is_empty()) {
-        let mut bytes = [0u8; 32];
+        // 48 characters of a 64-letter alphabet: 288 random bits, and the variety the
+        // secret check asks for.
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut bytes = [0u8; 48];
         getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("random secret: {err}"))?;
         defaults.insert(
             "BETTER_AUTH_SECRET",
-            bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            bytes
+                .iter()
+                .map(|byte| char::from(ALPHABET[usize::from(byte % 64)]))
+                .collect(),
         );
         eprintln!(
             "\n  WARNING: BETTER_AUTH_SECRET is not set: using a random development secret.\n  \
@@ -66,6 +81,9 @@ async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
             .or_else(|| defaults.get(name).cloned())
     })?;
     let state = Arc::new(AppState::new(config)?);
+    if let Err(err) = state.db.warm_up().await {
+        anyhow::bail!("{}", shared::db::tls::explain_connect_error(&err));
+    }
     let applied = shared::db::migrations::run_with(&state.db)
         .await
         .context("applying migrations")?;

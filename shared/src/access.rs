@@ -12,6 +12,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::audit::{self, AuditEvent};
 use crate::auth::{AuthFailure, IssuedToken, VerifiedToken, bearer_token};
 use crate::db::credentials::{self, Credential, Outcome};
 use crate::db::users::User;
@@ -62,7 +63,12 @@ pub async fn path_owner(state: &AppState, req: &Request) -> Result<Caller, ApiEr
     let caller = authenticate(state, req)?;
     let path_user = http::path_param(req, "user_id").and_then(|user| Uuid::parse_str(&user).ok());
     if path_user != Some(caller.user_id) {
-        return Err(refuse(state, &caller, ApiError::Forbidden).await);
+        let refusal = refuse(state, &caller, ApiError::Forbidden).await;
+        if matches!(refusal, ApiError::Forbidden) {
+            let user_id = caller.user_id.to_string();
+            audit::record(state, req, AuditEvent::AccessDenied, Some(&user_id));
+        }
+        return Err(refusal);
     }
     Ok(caller)
 }

@@ -1,23 +1,47 @@
 //! Runtime configuration: every environment variable of the contract, read and validated
-//! once per cold start. A bad value stops start-up with one line naming the variable.
+//! once per cold start. A bad value stops start-up with one line naming the variable and
+//! what to do about it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::db::ConnectTarget;
 
 /// Shortest accepted signing secret, in characters (the contract's floor for HS256).
 pub const MIN_SECRET_CHARS: usize = 32;
+/// Fewest distinct characters in a signing secret: `aaaa…` or `abab…` is not a secret.
+pub const MIN_SECRET_DISTINCT_CHARS: usize = 16;
+/// The placeholder `.env.example` ships; copied unchanged, it would sign real tokens.
+pub const EXAMPLE_SECRET: &str = "replace-me-with-at-least-32-random-characters";
 const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 7 * 24 * 60 * 60;
+/// Longest accepted token lifetime: 90 days.
+pub const MAX_TOKEN_LIFETIME_SECS: u64 = 90 * 24 * 60 * 60;
 
+/// A bad or missing variable: the message names it and says what to do.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("{0} is not set")]
+    #[error("{0} is not set; {hint}", hint = missing_hint(.0))]
     Missing(&'static str),
     #[error("{name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+/// What to do about a missing variable.
+fn missing_hint(name: &str) -> &'static str {
+    match name {
+        "DATABASE_URL" => {
+            "set it to the database's URL (Neon: postgres://…?sslmode=require), or DATABASE_URL_SECRET_ARN to a secret holding it"
+        }
+        "BETTER_AUTH_SECRET" => {
+            "set it to the frontend's Better Auth secret (at least 32 random characters, e.g. `openssl rand -base64 32`), or BETTER_AUTH_SECRET_ARN to a secret holding it"
+        }
+        "AWS_REGION" | "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => {
+            "Lambda sets it for the execution role; elsewhere set it to read secrets from Secrets Manager"
+        }
+        _ => "see the Configuration section of the README",
+    }
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -27,11 +51,17 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Per-window counts for brute-force throttling; `0` turns a limit off.
+/// Per-window counts for brute-force throttling (the contract's "Throttling"); `0` turns
+/// a limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleLimits {
+    /// Failed password checks for one email from one source IP.
+    pub signin_per_email_and_ip: u32,
+    /// Failed password checks for one email from all addresses.
     pub signin_per_email: u32,
+    /// Failed password checks from one source IP.
     pub signin_per_ip: u32,
+    /// Signups from one source IP.
     pub signup_per_ip: u32,
 }
 
@@ -69,12 +99,33 @@ impl DatabaseSettings {
     }
 }
 
+/// What every HTTP function needs, `health` included: the database and the CORS allow-list.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub database: DatabaseSettings,
+    pub allowed_origins: Vec<String>,
+}
+
+impl HttpConfig {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let allowed_origins = lookup("ALLOWED_ORIGINS")
+            .filter(|value| !value.trim().is_empty())
+            .map(|list| parse_origins(&list))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Self {
+            database: DatabaseSettings::from_lookup(lookup)?,
+            allowed_origins,
+        })
+    }
+}
+
+/// Everything a function that authenticates needs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub database: DatabaseSettings,
+    pub http: HttpConfig,
     pub auth_secret: SecretString,
     pub token_lifetime: Duration,
-    pub allowed_origins: Vec<String>,
     pub throttle: ThrottleLimits,
 }
 
@@ -95,43 +146,60 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
 
-        let database = DatabaseSettings::from_lookup(&lookup)?;
+        let http = HttpConfig::from_lookup(&lookup)?;
         let auth_secret =
             var("BETTER_AUTH_SECRET").ok_or(ConfigError::Missing("BETTER_AUTH_SECRET"))?;
-        let auth_secret = SecretString::from(auth_secret);
-        if auth_secret.expose_secret().chars().count() < MIN_SECRET_CHARS {
-            return Err(invalid(
-                "BETTER_AUTH_SECRET",
-                format!("must be at least {MIN_SECRET_CHARS} characters"),
-            ));
-        }
+        check_secret_strength(&auth_secret)
+            .map_err(|reason| invalid("BETTER_AUTH_SECRET", reason))?;
 
         let token_lifetime = parse_number(
             &var,
             "JWT_EXPIRES_IN",
             DEFAULT_TOKEN_LIFETIME_SECS,
-            1..=u64::from(u32::MAX),
+            1..=MAX_TOKEN_LIFETIME_SECS,
         )?;
 
-        let allowed_origins = var("ALLOWED_ORIGINS")
-            .map(|list| parse_origins(&list))
-            .transpose()?
-            .unwrap_or_default();
-
         let throttle = ThrottleLimits {
-            signin_per_email: parse_number(&var, "THROTTLE_SIGNIN_EMAIL", 5, 0..=u32::MAX)?,
+            signin_per_email_and_ip: parse_number(&var, "THROTTLE_SIGNIN_EMAIL", 5, 0..=u32::MAX)?,
+            signin_per_email: parse_number(
+                &var,
+                "THROTTLE_SIGNIN_EMAIL_GLOBAL",
+                100,
+                0..=u32::MAX,
+            )?,
             signin_per_ip: parse_number(&var, "THROTTLE_SIGNIN_IP", 20, 0..=u32::MAX)?,
             signup_per_ip: parse_number(&var, "THROTTLE_SIGNUP_IP", 50, 0..=u32::MAX)?,
         };
 
         Ok(Self {
-            database,
-            auth_secret,
+            http,
+            auth_secret: SecretString::from(auth_secret),
             token_lifetime: Duration::from_secs(token_lifetime),
-            allowed_origins,
             throttle,
         })
     }
+}
+
+/// Refuses a signing secret anybody could guess: short, made of few distinct characters
+/// (`aaaa…`), or the placeholder of `.env.example`.
+fn check_secret_strength(secret: &str) -> Result<(), String> {
+    const FIX: &str = "generate one with `openssl rand -base64 32`";
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        return Err(format!(
+            "must be at least {MIN_SECRET_CHARS} characters; {FIX}"
+        ));
+    }
+    if secret == EXAMPLE_SECRET {
+        return Err(format!("is the placeholder from .env.example; {FIX}"));
+    }
+    let distinct: std::collections::HashSet<char> = secret.chars().collect();
+    if distinct.len() < MIN_SECRET_DISTINCT_CHARS {
+        return Err(format!(
+            "has only {} distinct characters (at least {MIN_SECRET_DISTINCT_CHARS} needed); {FIX}",
+            distinct.len()
+        ));
+    }
+    Ok(())
 }
 
 fn parse_number<T>(
@@ -146,14 +214,25 @@ where
     let Some(raw) = var(name) else {
         return Ok(default);
     };
-    let value: T = raw
-        .trim()
-        .parse()
-        .map_err(|_| invalid(name, format!("`{}` is not a whole number", raw.trim())))?;
+    let value: T = raw.trim().parse().map_err(|_| {
+        invalid(
+            name,
+            format!(
+                "`{}` is not a whole number: use {} to {}",
+                raw.trim(),
+                range.start(),
+                range.end()
+            ),
+        )
+    })?;
     if !range.contains(&value) {
         return Err(invalid(
             name,
-            format!("must be between {} and {}", range.start(), range.end()),
+            format!(
+                "`{value}` is out of range: use {} to {}",
+                range.start(),
+                range.end()
+            ),
         ));
     }
     Ok(value)
@@ -191,6 +270,7 @@ fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
     use std::collections::HashMap;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -210,41 +290,81 @@ mod tests {
         ]
     }
 
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut vars = base();
+        vars.extend_from_slice(extra);
+        load(&vars)
+    }
+
     #[test]
     fn defaults_follow_the_contract() {
         let config = load(&base()).unwrap();
         assert_eq!(config.token_lifetime, Duration::from_secs(604_800));
-        assert_eq!(config.database.pool_size, 1);
-        assert!(config.allowed_origins.is_empty());
+        assert_eq!(config.http.database.pool_size, 1);
+        assert!(config.http.allowed_origins.is_empty());
+        assert_eq!(config.auth_secret.expose_secret(), SECRET);
         assert_eq!(
             config.throttle,
             ThrottleLimits {
-                signin_per_email: 5,
+                signin_per_email_and_ip: 5,
+                signin_per_email: 100,
                 signin_per_ip: 20,
-                signup_per_ip: 50
+                signup_per_ip: 50,
             }
         );
     }
 
     #[test]
-    fn missing_or_short_secret_names_the_variable() {
+    fn missing_or_weak_secret_names_the_variable_and_the_fix() {
         let err = load(&[("DATABASE_URL", "postgres://u@localhost/db")]).unwrap_err();
-        assert_eq!(err.to_string(), "BETTER_AUTH_SECRET is not set");
-        let err = load(&[
-            ("DATABASE_URL", "postgres://u@localhost/db"),
-            ("BETTER_AUTH_SECRET", &SECRET[1..]),
-        ])
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "BETTER_AUTH_SECRET is invalid: must be at least 32 characters"
+        assert!(
+            err.to_string().starts_with(
+                "BETTER_AUTH_SECRET is not set; set it to the frontend's Better Auth secret"
+            ),
+            "{err}"
         );
+        let fix = "generate one with `openssl rand -base64 32`";
+        for (secret, reason) in [
+            (&SECRET[1..], "must be at least 32 characters".to_owned()),
+            (
+                EXAMPLE_SECRET,
+                "is the placeholder from .env.example".to_owned(),
+            ),
+            (
+                &"a".repeat(64),
+                "has only 1 distinct characters (at least 16 needed)".to_owned(),
+            ),
+            (
+                &"0123456789abcde".repeat(3),
+                "has only 15 distinct characters (at least 16 needed)".to_owned(),
+            ),
+        ] {
+            let err = load(&[
+                ("DATABASE_URL", "postgres://u@localhost/db"),
+                ("BETTER_AUTH_SECRET", secret),
+            ])
+            .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("BETTER_AUTH_SECRET is invalid: {reason}; {fix}")
+            );
+        }
+    }
+
+    #[test]
+    fn the_refused_placeholder_is_the_one_env_example_ships() {
+        let example = include_str!("../../.env.example");
+        assert!(example.contains(&format!("BETTER_AUTH_SECRET=\"{EXAMPLE_SECRET}\"")));
     }
 
     #[test]
     fn missing_or_bad_database_url_names_the_variable() {
         let err = load(&[("BETTER_AUTH_SECRET", SECRET)]).unwrap_err();
-        assert_eq!(err.to_string(), "DATABASE_URL is not set");
+        assert!(
+            err.to_string()
+                .starts_with("DATABASE_URL is not set; set it to"),
+            "{err}"
+        );
         let err = load(&[
             ("BETTER_AUTH_SECRET", SECRET),
             ("DATABASE_URL", "postgres://u@h/db?sslmode=sometimes"),
@@ -258,35 +378,40 @@ mod tests {
 
     #[test]
     fn numbers_are_range_checked() {
-        let mut vars = base();
-        vars.push(("JWT_EXPIRES_IN", "soon"));
         assert_eq!(
-            load(&vars).unwrap_err().to_string(),
-            "JWT_EXPIRES_IN is invalid: `soon` is not a whole number"
+            with(&[("JWT_EXPIRES_IN", "soon")]).unwrap_err().to_string(),
+            "JWT_EXPIRES_IN is invalid: `soon` is not a whole number: use 1 to 7776000"
         );
-        let mut vars = base();
-        vars.push(("THROTTLE_SIGNIN_EMAIL", "0"));
-        vars.push(("JWT_EXPIRES_IN", "60"));
-        let config = load(&vars).unwrap();
-        assert_eq!(config.throttle.signin_per_email, 0);
-        assert_eq!(config.token_lifetime, Duration::from_secs(60));
+        assert_eq!(
+            with(&[("JWT_EXPIRES_IN", "7776001")])
+                .unwrap_err()
+                .to_string(),
+            "JWT_EXPIRES_IN is invalid: `7776001` is out of range: use 1 to 7776000"
+        );
+        let config = with(&[
+            ("THROTTLE_SIGNIN_EMAIL", "0"),
+            ("THROTTLE_SIGNIN_EMAIL_GLOBAL", "7"),
+            ("JWT_EXPIRES_IN", "7776000"),
+        ])
+        .unwrap();
+        assert_eq!(config.throttle.signin_per_email_and_ip, 0);
+        assert_eq!(config.throttle.signin_per_email, 7);
+        assert_eq!(config.token_lifetime, Duration::from_secs(7_776_000));
     }
 
     #[test]
     fn origins_are_normalised_and_wildcard_refused() {
-        let mut vars = base();
-        vars.push((
+        let config = with(&[(
             "ALLOWED_ORIGINS",
             " https://app.example.com/ , http://localhost:3000",
-        ));
+        )])
+        .unwrap();
         assert_eq!(
-            load(&vars).unwrap().allowed_origins,
+            config.http.allowed_origins,
             ["https://app.example.com", "http://localhost:3000"]
         );
-        let mut vars = base();
-        vars.push(("ALLOWED_ORIGINS", "*"));
         assert!(
-            load(&vars)
+            with(&[("ALLOWED_ORIGINS", "*")])
                 .unwrap_err()
                 .to_string()
                 .starts_with("ALLOWED_ORIGINS is invalid")

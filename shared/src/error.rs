@@ -24,6 +24,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("Request body must be 64 KiB or less")]
     PayloadTooLarge,
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
     #[error("Too many attempts, please try again later")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("{GENERIC_5XX}")]
@@ -43,6 +45,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unexpected(_) => StatusCode::SERVICE_UNAVAILABLE,
         }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use http::header::{CONTENT_TYPE, HeaderValue, ORIGIN, RETRY_AFTER, VARY};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, ORIGIN, RETRY_AFTER, VARY};
 use http::{Method, StatusCode};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -12,9 +12,9 @@ use serde::{Deserialize as _, Serialize};
 use serde_json::json;
 use tracing::Instrument as _;
 
-use crate::AppState;
 use crate::error::ApiError;
 use crate::routes;
+use crate::state::HttpState;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -23,7 +23,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// fill them, errors become their JSON response (5xx causes logged), and CORS headers are
 /// added for allowed origins. Infallible: whatever happens, the client gets a JSON answer.
 pub async fn serve<F, Fut>(
-    state: &AppState,
+    state: &HttpState,
     function: &'static str,
     req: Request,
     handle: F,
@@ -52,6 +52,10 @@ where
             empty(StatusCode::NO_CONTENT)
         } else if req.body().len() > MAX_BODY_BYTES {
             error_response(&ApiError::PayloadTooLarge, function)
+        } else if !req.body().is_empty() && !is_json(req.headers().get(CONTENT_TYPE)) {
+            // A cross-site form or no-cors fetch can send any body without a preflight,
+            // but not this type: nothing but JSON is read.
+            error_response(&ApiError::UnsupportedMediaType, function)
         } else {
             match handle(req).await {
                 Ok(response) => response,
@@ -98,12 +102,22 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     }
 }
 
+/// Whether a `Content-Type` says `application/json` (parameters such as a charset allowed).
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Every response of the API: JSON, and never stored by a cache (they carry tokens and
+/// per-user data).
 fn with_json_type(status: StatusCode, body: Body) -> Response<Body> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

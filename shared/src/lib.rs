@@ -2,6 +2,7 @@
 //! plumbing, domain types and the route table. A function crate is a thin handler over this.
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

@@ -1,25 +1,55 @@
-//! What a function builds once per cold start and every request borrows: config, token
-//! keys, CORS policy and the database pool.
+//! What a function builds once per cold start and every request borrows. [`HttpState`] is
+//! what every HTTP function needs (the CORS policy and the database pool); [`AppState`] adds
+//! what authenticating functions need (config, token keys, digest keys) and derefs to it.
+
+use std::fmt::Display;
+use std::ops::Deref;
 
 use crate::auth::TokenKeys;
-use crate::config::Config;
+use crate::auth::digest::DigestKeys;
+use crate::auth::password::Passwords;
+use crate::config::{Config, HttpConfig};
 use crate::db::Db;
 use crate::http::Cors;
 
-pub struct AppState {
-    pub config: Config,
-    pub tokens: TokenKeys,
+pub struct HttpState {
     pub cors: Cors,
     pub db: Db,
 }
 
+impl HttpState {
+    pub fn new(config: &HttpConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            cors: Cors::new(config.allowed_origins.clone()),
+            db: Db::connect_lazy(&config.database)?,
+        })
+    }
+
+    /// The cold start of a function that authenticates nobody (`health`): the database and
+    /// CORS variables only, so it needs no signing secret and no permission to read one.
+    pub async fn cold_start() -> anyhow::Result<Self> {
+        let env = crate::secrets::resolve(|name| std::env::var(name).ok()).await?;
+        let state = Self::new(&HttpConfig::from_lookup(&env)?)?;
+        state.db.warm_up_logged().await;
+        Ok(state)
+    }
+}
+
+pub struct AppState {
+    pub http: HttpState,
+    pub config: Config,
+    pub tokens: TokenKeys,
+    pub digests: DigestKeys,
+    pub passwords: Passwords,
+}
+
 impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let db = Db::connect_lazy(&config.database)?;
         Ok(Self {
+            http: HttpState::new(&config.http)?,
             tokens: TokenKeys::new(&config.auth_secret, config.token_lifetime),
-            cors: Cors::new(config.allowed_origins.clone()),
-            db,
+            digests: DigestKeys::new(&config.auth_secret),
+            passwords: Passwords::default(),
             config,
         })
     }
@@ -28,12 +58,29 @@ impl AppState {
     /// connection, all before the runtime asks for the first event. A database that is down
     /// now is logged, not fatal: requests retry the connection and answer 503 meanwhile.
     pub async fn cold_start() -> anyhow::Result<Self> {
-        let config = Config::load().await?;
-        let state = Self::new(config)?;
-        if let Err(err) = state.db.warm_up().await {
-            tracing::error!(error = ?err, "first database connection failed");
-        }
+        let state = Self::new(Config::load().await?)?;
+        state.db.warm_up_logged().await;
         Ok(state)
+    }
+}
+
+impl Deref for AppState {
+    type Target = HttpState;
+
+    fn deref(&self) -> &HttpState {
+        &self.http
+    }
+}
+
+impl AsRef<HttpState> for AppState {
+    fn as_ref(&self) -> &HttpState {
+        &self.http
+    }
+}
+
+impl AsRef<AppState> for AppState {
+    fn as_ref(&self) -> &AppState {
+        self
     }
 }
 
@@ -43,4 +90,16 @@ pub async fn database_from_env() -> anyhow::Result<Db> {
     let env = crate::secrets::resolve(|name| std::env::var(name).ok()).await?;
     let settings = crate::config::DatabaseSettings::from_lookup(&env)?;
     Db::connect_lazy(&settings)
+}
+
+/// Ends a cold start that cannot go on: one line (a log line, JSON in Lambda) naming what
+/// to fix, no backtrace, exit status 1. Every function's `main` passes its state through.
+pub fn or_exit<T, E: Display>(result: Result<T, E>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(err) => {
+            tracing::error!("start-up failed: {err:#}");
+            std::process::exit(1);
+        }
+    }
 }

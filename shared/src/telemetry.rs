@@ -1,6 +1,8 @@
 //! Logging, set up once per process: JSON lines in Lambda (CloudWatch reads them; every
 //! line inside a request carries its request id, function and route), readable text
-//! locally. `RUST_LOG` filters.
+//! locally. `RUST_LOG` filters, except that it cannot make the crates that see whole
+//! requests log them: below `info`, lambda_runtime and lambda_http log entire events
+//! (Authorization headers, password bodies) and tokio-postgres logs statement parameters.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -15,7 +17,7 @@ pub fn init_with<W>(json: bool, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -31,4 +33,73 @@ where
     };
     // A second init (tests spawning several servers) keeps the first subscriber.
     drop(result);
+}
+
+/// Crates whose debug and trace output holds credentials: held at `info` whatever
+/// `RUST_LOG` says.
+const CREDENTIAL_LOGGING_CRATES: [&str; 3] = ["lambda_runtime", "lambda_http", "tokio_postgres"];
+
+/// `RUST_LOG` (default `info`) with [`CREDENTIAL_LOGGING_CRATES`] held at `info`.
+fn filter(rust_log: Option<&str>) -> EnvFilter {
+    let base = rust_log
+        .filter(|spec| !spec.trim().is_empty())
+        .and_then(|spec| EnvFilter::try_new(spec).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    CREDENTIAL_LOGGING_CRATES
+        .iter()
+        .filter_map(|target| format!("{target}=info").parse().ok())
+        .fold(base, EnvFilter::add_directive)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a subscriber filtered by `rust_log` would log `target` at `level`.
+    fn logs(rust_log: Option<&str>, target: &str, level: tracing::Level) -> bool {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let subscriber = tracing_subscriber::registry().with(filter(rust_log));
+        tracing::subscriber::with_default(subscriber, || match (target, level) {
+            ("lambda_runtime", tracing::Level::DEBUG) => {
+                tracing::enabled!(target: "lambda_runtime", tracing::Level::DEBUG)
+            }
+            ("lambda_runtime", _) => {
+                tracing::enabled!(target: "lambda_runtime", tracing::Level::INFO)
+            }
+            ("lambda_http", _) => tracing::enabled!(target: "lambda_http", tracing::Level::TRACE),
+            ("tokio_postgres", _) => {
+                tracing::enabled!(target: "tokio_postgres", tracing::Level::DEBUG)
+            }
+            _ => tracing::enabled!(target: "shared", tracing::Level::TRACE),
+        })
+    }
+
+    #[test]
+    fn rust_log_cannot_open_the_crates_that_log_whole_requests() {
+        use tracing::Level;
+        for rust_log in [
+            Some("trace"),
+            Some("debug,lambda_runtime=trace,lambda_http=trace,tokio_postgres=trace"),
+            None,
+        ] {
+            assert!(
+                !logs(rust_log, "lambda_runtime", Level::DEBUG),
+                "{rust_log:?}"
+            );
+            assert!(!logs(rust_log, "lambda_http", Level::TRACE), "{rust_log:?}");
+            assert!(
+                !logs(rust_log, "tokio_postgres", Level::DEBUG),
+                "{rust_log:?}"
+            );
+            assert!(
+                logs(rust_log, "lambda_runtime", Level::INFO),
+                "{rust_log:?}"
+            );
+        }
+        assert!(
+            logs(Some("trace"), "shared", Level::TRACE),
+            "the rest follows RUST_LOG"
+        );
+        assert!(!logs(None, "shared", Level::TRACE));
+    }
 }

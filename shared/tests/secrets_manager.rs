@@ -120,7 +120,10 @@ async fn secrets_come_from_secrets_manager_and_sign_tokens() {
         .await
         .expect("config");
     assert_eq!(config.auth_secret.expose_secret(), stored);
-    assert_eq!(config.database.target.config.get_dbname(), Some("todo"));
+    assert_eq!(
+        config.http.database.target.config.get_dbname(),
+        Some("todo")
+    );
 
     let keys = TokenKeys::new(&config.auth_secret, Duration::from_secs(60));
     let issued = keys.issue(uuid::Uuid::new_v4(), "a@b.co", "A").unwrap();
@@ -155,7 +158,7 @@ async fn a_missing_or_short_secret_stops_start_up_naming_the_variable() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "BETTER_AUTH_SECRET is invalid: must be at least 32 characters"
+        "BETTER_AUTH_SECRET is invalid: must be at least 32 characters; generate one with `openssl rand -base64 32`"
     );
 }
 

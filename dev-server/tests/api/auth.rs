@@ -436,6 +436,53 @@ async fn signout_without_a_usable_token_still_answers_200() {
     assert_eq!(app.get_session(&ada.token).await.0, StatusCode::OK);
 }
 
+/// A cross-site form or `no-cors` fetch can POST any body without a preflight, but never
+/// as `application/json`: such bodies are refused before anything reads them.
+#[tokio::test]
+async fn bodies_that_are_not_declared_json_get_415_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada@example.com").await;
+    let unsupported = (
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        error("Content-Type must be application/json"),
+    );
+    let signup = r#"{"name":"Eve","email":"eve@example.com","password":"correct horse"}"#;
+    let signin = format!(r#"{{"email":"ada@example.com","password":"{PASSWORD}"}}"#);
+    let task = r#"{"title":"forged"}"#;
+    for content_type in [
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/jsonp"),
+        None,
+    ] {
+        let with_type = |request: reqwest::RequestBuilder| match content_type {
+            Some(value) => request.header("content-type", value),
+            None => request,
+        };
+        let requests = [
+            with_type(app.request(Method::POST, "/api/auth/signup")).body(signup),
+            with_type(app.request(Method::POST, "/api/auth/signin")).body(signin.clone()),
+            with_type(app.with_token(Method::POST, &ada.tasks_path(), &ada.token)).body(task),
+        ];
+        for request in requests {
+            assert_eq!(app.send(request).await, unsupported, "{content_type:?}");
+        }
+    }
+    assert_eq!(app.count("users").await, 1);
+    assert_eq!(app.count("sessions").await, 1, "no signin happened");
+    assert_eq!(app.count("tasks").await, 0);
+
+    // Parameters are allowed, and a request without a body needs no type at all.
+    let request = app
+        .with_token(Method::POST, &ada.tasks_path(), &ada.token)
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(task);
+    assert_eq!(app.send(request).await.0, StatusCode::CREATED);
+    assert_eq!(app.get_session(&ada.token).await.0, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn malformed_bodies_get_a_json_400_and_change_nothing() {
     let app = TestApp::spawn().await;
@@ -578,7 +625,11 @@ async fn the_body_limit_is_exactly_64_kib_and_larger_bodies_are_never_parsed() {
         // Pad with whitespace after the object: valid JSON of exactly `length` bytes.
         format!("{frame}{}", " ".repeat(length - frame.len()))
     };
-    let signup = |body: String| app.request(Method::POST, "/api/auth/signup").body(body);
+    let signup = |body: String| {
+        app.request(Method::POST, "/api/auth/signup")
+            .header("content-type", "application/json")
+            .body(body)
+    };
     assert_eq!(
         app.send(signup(body_of_length(64 * 1024))).await,
         (StatusCode::BAD_REQUEST, error("Name is required")),

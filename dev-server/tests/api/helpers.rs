@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use shared::AppState;
 use shared::config::Config;
 
-pub const SECRET: &str = "test-secret-that-is-at-least-32-characters";
+pub const SECRET: &str = "test-secret-0123456789-ABCDEFGHIJ-klmnop";
 pub const ORIGIN: &str = "http://localhost:3000";
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -159,12 +159,23 @@ impl TestApp {
         }
     }
 
+    /// A client whose requests come from `address` (any of 127.0.0.0/8): another source IP
+    /// for the throttle and audit rules.
+    pub fn client_from(&self, address: &str) -> reqwest::Client {
+        let address: std::net::IpAddr = address.parse().expect("a loopback address");
+        reqwest::Client::builder()
+            .local_address(address)
+            .build()
+            .expect("client")
+    }
+
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.address))
     }
 
-    /// Sends and returns status and JSON body, checking every response is JSON.
+    /// Sends and returns status and JSON body, checking every response is JSON and never
+    /// cached.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let (status, _, body) = self.send_with_headers(request).await;
         (status, body)
@@ -183,6 +194,11 @@ impl TestApp {
         assert_eq!(
             content_type.as_ref().and_then(|v| v.to_str().ok()),
             Some("application/json"),
+            "{status} {text}"
+        );
+        assert_eq!(
+            headers.get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-store"),
             "{status} {text}"
         );
         let body = if text.is_empty() {

@@ -1,6 +1,8 @@
-//! Brute-force throttling as the contract states it: per email, per source IP and
-//! signups per IP, 15-minute windows, `Retry-After`, `0` turning a rule off, and the same
-//! answer whether or not the email exists.
+//! Brute-force throttling as the contract states it: failed password checks per email from
+//! one address, per email from all addresses and per address; signups per address, judged
+//! before any hash; 15-minute windows, `Retry-After`, `0` turning a rule off, the same
+//! answer whether or not the email exists, and an attempt refused by one rule moving no
+//! counter at all.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -9,9 +11,14 @@ use crate::helpers::{PASSWORD, TestApp, error};
 
 const TOO_MANY: &str = "Too many attempts, please try again later";
 
-/// Status, `Retry-After` in seconds (if sent) and body of one POST.
-async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Option<u64>, Value) {
-    let request = app.request(Method::POST, path).json(&body);
+type Answer = (StatusCode, Option<u64>, Value);
+
+/// Status, `Retry-After` in seconds (if sent) and body of one POST from `address`.
+async fn post_from(app: &TestApp, address: &str, path: &str, body: Value) -> Answer {
+    let request = app
+        .client_from(address)
+        .request(Method::POST, format!("{}{path}", app.address))
+        .json(&body);
     let (status, headers, body) = app.send_with_headers(request).await;
     let retry_after = headers
         .get("retry-after")
@@ -19,17 +26,22 @@ async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Option<u64
     (status, retry_after, body)
 }
 
-async fn signin(app: &TestApp, email: &str, password: &str) -> (StatusCode, Option<u64>, Value) {
+async fn signin_from(app: &TestApp, address: &str, email: &str, password: &str) -> Answer {
     let body = json!({ "email": email, "password": password });
-    post(app, "/api/auth/signin", body).await
+    post_from(app, address, "/api/auth/signin", body).await
 }
 
-async fn signup(app: &TestApp, email: &str) -> (StatusCode, Option<u64>, Value) {
+/// A signin from 127.0.0.1.
+async fn signin(app: &TestApp, email: &str, password: &str) -> Answer {
+    signin_from(app, "127.0.0.1", email, password).await
+}
+
+async fn signup(app: &TestApp, email: &str) -> Answer {
     let body = json!({ "name": "Ada", "email": email, "password": PASSWORD });
-    post(app, "/api/auth/signup", body).await
+    post_from(app, "127.0.0.1", "/api/auth/signup", body).await
 }
 
-fn invalid() -> (StatusCode, Option<u64>, Value) {
+fn invalid() -> Answer {
     (
         StatusCode::BAD_REQUEST,
         None,
@@ -37,19 +49,23 @@ fn invalid() -> (StatusCode, Option<u64>, Value) {
     )
 }
 
-/// `times` wrong-password signins for `email`, each answered the plain 400.
-async fn fail_signins(app: &TestApp, email: &str, times: usize) {
+/// `times` wrong-password signins for `email` from `address`, each answered the plain 400.
+async fn fail_signins_from(app: &TestApp, address: &str, email: &str, times: usize) {
     for attempt in 1..=times {
         assert_eq!(
-            signin(app, email, "wrong password").await,
+            signin_from(app, address, email, "wrong password").await,
             invalid(),
-            "failure {attempt} of {times}"
+            "failure {attempt} of {times} from {address}"
         );
     }
 }
 
+async fn fail_signins(app: &TestApp, email: &str, times: usize) {
+    fail_signins_from(app, "127.0.0.1", email, times).await;
+}
+
 /// A 429 with the contract body and a `Retry-After` within the 15-minute window.
-fn assert_throttled(answer: &(StatusCode, Option<u64>, Value), context: &str) {
+fn assert_throttled(answer: &Answer, context: &str) {
     assert_eq!(
         answer.0,
         StatusCode::TOO_MANY_REQUESTS,
@@ -65,25 +81,107 @@ fn assert_throttled(answer: &(StatusCode, Option<u64>, Value), context: &str) {
     );
 }
 
+/// Every counter as the database holds it, for before/after comparisons.
+async fn counters(app: &TestApp) -> Vec<String> {
+    app.db
+        .query(
+            "SELECT row_to_json(c)::text FROM throttle_counters c ORDER BY rule, key",
+            &[],
+        )
+        .await
+        .expect("counters")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 #[tokio::test]
-async fn five_failures_for_an_email_block_it_even_with_the_right_password() {
+async fn five_failures_for_an_email_from_one_address_block_it_there_even_with_the_right_password() {
     let app = TestApp::spawn().await;
     app.signup("ada@example.com").await;
     fail_signins(&app, "ada@example.com", 5).await;
+    let before = counters(&app).await;
+    let runs = app.state.passwords.runs();
     let blocked = signin(&app, "ADA@example.com ", PASSWORD).await;
     assert_throttled(&blocked, "sixth attempt, right password, other spelling");
+    assert_eq!(
+        counters(&app).await,
+        before,
+        "a refused attempt moves no counter"
+    );
+    assert_eq!(app.state.passwords.runs(), runs, "and verifies no password");
     assert_eq!(
         app.count("sessions").await,
         1,
         "a throttled signin opens no session"
     );
 
+    // The owner, from another address, is not locked out by somebody else's guesses.
+    assert_eq!(
+        signin_from(&app, "127.0.0.2", "ada@example.com", PASSWORD)
+            .await
+            .0,
+        StatusCode::OK
+    );
     // Other emails from the same address are not affected by this email's limit.
     app.signup("grace@example.com").await;
     assert_eq!(
         signin(&app, "grace@example.com", PASSWORD).await.0,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn an_address_over_its_limit_cannot_touch_other_accounts_counters() {
+    let app = TestApp::spawn_with(&[("THROTTLE_SIGNIN_IP", "3")]).await;
+    let victims: Vec<String> = (0..10).map(|n| format!("victim{n}@example.com")).collect();
+    for victim in &victims {
+        app.signup(victim).await;
+    }
+    fail_signins(&app, "guess@example.com", 3).await;
+    let before = counters(&app).await;
+    assert_eq!(
+        before.len(),
+        4,
+        "the guessed email from here and everywhere, the address's signins and its signups"
+    );
+    let runs = app.state.passwords.runs();
+    for victim in &victims {
+        for _ in 0..6 {
+            assert_throttled(
+                &signin(&app, victim, "wrong password").await,
+                "an address over its limit",
+            );
+        }
+    }
+    assert_eq!(
+        counters(&app).await,
+        before,
+        "no counter was created or moved"
+    );
+    assert_eq!(app.state.passwords.runs(), runs, "no password was verified");
+    for victim in &victims {
+        assert_eq!(
+            signin_from(&app, "127.0.0.2", victim, PASSWORD).await.0,
+            StatusCode::OK,
+            "{victim} signs in from elsewhere"
+        );
+    }
+}
+
+#[tokio::test]
+async fn failures_for_one_email_from_many_addresses_reach_its_global_limit() {
+    let app = TestApp::spawn_with(&[("THROTTLE_SIGNIN_EMAIL_GLOBAL", "3")]).await;
+    app.signup("ada@example.com").await;
+    for address in ["127.0.0.2", "127.0.0.3", "127.0.0.4"] {
+        fail_signins_from(&app, address, "ada@example.com", 1).await;
+    }
+    let before = counters(&app).await;
+    assert_throttled(
+        &signin_from(&app, "127.0.0.5", "ada@example.com", PASSWORD).await,
+        "distributed guessing, a fresh address",
+    );
+    assert_eq!(counters(&app).await, before);
 }
 
 #[tokio::test]
@@ -114,7 +212,7 @@ impl AbsDiff for Option<u64> {
 }
 
 #[tokio::test]
-async fn a_successful_signin_resets_the_email_count() {
+async fn a_successful_signin_resets_the_email_count_from_that_address() {
     let app = TestApp::spawn().await;
     app.signup("ada@example.com").await;
     fail_signins(&app, "ada@example.com", 4).await;
@@ -201,9 +299,10 @@ async fn successful_signins_do_not_count_against_the_address() {
 }
 
 #[tokio::test]
-async fn signups_from_one_address_are_limited_whatever_their_outcome() {
+async fn signups_from_one_address_are_limited_and_refused_before_any_hash() {
     let app = TestApp::spawn_with(&[("THROTTLE_SIGNUP_IP", "3")]).await;
     assert_eq!(signup(&app, "a@example.com").await.0, StatusCode::CREATED);
+    let runs = app.state.passwords.runs();
     assert_eq!(
         signup(&app, "a@example.com").await,
         (
@@ -212,9 +311,22 @@ async fn signups_from_one_address_are_limited_whatever_their_outcome() {
             error("Email already registered")
         )
     );
+    assert_eq!(
+        app.state.passwords.runs(),
+        runs,
+        "a taken email costs no hash"
+    );
     assert_eq!(signup(&app, "b@example.com").await.0, StatusCode::CREATED);
+    let runs = app.state.passwords.runs();
+    let before = counters(&app).await;
     let blocked = signup(&app, "c@example.com").await;
     assert_throttled(&blocked, "fourth signup");
+    assert_eq!(
+        app.state.passwords.runs(),
+        runs,
+        "a refused signup costs no hash"
+    );
+    assert_eq!(counters(&app).await, before, "nor moves its counter");
     assert_eq!(
         app.count("users").await,
         2,
@@ -239,6 +351,7 @@ async fn signups_from_one_address_are_limited_whatever_their_outcome() {
 async fn zero_turns_a_limit_off() {
     let app = TestApp::spawn_with(&[
         ("THROTTLE_SIGNIN_EMAIL", "0"),
+        ("THROTTLE_SIGNIN_EMAIL_GLOBAL", "0"),
         ("THROTTLE_SIGNIN_IP", "0"),
         ("THROTTLE_SIGNUP_IP", "0"),
     ])
@@ -257,22 +370,33 @@ async fn zero_turns_a_limit_off() {
 }
 
 #[tokio::test]
-async fn counters_hold_digests_not_addresses() {
+async fn counters_hold_keyed_digests_not_addresses_nor_plain_hashes() {
     let app = TestApp::spawn().await;
-    signin(&app, "secret.person@example.com", "wrong password").await;
+    let (email, address) = ("secret.person@example.com", "127.0.0.1");
+    signin(&app, email, "wrong password").await;
     let rows = app
         .db
         .query(
-            "SELECT rule, encode(key, 'escape') FROM throttle_counters ORDER BY rule",
-            &[],
+            "SELECT rule, key, key IN (sha256(convert_to($1, 'UTF8')), sha256(convert_to($2, 'UTF8')))
+               FROM throttle_counters ORDER BY rule",
+            &[&email, &address],
         )
         .await
         .expect("counters");
     let rules: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
-    assert_eq!(rules, ["signin_email", "signin_ip"]);
-    for row in rows {
-        let key: String = row.get(1);
-        assert!(!key.contains("secret.person") && !key.contains("127.0.0.1"));
+    assert_eq!(rules, ["signin_email", "signin_email_ip", "signin_ip"]);
+    let digests = &app.state.digests;
+    let expected = [
+        digests.throttle_key(&[email]),
+        digests.throttle_key(&[email, address]),
+        digests.throttle_key(&[address]),
+    ];
+    for (row, expected) in rows.iter().zip(expected) {
+        let key: Vec<u8> = row.get(1);
+        assert_eq!(key, expected, "HMAC-SHA256 under the derived key");
+        assert!(!row.get::<_, bool>(2), "not a plain SHA-256");
+        let text = String::from_utf8_lossy(&key);
+        assert!(!text.contains("secret.person") && !text.contains(address));
     }
 }
 
@@ -284,14 +408,22 @@ async fn the_clean_up_deletes_only_expired_sessions_and_dead_counters() {
     signin(&app, "ada@example.com", "wrong password").await;
     signin(&app, "nobody@example.com", "wrong password").await;
     app.db
-        .batch_execute(
+        .execute(
             "UPDATE sessions SET expires_at = now() - interval '1 second'
-              WHERE user_id = (SELECT id FROM users WHERE email = 'grace@example.com');
-             UPDATE throttle_counters SET window_start = now() - interval '15 minutes'
-              WHERE key = sha256(convert_to('nobody@example.com', 'UTF8'))",
+              WHERE user_id = (SELECT id FROM users WHERE email = 'grace@example.com')",
+            &[],
         )
         .await
-        .expect("age rows");
+        .expect("age a session");
+    let nobody = app.state.digests.throttle_key(&["nobody@example.com"]);
+    app.db
+        .execute(
+            "UPDATE throttle_counters SET window_start = now() - interval '15 minutes'
+              WHERE rule = 'signin_email' AND key = $1",
+            &[&nobody],
+        )
+        .await
+        .expect("age a counter");
 
     let purged = shared::db::maintenance::purge_expired(&app.state.db)
         .await
@@ -306,8 +438,9 @@ async fn the_clean_up_deletes_only_expired_sessions_and_dead_counters() {
     assert_eq!(app.count("sessions").await, 1);
     assert_eq!(
         app.count("throttle_counters").await,
-        3,
-        "ada's email, and the address's signin and signup counters"
+        5,
+        "ada's email (here and everywhere), nobody's from here, the address's signin and \
+         signup counters"
     );
     assert_eq!(app.get_session(&live.token).await.0, StatusCode::OK);
 }

@@ -3,15 +3,16 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
-use shared::{ApiError, AppState, http};
+use shared::state::HttpState;
+use shared::{ApiError, http};
 
 pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
+pub async fn handler(state: &HttpState, req: Request) -> Result<Response<Body>, Error> {
     http::serve(state, FUNCTION, req, |_| health(state)).await
 }
 
-async fn health(state: &AppState) -> Result<Response<Body>, ApiError> {
+async fn health(state: &HttpState) -> Result<Response<Body>, ApiError> {
     state.db.query("SELECT 1", &[]).await?;
     Ok(http::json(
         StatusCode::OK,

@@ -1,13 +1,14 @@
 //! POST /api/auth/signin: unknown email and wrong password give the same answer after the
 //! same work (one argon2id verification either way), then a new session is opened. Every
-//! attempt counts against the email's and the source IP's limits; a throttled attempt gets
-//! 429 before the password is looked at, whether or not the email exists.
+//! attempt counts against the email from this address, the email from everywhere and the
+//! address; an attempt a rule refuses gets 429 before any password is looked at, whether
+//! or not the email exists, and moves no counter.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use shared::access;
-use shared::auth::password;
+use shared::audit::{self, AuditEvent};
 use shared::db::throttle::Attempt;
 use shared::db::users::SigninLookup;
 use shared::db::{sessions, users};
@@ -37,29 +38,47 @@ async fn signin(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         .ok_or_else(|| ApiError::validation("Password is required"))?;
 
     let source_ip = http::source_ip(&req);
-    let attempt = Attempt::signin(&state.config.throttle, &email, source_ip.as_deref());
+    let attempt = Attempt::password_check(
+        &state.config.throttle,
+        &state.digests,
+        &email,
+        source_ip.as_deref(),
+    );
     let found = match users::find_for_signin(&state.db, &email, &attempt).await? {
         SigninLookup::Counted(found) => found,
         SigninLookup::Throttled { retry_after_secs } => {
+            audit::record(state, &req, AuditEvent::Throttled, None);
             return Err(ApiError::TooManyRequests { retry_after_secs });
         }
     };
     let stored_hash = found.as_ref().map(|found| found.password_hash.clone());
-    let matches = password::verify(SecretString::from(password), stored_hash).await?;
-    let Some(found) = found.filter(|_| matches) else {
-        return Err(ApiError::validation("Invalid email or password"));
+    let matches = state
+        .passwords
+        .verify(SecretString::from(password), stored_hash)
+        .await?;
+    let user = match found {
+        Some(found) if matches => found.user,
+        found => {
+            let user_id = found.map(|found| found.user.id.to_string());
+            audit::record(state, &req, AuditEvent::SigninFailed, user_id.as_deref());
+            return Err(ApiError::validation("Invalid email or password"));
+        }
     };
 
-    let user = found.user;
     let issued = state.tokens.issue(user.id, &user.email, &user.name)?;
     sessions::open_after_signin(
         &state.db,
         user.id,
         issued.session_id,
         issued.expires_at,
-        &email,
-        source_ip.as_deref(),
+        &attempt,
     )
     .await?;
+    audit::record(
+        state,
+        &req,
+        AuditEvent::SigninSucceeded,
+        Some(&user.id.to_string()),
+    );
     Ok(access::signed_in(StatusCode::OK, &user, &issued))
 }

@@ -5,6 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
 use shared::access;
+use shared::audit::{self, AuditEvent};
 use shared::db::sessions;
 use shared::{ApiError, AppState, http};
 
@@ -22,11 +23,14 @@ async fn signout(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
     };
     // Signing out without a usable token is not an error: there is nothing to revoke.
     if let Some(caller) = access::caller_if_any(state, &req) {
-        if global {
+        let event = if global {
             sessions::revoke_all(&state.db, &caller.credential).await?;
+            AuditEvent::SignedOutEverywhere
         } else {
             sessions::revoke(&state.db, &caller.credential).await?;
-        }
+            AuditEvent::SignedOut
+        };
+        audit::record(state, &req, event, Some(&caller.user_id.to_string()));
     }
     Ok(http::json(
         StatusCode::OK,

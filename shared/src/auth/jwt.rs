@@ -23,6 +23,17 @@ pub struct Claims {
     pub jti: String,
 }
 
+/// The claims of a presented token, each optional: a correctly signed token whose `exp` has
+/// passed is "expired" whatever else it lacks, so the signature and lifetime are judged
+/// before the shape.
+#[derive(Debug, Deserialize)]
+struct PresentedClaims {
+    sub: Option<String>,
+    user_id: Option<String>,
+    jti: Option<String>,
+    exp: i64,
+}
+
 /// A token whose signature, algorithm and lifetime checked out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifiedToken {
@@ -50,7 +61,8 @@ impl TokenKeys {
         let secret = secret.expose_secret().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // `sub` is required too, but checked after the lifetime (see PresentedClaims).
+        validation.set_required_spec_claims(&["exp"]);
         validation.leeway = 0;
         validation.validate_exp = true;
         validation.validate_nbf = true;
@@ -87,17 +99,21 @@ impl TokenKeys {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthFailure::InvalidToken);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|err| match err.kind() {
-                ErrorKind::ExpiredSignature => AuthFailure::ExpiredToken,
-                _ => AuthFailure::InvalidToken,
-            })?;
-        let claims = data.claims;
-        let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AuthFailure::InvalidToken)?;
-        let session_id = Uuid::parse_str(&claims.jti).map_err(|_| AuthFailure::InvalidToken)?;
-        if claims.user_id != claims.sub {
+        let claims =
+            jsonwebtoken::decode::<PresentedClaims>(token, &self.decoding, &self.validation)
+                .map_err(|err| match err.kind() {
+                    ErrorKind::ExpiredSignature => AuthFailure::ExpiredToken,
+                    _ => AuthFailure::InvalidToken,
+                })?
+                .claims;
+        let (Some(sub), Some(user_id), Some(jti)) = (claims.sub, claims.user_id, claims.jti) else {
+            return Err(AuthFailure::InvalidToken);
+        };
+        if user_id != sub {
             return Err(AuthFailure::InvalidToken);
         }
+        let user_id = Uuid::parse_str(&sub).map_err(|_| AuthFailure::InvalidToken)?;
+        let session_id = Uuid::parse_str(&jti).map_err(|_| AuthFailure::InvalidToken)?;
         let expires_at = OffsetDateTime::from_unix_timestamp(claims.exp)
             .map_err(|_| AuthFailure::InvalidToken)?;
         Ok(VerifiedToken {
@@ -153,6 +169,44 @@ mod tests {
         assert_eq!(
             keys().verify(&"a".repeat(MAX_TOKEN_BYTES + 1)),
             Err(AuthFailure::InvalidToken)
+        );
+    }
+
+    #[test]
+    fn a_correctly_signed_token_past_its_exp_is_expired_whatever_it_lacks() {
+        let secret = EncodingKey::from_secret("k".repeat(32).as_bytes());
+        let sign = |claims: serde_json::Value| {
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &secret).unwrap()
+        };
+        let past = OffsetDateTime::now_utc().unix_timestamp() - 60;
+        for claims in [
+            serde_json::json!({ "exp": past }),
+            serde_json::json!({ "exp": past, "sub": Uuid::new_v4().to_string() }),
+            serde_json::json!({ "exp": past, "sub": "not-a-uuid", "jti": "x" }),
+        ] {
+            assert_eq!(
+                keys().verify(&sign(claims.clone())),
+                Err(AuthFailure::ExpiredToken),
+                "{claims}"
+            );
+        }
+        let future = past + 3600;
+        assert_eq!(
+            keys().verify(&sign(serde_json::json!({ "exp": future }))),
+            Err(AuthFailure::InvalidToken),
+            "a live token without a subject is malformed"
+        );
+        let other = EncodingKey::from_secret("o".repeat(32).as_bytes());
+        let forged = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({ "exp": past }),
+            &other,
+        )
+        .unwrap();
+        assert_eq!(
+            keys().verify(&forged),
+            Err(AuthFailure::InvalidToken),
+            "badly signed"
         );
     }
 }

@@ -21,6 +21,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "throttle",
         include_str!("../../../migrations/V3__throttle.sql"),
     ),
+    (
+        4,
+        "throttle_rules_and_keyed_digests",
+        include_str!("../../../migrations/V4__throttle_rules_and_keyed_digests.sql"),
+    ),
 ];
 
 /// FNV-1a of `text`: a stable fingerprint, the same on every platform and release.

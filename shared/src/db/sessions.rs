@@ -8,33 +8,33 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use super::credentials::Credential;
-use super::throttle::{self, Rule};
+use super::throttle::{Attempt, Rule};
 use super::users::User;
 use super::{Db, DbError};
 
-/// Opens the session of a successful signin, and in the same statement clears the email's
-/// failed attempts and gives back the attempt counted against the source IP.
+/// Opens the session of a successful signin, and in the same statement clears the
+/// email's failed attempts from this address and gives back the attempt the signin counted
+/// against the email from everywhere and against the address.
 pub async fn open_after_signin(
     db: &Db,
     user_id: Uuid,
     session_id: Uuid,
     expires_at: OffsetDateTime,
-    email: &str,
-    source_ip: Option<&str>,
+    attempt: &Attempt,
 ) -> Result<(), DbError> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH new_session AS (
                  INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
-             ), reset_email AS (
-                 DELETE FROM throttle_counters WHERE rule = '{email_rule}' AND key = {email_key}
+             ), reset_email_ip AS (
+                 DELETE FROM throttle_counters WHERE rule = '{email_ip}' AND key = $4
              )
              UPDATE throttle_counters SET attempts = attempts - 1
-              WHERE rule = '{ip_rule}' AND key = {ip_key} AND attempts > 0",
-            email_rule = Rule::SigninEmail.name(),
-            email_key = throttle::key_digest("$4::text"),
-            ip_rule = Rule::SigninIp.name(),
-            ip_key = throttle::key_digest("$5::text"),
+              WHERE attempts > 0
+                AND ((rule = '{email}' AND key = $5) OR (rule = '{ip}' AND key = $6))",
+            email_ip = Rule::SigninEmailIp.name(),
+            email = Rule::SigninEmail.name(),
+            ip = Rule::SigninIp.name(),
         )
     });
     db.query(
@@ -43,8 +43,9 @@ pub async fn open_after_signin(
             (&session_id, Type::UUID),
             (&user_id, Type::UUID),
             (&expires_at, Type::TIMESTAMPTZ),
-            (&email, Type::TEXT),
-            (&source_ip, Type::TEXT),
+            (&attempt.key(Rule::SigninEmailIp), Type::BYTEA),
+            (&attempt.key(Rule::SigninEmail), Type::BYTEA),
+            (&attempt.key(Rule::SigninIp), Type::BYTEA),
         ],
     )
     .await

@@ -1,12 +1,19 @@
-//! Brute-force throttling (the contract's "Throttling" rules): one counter per rule and key in
-//! `throttle_counters`, counting attempts in a fixed window that opens with the first one.
+//! Brute-force throttling (the contract's "Throttling" rules): one counter per rule and key
+//! in `throttle_counters`, counting attempts in a fixed window that opens with the first.
 //!
-//! An attempt is counted *before* it is judged, inside the statement that does the
-//! request's own work. So parallel guesses cannot slip between a check and a write, and
-//! throttling adds no round trip. A successful signin then gives its attempts back.
+//! An attempt is judged and counted inside the statement that does the request's own work,
+//! so throttling adds no round trip. The counters it touches are locked (in one order, so
+//! two attempts cannot deadlock) and read first: if any is at its limit, the attempt is
+//! refused and **no** counter moves, so an address over its own limit cannot push other
+//! people's accounts into lockout. Otherwise every counter is incremented before the
+//! password is looked at, and parallel guesses queue on those locks instead of slipping
+//! between a check and a write (only a counter's very first attempts, before its row
+//! exists, are not serialised, which matters for a limit of 1 alone). A successful signin
+//! then gives its attempts back.
 
 use tokio_postgres::types::{ToSql, Type};
 
+use crate::auth::digest::DigestKeys;
 use crate::config::ThrottleLimits;
 
 /// The window of every rule, as a PostgreSQL interval.
@@ -14,9 +21,11 @@ pub const WINDOW: &str = "interval '15 minutes'";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// Failed signins for one email.
+    /// Failed password checks for one email from one source IP.
+    SigninEmailIp,
+    /// Failed password checks for one email from all addresses.
     SigninEmail,
-    /// Failed signins from one source IP.
+    /// Failed password checks from one source IP.
     SigninIp,
     /// Signups from one source IP.
     SignupIp,
@@ -26,6 +35,7 @@ impl Rule {
     /// The value of `throttle_counters.rule`.
     pub fn name(self) -> &'static str {
         match self {
+            Rule::SigninEmailIp => "signin_email_ip",
             Rule::SigninEmail => "signin_email",
             Rule::SigninIp => "signin_ip",
             Rule::SignupIp => "signup_ip",
@@ -33,79 +43,104 @@ impl Rule {
     }
 }
 
-/// The counters one request bumps, each with its key and limit. Rules that are off
-/// (limit 0) or whose key is unknown are left out, so they cost nothing.
+/// The counters one request touches, each with its key (a keyed digest, never the email
+/// or address itself) and limit. Rules that are off (limit 0) or whose key is unknown are
+/// left out, so they cost nothing.
 #[derive(Debug, Default)]
 pub struct Attempt {
     rules: Vec<&'static str>,
-    keys: Vec<String>,
+    keys: Vec<Vec<u8>>,
     limits: Vec<i32>,
 }
 
 impl Attempt {
-    /// A signin: counts against the email and the source IP.
-    pub fn signin(limits: &ThrottleLimits, email: &str, source_ip: Option<&str>) -> Self {
+    /// A password check (signin, and every later confirmation of a password): counts
+    /// against the email from this address, the email from all addresses, and the address.
+    pub fn password_check(
+        limits: &ThrottleLimits,
+        digests: &DigestKeys,
+        email: &str,
+        source_ip: Option<&str>,
+    ) -> Self {
+        let email_ip = source_ip.map(|ip| digests.throttle_key(&[email, ip]));
+        let email = Some(digests.throttle_key(&[email]));
+        let ip = source_ip.map(|ip| digests.throttle_key(&[ip]));
         Self::default()
-            .count(Rule::SigninEmail, Some(email), limits.signin_per_email)
-            .count(Rule::SigninIp, source_ip, limits.signin_per_ip)
+            .count(
+                Rule::SigninEmailIp,
+                email_ip,
+                limits.signin_per_email_and_ip,
+            )
+            .count(Rule::SigninEmail, email, limits.signin_per_email)
+            .count(Rule::SigninIp, ip, limits.signin_per_ip)
     }
 
     /// A signup: counts against the source IP.
-    pub fn signup(limits: &ThrottleLimits, source_ip: Option<&str>) -> Self {
-        Self::default().count(Rule::SignupIp, source_ip, limits.signup_per_ip)
+    pub fn signup(limits: &ThrottleLimits, digests: &DigestKeys, source_ip: Option<&str>) -> Self {
+        let ip = source_ip.map(|ip| digests.throttle_key(&[ip]));
+        Self::default().count(Rule::SignupIp, ip, limits.signup_per_ip)
     }
 
-    fn count(mut self, rule: Rule, key: Option<&str>, limit: u32) -> Self {
+    fn count(mut self, rule: Rule, key: Option<Vec<u8>>, limit: u32) -> Self {
         if let (Some(key), true) = (key, limit > 0) {
             self.rules.push(rule.name());
-            self.keys.push(key.to_owned());
+            self.keys.push(key);
             self.limits.push(i32::try_from(limit).unwrap_or(i32::MAX));
         }
         self
+    }
+
+    /// The counter of `rule` in this attempt, if it counts against it: what a successful
+    /// signin clears or gives back.
+    pub fn key(&self, rule: Rule) -> Option<&[u8]> {
+        self.rules
+            .iter()
+            .position(|name| *name == rule.name())
+            .map(|at| self.keys[at].as_slice())
     }
 
     /// The three array parameters that [`counting_ctes`] reads.
     pub(super) fn params(&self) -> [(&(dyn ToSql + Sync), Type); 3] {
         [
             (&self.rules, Type::TEXT_ARRAY),
-            (&self.keys, Type::TEXT_ARRAY),
+            (&self.keys, Type::BYTEA_ARRAY),
             (&self.limits, Type::INT4_ARRAY),
         ]
     }
 }
 
-/// The SQL digest of a key (a text expression): what `throttle_counters.key` holds.
-pub(super) fn key_digest(key: &str) -> String {
-    format!("sha256(convert_to({key}, 'UTF8'))")
-}
-
-/// Two CTEs that count an [`Attempt`] given as parameters `$first`..`$first+2`:
-/// `throttle_hits` (the counters after this attempt) and `throttle_verdict` (one row whose
-/// `retry_after` is the seconds until the latest passed limit's window ends, or null when
-/// no limit is passed). Statements that may not proceed when throttled test
+/// CTEs that judge and count an [`Attempt`] given as parameters `$first`..`$first+2`,
+/// ending with `throttle_verdict`: one row whose `retry_after` is the seconds until the
+/// latest full counter's window ends, or null when the attempt may proceed (and has been
+/// counted). Statements that may not proceed when throttled test
 /// `(SELECT retry_after FROM throttle_verdict) IS NULL`.
 pub(super) fn counting_ctes(first: usize) -> String {
     let (rules, keys, limits) = (first, first + 1, first + 2);
-    let digest = key_digest("a.key");
     format!(
         "throttle_attempt AS (
-             SELECT a.rule, {digest} AS key, a.max_attempts
-               FROM unnest(${rules}::text[], ${keys}::text[], ${limits}::int4[])
+             SELECT a.rule, a.key, a.max_attempts
+               FROM unnest(${rules}::text[], ${keys}::bytea[], ${limits}::int4[])
                     AS a(rule, key, max_attempts)
+         ), throttle_current AS (
+             SELECT c.window_start,
+                    c.window_start > now() - {WINDOW} AND c.attempts >= a.max_attempts AS at_limit
+               FROM throttle_counters c JOIN throttle_attempt a USING (rule, key)
+              ORDER BY c.rule, c.key
+                FOR UPDATE OF c
+         ), throttle_verdict AS (
+             SELECT max(greatest(1, ceil(extract(epoch FROM
+                        window_start + {WINDOW} - now()))))::int8 AS retry_after
+               FROM throttle_current WHERE at_limit
          ), throttle_hits AS (
              INSERT INTO throttle_counters AS c (rule, key, window_start, attempts)
              SELECT rule, key, now(), 1 FROM throttle_attempt
+              WHERE (SELECT retry_after FROM throttle_verdict) IS NULL
+              ORDER BY rule, key
              ON CONFLICT (rule, key) DO UPDATE SET
                  window_start = CASE WHEN c.window_start <= now() - {WINDOW}
                                      THEN now() ELSE c.window_start END,
                  attempts = CASE WHEN c.window_start <= now() - {WINDOW}
                                  THEN 1 ELSE c.attempts + 1 END
-             RETURNING rule, attempts, window_start
-         ), throttle_verdict AS (
-             SELECT max(greatest(1, ceil(extract(epoch FROM
-                        h.window_start + {WINDOW} - now()))))::int8 AS retry_after
-               FROM throttle_hits h JOIN throttle_attempt a USING (rule)
-              WHERE h.attempts > a.max_attempts
          )"
     )
 }

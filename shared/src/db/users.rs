@@ -21,21 +21,46 @@ pub struct UserWithHash {
     pub password_hash: String,
 }
 
-/// What a signup statement did.
-#[derive(Debug)]
-pub enum SignupOutcome {
-    Created(User),
+/// What the first signup statement found, before any password is hashed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignupCheck {
+    /// Counted against the source IP's limit; the email is free.
+    Counted,
+    /// Counted; the email is already registered.
     EmailTaken,
-    /// The source IP passed its signup limit; nothing was written but the count.
-    Throttled {
-        retry_after_secs: u64,
-    },
+    /// The source IP is at its signup limit; nothing was written.
+    Throttled { retry_after_secs: u64 },
 }
 
-/// Counts the attempt, then inserts the user and its first session: one statement, one
-/// round trip. A taken email inserts nothing (`ON CONFLICT DO NOTHING` waits for a
-/// concurrent insert of the same email, so parallel signups yield exactly one user).
-#[allow(clippy::too_many_arguments)]
+/// Judges and counts a signup attempt and looks the email up, in one statement, so a
+/// refused or doomed signup costs no password hash.
+pub async fn check_signup(
+    db: &Db,
+    email: &Email,
+    attempt: &Attempt,
+) -> Result<SignupCheck, DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH {throttle}
+             SELECT (SELECT retry_after FROM throttle_verdict),
+                    EXISTS (SELECT 1 FROM users WHERE lower(email) = $1)",
+            throttle = throttle::counting_ctes(2),
+        )
+    });
+    let [rules, keys, limits] = attempt.params();
+    let row = db
+        .query_one(&SQL, &[(&email.as_str(), Type::TEXT), rules, keys, limits])
+        .await?;
+    Ok(match throttle::retry_after(row.get(0)) {
+        Some(retry_after_secs) => SignupCheck::Throttled { retry_after_secs },
+        None if row.get::<_, bool>(1) => SignupCheck::EmailTaken,
+        None => SignupCheck::Counted,
+    })
+}
+
+/// Inserts the user and its first session: one statement. `None` when the email is taken
+/// (`ON CONFLICT DO NOTHING` waits for a concurrent insert of the same email, so parallel
+/// signups yield exactly one user).
 pub async fn create_with_session(
     db: &Db,
     id: Uuid,
@@ -44,27 +69,17 @@ pub async fn create_with_session(
     password_hash: &str,
     session_id: Uuid,
     session_expires_at: time::OffsetDateTime,
-    attempt: &Attempt,
-) -> Result<SignupOutcome, DbError> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "WITH {throttle}, new_user AS (
-                 INSERT INTO users (id, email, name, password_hash)
-                 SELECT $1, $2, $3, $4 WHERE (SELECT retry_after FROM throttle_verdict) IS NULL
+) -> Result<Option<User>, DbError> {
+    let row = db
+        .query_opt(
+            "WITH new_user AS (
+                 INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
                  ON CONFLICT ((lower(email))) DO NOTHING
                  RETURNING id, email, name
              ), new_session AS (
                  INSERT INTO sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
              )
-             SELECT (SELECT retry_after FROM throttle_verdict), new_user.*
-               FROM (SELECT 1) AS one LEFT JOIN new_user ON true",
-            throttle = throttle::counting_ctes(7),
-        )
-    });
-    let [rules, keys, limits] = attempt.params();
-    let row = db
-        .query_one(
-            &SQL,
+             SELECT id, email, name FROM new_user",
             &[
                 (&id, Type::UUID),
                 (&email.as_str(), Type::TEXT),
@@ -72,34 +87,26 @@ pub async fn create_with_session(
                 (&password_hash, Type::TEXT),
                 (&session_id, Type::UUID),
                 (&session_expires_at, Type::TIMESTAMPTZ),
-                rules,
-                keys,
-                limits,
             ],
         )
         .await?;
-    if let Some(retry_after_secs) = throttle::retry_after(row.get(0)) {
-        return Ok(SignupOutcome::Throttled { retry_after_secs });
-    }
-    Ok(match row.get::<_, Option<Uuid>>(1) {
-        Some(id) => SignupOutcome::Created(User {
-            id,
-            email: row.get(2),
-            name: row.get(3),
-        }),
-        None => SignupOutcome::EmailTaken,
-    })
+    Ok(row.map(|row| User {
+        id: row.get(0),
+        email: row.get(1),
+        name: row.get(2),
+    }))
 }
 
 /// What the first signin statement found.
 pub enum SigninLookup {
-    /// A limit is passed: answer 429 without looking at the password, whoever the email is.
+    /// A limit is reached: answer 429 without looking at the password, whoever the email
+    /// is; no counter moved.
     Throttled { retry_after_secs: u64 },
     /// The attempt is counted; the user, if the email is known.
     Counted(Option<UserWithHash>),
 }
 
-/// Counts the signin attempt and looks the email up, in one statement.
+/// Judges and counts the signin attempt and looks the email up, in one statement.
 pub async fn find_for_signin(
     db: &Db,
     email: &str,

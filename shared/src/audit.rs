@@ -1,0 +1,54 @@
+//! Audit events: one log line (target `audit`; JSON in Lambda, inside the request's span,
+//! so it carries the request id and function) per security-relevant outcome. Each names
+//! the event, the user id when known, and the source address as its keyed digest
+//! ([`crate::auth::digest`]); never an email, password, token or hash.
+
+use lambda_http::Request;
+
+use crate::AppState;
+use crate::http;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditEvent {
+    SignedUp,
+    SigninSucceeded,
+    SigninFailed,
+    /// A throttle rule refused the attempt.
+    Throttled,
+    SignedOut,
+    SignedOutEverywhere,
+    /// 403: the caller asked for somebody else's resource, or for something it may not do.
+    AccessDenied,
+    PasswordChanged,
+    PasswordReset,
+    AccountDeleted,
+}
+
+impl AuditEvent {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuditEvent::SignedUp => "signed_up",
+            AuditEvent::SigninSucceeded => "signin_succeeded",
+            AuditEvent::SigninFailed => "signin_failed",
+            AuditEvent::Throttled => "throttled",
+            AuditEvent::SignedOut => "signed_out",
+            AuditEvent::SignedOutEverywhere => "signed_out_everywhere",
+            AuditEvent::AccessDenied => "access_denied",
+            AuditEvent::PasswordChanged => "password_changed",
+            AuditEvent::PasswordReset => "password_reset",
+            AuditEvent::AccountDeleted => "account_deleted",
+        }
+    }
+}
+
+/// Logs `event` for `req`, with the user's id when known.
+pub fn record(state: &AppState, req: &Request, event: AuditEvent, user_id: Option<&str>) {
+    let source = http::source_ip(req).map(|ip| state.digests.audit_source(&ip));
+    tracing::info!(
+        target: "audit",
+        event = event.name(),
+        user_id,
+        source = source.as_deref(),
+        "audit"
+    );
+}
