@@ -17,6 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use shared::AppState;
+use shared::config::{Config, SameSite};
 use shared::error::ApiError;
 use shared::routes::{self, ROUTES};
 use tokio::net::TcpListener;
@@ -182,6 +183,15 @@ fn into_hyper(response: lambda_http::Response<Body>) -> hyper::Response<Full<Byt
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// `config` as the local server uses it: it answers plain HTTP on 127.0.0.1, where
+/// browsers other than Chromium drop a `Secure` cookie, so the session cookie leaves it out
+/// there, unless `SameSite=None`, which no browser accepts without it. The functions
+/// always set it.
+pub fn for_plain_http_localhost(mut config: Config) -> Config {
+    config.cookies.secure = config.cookies.same_site == SameSite::None;
+    config
 }
 
 /// Applies every pending migration to `url`'s database.

@@ -80,6 +80,7 @@ async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
             .filter(|v| !v.trim().is_empty())
             .or_else(|| defaults.get(name).cloned())
     })?;
+    let config = dev_server::for_plain_http_localhost(config);
     let state = Arc::new(AppState::new(config)?);
     if let Err(err) = state.db.warm_up().await {
         anyhow::bail!("{}", shared::db::tls::explain_connect_error(&err));

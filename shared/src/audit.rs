@@ -19,6 +19,8 @@ pub enum AuditEvent {
     SignedOutEverywhere,
     /// 403: the caller asked for somebody else's resource, or for something it may not do.
     AccessDenied,
+    /// 403: an unsafe request authenticated only by the cookie, from an origin not allowed.
+    CrossSiteRefused,
     PasswordChanged,
     PasswordReset,
     AccountDeleted,
@@ -34,6 +36,7 @@ impl AuditEvent {
             AuditEvent::SignedOut => "signed_out",
             AuditEvent::SignedOutEverywhere => "signed_out_everywhere",
             AuditEvent::AccessDenied => "access_denied",
+            AuditEvent::CrossSiteRefused => "cross_site_refused",
             AuditEvent::PasswordChanged => "password_changed",
             AuditEvent::PasswordReset => "password_reset",
             AuditEvent::AccountDeleted => "account_deleted",

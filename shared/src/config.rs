@@ -120,6 +120,34 @@ impl HttpConfig {
     }
 }
 
+/// The `SameSite` attribute of the session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Lax,
+    Strict,
+    /// For an app on another site; browsers then insist on `Secure`.
+    None,
+}
+
+impl SameSite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "Lax",
+            SameSite::Strict => "Strict",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// How the session cookie is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieSettings {
+    pub same_site: SameSite,
+    /// Always true from the environment: only the local server, on plain-HTTP localhost,
+    /// turns it off.
+    pub secure: bool,
+}
+
 /// Everything a function that authenticates needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -127,6 +155,7 @@ pub struct Config {
     pub auth_secret: SecretString,
     pub token_lifetime: Duration,
     pub throttle: ThrottleLimits,
+    pub cookies: CookieSettings,
 }
 
 impl Config {
@@ -171,11 +200,31 @@ impl Config {
             signup_per_ip: parse_number(&var, "THROTTLE_SIGNUP_IP", 50, 0..=u32::MAX)?,
         };
 
+        let same_site = match var("COOKIE_SAMESITE").map(|value| value.trim().to_ascii_lowercase())
+        {
+            None => SameSite::Lax,
+            Some(value) => match value.as_str() {
+                "lax" => SameSite::Lax,
+                "strict" => SameSite::Strict,
+                "none" => SameSite::None,
+                _ => {
+                    return Err(invalid(
+                        "COOKIE_SAMESITE",
+                        format!("`{value}` is not one of lax, strict, none"),
+                    ));
+                }
+            },
+        };
+
         Ok(Self {
             http,
             auth_secret: SecretString::from(auth_secret),
             token_lifetime: Duration::from_secs(token_lifetime),
             throttle,
+            cookies: CookieSettings {
+                same_site,
+                secure: true,
+            },
         })
     }
 }
@@ -397,6 +446,32 @@ mod tests {
         assert_eq!(config.throttle.signin_per_email_and_ip, 0);
         assert_eq!(config.throttle.signin_per_email, 7);
         assert_eq!(config.token_lifetime, Duration::from_secs(7_776_000));
+    }
+
+    #[test]
+    fn cookies_are_lax_and_secure_unless_configured() {
+        let cookies = load(&base()).unwrap().cookies;
+        assert_eq!(
+            cookies,
+            CookieSettings {
+                same_site: SameSite::Lax,
+                secure: true
+            }
+        );
+        for (value, expected) in [
+            ("strict", SameSite::Strict),
+            ("None", SameSite::None),
+            ("lax", SameSite::Lax),
+        ] {
+            let cookies = with(&[("COOKIE_SAMESITE", value)]).unwrap().cookies;
+            assert_eq!((cookies.same_site, cookies.secure), (expected, true));
+        }
+        assert_eq!(
+            with(&[("COOKIE_SAMESITE", "sometimes")])
+                .unwrap_err()
+                .to_string(),
+            "COOKIE_SAMESITE is invalid: `sometimes` is not one of lax, strict, none"
+        );
     }
 
     #[test]

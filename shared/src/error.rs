@@ -7,6 +7,10 @@ pub use crate::auth::AuthFailure;
 use crate::db::DbError;
 
 pub const GENERIC_5XX: &str = "Service temporarily unavailable, please try again";
+/// 403: the path names somebody else's resources.
+pub const ACCESS_DENIED: &str = "Access denied to this resource";
+/// 403: a cookie-authenticated unsafe request from an origin not allowed.
+pub const CROSS_SITE_REFUSED: &str = "Cross-site request refused";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -16,8 +20,9 @@ pub enum ApiError {
     /// 401.
     #[error("{}", .0.message())]
     Unauthorized(AuthFailure),
-    #[error("Access denied to this resource")]
-    Forbidden,
+    /// 403 with a contract message: [`ACCESS_DENIED`] or [`CROSS_SITE_REFUSED`].
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0}")]
     NotFound(&'static str),
     #[error("Method not allowed")]
@@ -41,7 +46,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

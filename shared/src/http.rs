@@ -219,16 +219,19 @@ impl Cors {
         Self { allowed }
     }
 
+    /// Whether `origin` (a request's `Origin` header) is on the allow-list.
+    pub fn allows(&self, origin: Option<&HeaderValue>) -> bool {
+        origin
+            .and_then(|origin| origin.to_str().ok())
+            .is_some_and(|origin| self.allowed.iter().any(|allowed| allowed == origin))
+    }
+
     pub fn apply(&self, origin: Option<&HeaderValue>, response: &mut Response<Body>) {
         let headers = response.headers_mut();
         headers.append(VARY, HeaderValue::from_static("Origin"));
-        let Some(origin) = origin else { return };
-        let Ok(origin_str) = origin.to_str() else {
+        let Some(origin) = origin.filter(|origin| self.allows(Some(origin))) else {
             return;
         };
-        if !self.allowed.iter().any(|allowed| allowed == origin_str) {
-            return;
-        }
         headers.insert("access-control-allow-origin", origin.clone());
         headers.insert(
             "access-control-allow-credentials",

@@ -2,6 +2,7 @@
 //! PostgreSQL over real connections.
 
 mod auth;
+mod cookies;
 mod faults;
 mod helpers;
 mod jwt_attacks;

@@ -305,8 +305,8 @@ async fn task_ids_that_cannot_exist_are_404_never_5xx() {
     }
 }
 
-/// Every task route with a body that would succeed.
-fn routes(user: &str, task: &Value) -> Vec<(Method, String, Option<Value>)> {
+/// Every task route with a body that would succeed (also used by the cookie tests).
+pub fn routes(user: &str, task: &Value) -> Vec<(Method, String, Option<Value>)> {
     let item = task_path(user, &task["id"]);
     vec![
         (Method::GET, tasks_path(user), None),

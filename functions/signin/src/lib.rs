@@ -80,5 +80,5 @@ async fn signin(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         AuditEvent::SigninSucceeded,
         Some(&user.id.to_string()),
     );
-    Ok(access::signed_in(StatusCode::OK, &user, &issued))
+    Ok(access::signed_in(state, StatusCode::OK, &user, &issued))
 }

@@ -1,5 +1,6 @@
-//! POST /api/auth/signout: always 200; with a valid token its session is deleted, and with
-//! `?scope=global` every session of that user.
+//! POST /api/auth/signout: 200 and the session cookie cleared; with a valid token (header
+//! or cookie) its session is deleted, and with `?scope=global` every session of that user.
+//! Only a cross-site request that the cookie alone authenticates is refused (403).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
@@ -22,7 +23,7 @@ async fn signout(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
         Some(_) => return Err(ApiError::validation("scope must be \"global\" or left out")),
     };
     // Signing out without a usable token is not an error: there is nothing to revoke.
-    if let Some(caller) = access::caller_if_any(state, &req) {
+    if let Some(caller) = access::caller_if_any(state, &req)? {
         let event = if global {
             sessions::revoke_all(&state.db, &caller.credential).await?;
             AuditEvent::SignedOutEverywhere
@@ -32,8 +33,10 @@ async fn signout(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
         };
         audit::record(state, &req, event, Some(&caller.user_id.to_string()));
     }
-    Ok(http::json(
+    let mut response = http::json(
         StatusCode::OK,
         &json!({ "message": "Signed out successfully" }),
-    ))
+    );
+    access::clear_session_cookie(state, &mut response);
+    Ok(response)
 }

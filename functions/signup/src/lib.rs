@@ -69,5 +69,10 @@ async fn signup(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         AuditEvent::SignedUp,
         Some(&user.id.to_string()),
     );
-    Ok(access::signed_in(StatusCode::CREATED, &user, &issued))
+    Ok(access::signed_in(
+        state,
+        StatusCode::CREATED,
+        &user,
+        &issued,
+    ))
 }
