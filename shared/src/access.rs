@@ -1,21 +1,24 @@
-//! Who is calling. The one place that turns a request into a [`Caller`] (our HS256 token,
-//! from the `Authorization` header or else the `todo_session` cookie), refuses cross-site
-//! requests that only the cookie authenticates, applies the path-owner rule (403), and lets
-//! a refusal decided before the route's statement through only once the credential is
-//! known to be live, so an ended credential gets 401 everywhere. It also sets and clears
-//! the cookie.
+//! Who is calling. The one place that turns a request into a [`Caller`], refuses
+//! cross-site requests that only the cookie authenticates, applies the path-owner rule
+//! (403), and lets a refusal decided before the route's statement through only once the
+//! credential is known to be live, so an ended credential gets 401 everywhere. It also
+//! sets and clears the session cookie.
 //!
-//! Credentials are verified here without the database ([`crate::auth`] is pure); whether
-//! one is still live is decided by the route's own statement, through the predicate its
-//! [`Credential`] carries ([`crate::db::credentials`]).
+//! A credential comes from the `Authorization` header or else the `todo_session` cookie,
+//! and is one of: our HS256 token; with `BETTER_AUTH_URL` set, a JWT of the app's Better
+//! Auth server or one of its session tokens. Each is verified here without the database
+//! ([`crate::auth`] is pure; Better Auth's keys are read only on a cold start or an unknown
+//! `kid`); whether it is still live is decided by the route's own statement, through the
+//! predicate its [`Credential`] carries ([`crate::db::credentials`]).
 
 use ::http::header::{COOKIE, HeaderValue, ORIGIN, SET_COOKIE};
 use ::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use uuid::Uuid;
+use time::OffsetDateTime;
 
 use crate::audit::{self, AuditEvent};
+use crate::auth::better_auth::{BetterAuthClaims, jwt_algorithm};
 use crate::auth::{AuthFailure, IssuedToken, VerifiedToken, bearer_token};
 use crate::db::credentials::{self, Credential, Outcome};
 use crate::db::users::User;
@@ -23,22 +26,41 @@ use crate::error::{ACCESS_DENIED, ApiError, CROSS_SITE_REFUSED};
 use crate::{AppState, http};
 
 /// An authenticated caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The id the client knows the caller by: the `{user_id}` of its paths.
-    pub user_id: Uuid,
+    /// The id the client knows the caller by (the `{user_id}` of its paths), when the
+    /// credential names it: always, but for a Better Auth session token, whose user only
+    /// its row in the database names.
+    pub known_id: Option<String>,
     pub credential: Credential,
+    /// What a Better Auth JWT says of its user and lifetime.
+    pub better_auth_claims: Option<BetterAuthClaims>,
 }
 
 impl From<VerifiedToken> for Caller {
     fn from(token: VerifiedToken) -> Self {
         Self {
-            user_id: token.user_id,
+            known_id: Some(token.user_id.to_string()),
             credential: Credential::Session {
                 session_id: token.session_id,
                 user_id: token.user_id,
             },
+            better_auth_claims: None,
         }
+    }
+}
+
+impl Caller {
+    /// Whether this is one of the app's Better Auth users rather than an account of ours.
+    pub fn is_better_auth(&self) -> bool {
+        !matches!(self.credential, Credential::Session { .. })
+    }
+
+    /// When a Better Auth JWT expires.
+    pub fn jwt_expires_at(&self) -> Option<OffsetDateTime> {
+        self.better_auth_claims
+            .as_ref()
+            .map(|claims| claims.expires_at)
     }
 }
 
@@ -74,22 +96,57 @@ fn cookie<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
         .map(|(_, value)| value)
 }
 
+/// The caller a verified `token` stands for: our own HS256 token, or what the app's
+/// Better Auth server issued (a JWT by its algorithm, anything else as a session token).
+async fn identify(state: &AppState, token: &str) -> Result<Caller, AuthFailure> {
+    let Some(better_auth) = &state.better_auth else {
+        return state.tokens.verify(token).map(Caller::from);
+    };
+    match jwt_algorithm(token) {
+        Some(Ok(jsonwebtoken::Algorithm::HS256)) => state.tokens.verify(token).map(Caller::from),
+        Some(Ok(_)) => {
+            let claims = better_auth.verify_jwt(&state.db, token).await?;
+            Ok(Caller {
+                known_id: Some(claims.subject.clone()),
+                credential: Credential::BetterAuthJwt {
+                    issuer: better_auth.issuer.clone(),
+                    subject: claims.subject.clone(),
+                },
+                better_auth_claims: Some(claims),
+            })
+        }
+        Some(Err(failure)) => Err(failure),
+        None if better_auth.settings.accepts_session_tokens() => Ok(Caller {
+            known_id: None,
+            credential: Credential::BetterAuthSession {
+                issuer: better_auth.issuer.clone(),
+                token: better_auth.verifier().session_token(token)?,
+                path_owner: None,
+            },
+            better_auth_claims: None,
+        }),
+        None => Err(AuthFailure::InvalidToken),
+    }
+}
+
 /// The caller of a protected request: 401 without a credential or with a bad one; 403
 /// when only the cookie authenticates an unsafe request whose `Origin` is not allowed
 /// (a page on another site made the browser send it), before anything is read or written.
-pub fn authenticate(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
+pub async fn authenticate(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
     let (token, presented) = presented_credential(req)
         .map_err(ApiError::Unauthorized)?
         .ok_or(ApiError::Unauthorized(AuthFailure::MissingToken))?;
-    let caller = state
-        .tokens
-        .verify(token)
-        .map(Caller::from)
+    let caller = identify(state, token)
+        .await
         .map_err(ApiError::Unauthorized)?;
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if presented == Presented::Cookie && !safe && !state.cors.allows(req.headers().get(ORIGIN)) {
-        let user_id = caller.user_id.to_string();
-        audit::record(state, req, AuditEvent::CrossSiteRefused, Some(&user_id));
+        audit::record(
+            state,
+            req,
+            AuditEvent::CrossSiteRefused,
+            caller.known_id.as_deref(),
+        );
         return Err(ApiError::Forbidden(CROSS_SITE_REFUSED));
     }
     Ok(caller)
@@ -98,59 +155,92 @@ pub fn authenticate(state: &AppState, req: &Request) -> Result<Caller, ApiError>
 /// The caller, if the request carries a valid credential (`None` for a bad one); for
 /// routes that answer anonymous requests too (signout). A cross-site request that only
 /// the cookie authenticates is still refused.
-pub fn caller_if_any(state: &AppState, req: &Request) -> Result<Option<Caller>, ApiError> {
-    match authenticate(state, req) {
+pub async fn caller_if_any(state: &AppState, req: &Request) -> Result<Option<Caller>, ApiError> {
+    match authenticate(state, req).await {
         Ok(caller) => Ok(Some(caller)),
         Err(ApiError::Unauthorized(_)) => Ok(None),
         Err(refusal) => Err(refusal),
     }
 }
 
-/// The caller of a per-user route (`/api/{user_id}/…`): authenticated, and the path's user.
-/// Otherwise 403, decided without reading or writing anything the route serves.
-pub async fn path_owner(state: &AppState, req: &Request) -> Result<Caller, ApiError> {
-    let caller = authenticate(state, req)?;
-    let path_user = http::path_param(req, "user_id").and_then(|user| Uuid::parse_str(&user).ok());
-    if path_user != Some(caller.user_id) {
-        let refusal = refuse(state, &caller, ApiError::Forbidden(ACCESS_DENIED)).await;
-        if matches!(refusal, ApiError::Forbidden(_)) {
-            let user_id = caller.user_id.to_string();
-            audit::record(state, req, AuditEvent::AccessDenied, Some(&user_id));
+/// A protected request and its caller: what answering a refusal or a statement's outcome
+/// needs (an ended credential is 401 everywhere, and every 403 is audited).
+pub struct Call<'r> {
+    pub state: &'r AppState,
+    pub req: &'r Request,
+    pub caller: Caller,
+}
+
+impl Call<'_> {
+    pub fn credential(&self) -> &Credential {
+        &self.caller.credential
+    }
+
+    /// What to answer for a refusal decided before the route's own statement ran (403, a
+    /// bad body, a bad id): the refusal, or 401 when the caller's credential has ended (and
+    /// 403 when it may not act on the path). Only the error path pays this round trip.
+    pub async fn refuse(&self, refusal: ApiError) -> ApiError {
+        match credentials::check(&self.state.db, self.credential()).await {
+            Ok(outcome) => match self.answer(outcome) {
+                Ok(()) => {
+                    if matches!(refusal, ApiError::Forbidden(ACCESS_DENIED)) {
+                        self.audit_access_denied();
+                    }
+                    refusal
+                }
+                Err(err) => err,
+            },
+            Err(err) => err.into(),
         }
-        return Err(refusal);
     }
-    Ok(caller)
+
+    /// The parsed request input, or what [`Call::refuse`] answers for its error.
+    pub async fn parsed_or_refused<T>(&self, parsed: Result<T, ApiError>) -> Result<T, ApiError> {
+        match parsed {
+            Ok(value) => Ok(value),
+            Err(err) => Err(self.refuse(err).await),
+        }
+    }
+
+    /// What a protected statement did; 401 when it found the credential ended, 403 when
+    /// the credential may not act on the path.
+    pub fn answer<T>(&self, outcome: Outcome<T>) -> Result<T, ApiError> {
+        match outcome {
+            Outcome::CredentialEnded => Err(ApiError::Unauthorized(AuthFailure::InvalidToken)),
+            Outcome::NotPathOwner => {
+                self.audit_access_denied();
+                Err(ApiError::Forbidden(ACCESS_DENIED))
+            }
+            Outcome::Done(value) => Ok(value),
+        }
+    }
+
+    fn audit_access_denied(&self) {
+        let user_id = self.caller.known_id.as_deref();
+        audit::record(self.state, self.req, AuditEvent::AccessDenied, user_id);
+    }
 }
 
-/// What to answer for a refusal decided before the route's own statement ran (403, a bad
-/// body, a bad id): the refusal, or 401 when the caller's credential has ended. Only the
-/// error path pays this round trip.
-pub async fn refuse(state: &AppState, caller: &Caller, refusal: ApiError) -> ApiError {
-    match credentials::is_live(&state.db, &caller.credential).await {
-        Ok(true) => refusal,
-        Ok(false) => ApiError::Unauthorized(AuthFailure::InvalidToken),
-        Err(err) => err.into(),
+/// The caller of a per-user route (`/api/{user_id}/…`): authenticated, and the path's user.
+/// Otherwise 403, decided without reading or writing anything the route serves. A caller
+/// whose id only the database knows (a Better Auth session token) takes the path's user
+/// into its credential, and the route's statement decides.
+pub async fn path_owner<'r>(state: &'r AppState, req: &'r Request) -> Result<Call<'r>, ApiError> {
+    let mut caller = authenticate(state, req).await?;
+    let path_user = http::path_param(req, "user_id").unwrap_or_default();
+    let owns_path = match (&caller.known_id, &mut caller.credential) {
+        (Some(known), _) => *known == path_user,
+        (None, Credential::BetterAuthSession { path_owner, .. }) => {
+            *path_owner = Some(path_user);
+            true
+        }
+        (None, _) => false,
+    };
+    let call = Call { state, req, caller };
+    if !owns_path {
+        return Err(call.refuse(ApiError::Forbidden(ACCESS_DENIED)).await);
     }
-}
-
-/// The parsed request input, or what [`refuse`] answers for its error.
-pub async fn parsed_or_refused<T>(
-    state: &AppState,
-    caller: &Caller,
-    parsed: Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    match parsed {
-        Ok(value) => Ok(value),
-        Err(err) => Err(refuse(state, caller, err).await),
-    }
-}
-
-/// What a protected statement did, or 401 when it found the credential ended.
-pub fn unless_ended<T>(outcome: Outcome<T>) -> Result<T, ApiError> {
-    match outcome {
-        Outcome::CredentialEnded => Err(ApiError::Unauthorized(AuthFailure::InvalidToken)),
-        Outcome::Done(value) => Ok(value),
-    }
+    Ok(call)
 }
 
 /// The body of a successful signup or signin.

@@ -148,6 +148,73 @@ pub struct CookieSettings {
     pub secure: bool,
 }
 
+/// The app's own Better Auth server, whose credentials the API accepts beside its own
+/// (`BETTER_AUTH_URL` set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BetterAuthSettings {
+    /// The `iss` its JWTs carry: `BETTER_AUTH_ISSUER`, else `BETTER_AUTH_URL`.
+    pub issuer: String,
+    /// The `aud` its JWTs carry: `BETTER_AUTH_AUDIENCE`, else `BETTER_AUTH_URL`.
+    pub audience: String,
+    /// Keys from this JWKS document instead of the `jwks` table: Better Auth on another
+    /// database, whose session tokens therefore cannot be checked here.
+    pub jwks_url: Option<String>,
+}
+
+impl BetterAuthSettings {
+    /// Whether its session tokens can be checked: only against its `session` table in
+    /// this database.
+    pub fn accepts_session_tokens(&self) -> bool {
+        self.jwks_url.is_none()
+    }
+
+    fn from_lookup(
+        var: &impl Fn(&'static str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let Some(url) = var("BETTER_AUTH_URL") else {
+            for dependent in [
+                "BETTER_AUTH_ISSUER",
+                "BETTER_AUTH_AUDIENCE",
+                "BETTER_AUTH_JWKS_URL",
+            ] {
+                if var(dependent).is_some() {
+                    return Err(invalid(
+                        dependent,
+                        "has no effect without BETTER_AUTH_URL: set that to your Better Auth server's base URL",
+                    ));
+                }
+            }
+            return Ok(None);
+        };
+        let url = parse_http_url("BETTER_AUTH_URL", &url)?;
+        let jwks_url = var("BETTER_AUTH_JWKS_URL")
+            .map(|jwks| parse_http_url("BETTER_AUTH_JWKS_URL", &jwks))
+            .transpose()?;
+        Ok(Some(Self {
+            issuer: var("BETTER_AUTH_ISSUER").map_or_else(|| url.clone(), |v| v.trim().to_owned()),
+            audience: var("BETTER_AUTH_AUDIENCE")
+                .map_or_else(|| url.clone(), |v| v.trim().to_owned()),
+            jwks_url,
+        }))
+    }
+}
+
+/// An `http(s)://host…` URL, without a trailing slash (Better Auth's `iss` has none).
+fn parse_http_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let url = raw.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .map(|rest| rest.split('/').next().unwrap_or_default());
+    match host {
+        Some(host) if !host.is_empty() => Ok(url.to_owned()),
+        _ => Err(invalid(
+            name,
+            format!("`{url}` is not a URL like https://app.example.com"),
+        )),
+    }
+}
+
 /// Everything a function that authenticates needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -156,6 +223,7 @@ pub struct Config {
     pub token_lifetime: Duration,
     pub throttle: ThrottleLimits,
     pub cookies: CookieSettings,
+    pub better_auth: Option<BetterAuthSettings>,
 }
 
 impl Config {
@@ -225,6 +293,7 @@ impl Config {
                 same_site,
                 secure: true,
             },
+            better_auth: BetterAuthSettings::from_lookup(&var)?,
         })
     }
 }
@@ -471,6 +540,51 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "COOKIE_SAMESITE is invalid: `sometimes` is not one of lax, strict, none"
+        );
+    }
+
+    #[test]
+    fn better_auth_is_off_unless_its_url_is_set() {
+        assert_eq!(load(&base()).unwrap().better_auth, None);
+        let settings = with(&[("BETTER_AUTH_URL", "https://app.example.com/")])
+            .unwrap()
+            .better_auth
+            .unwrap();
+        assert_eq!(
+            settings,
+            BetterAuthSettings {
+                issuer: "https://app.example.com".into(),
+                audience: "https://app.example.com".into(),
+                jwks_url: None,
+            }
+        );
+        assert!(settings.accepts_session_tokens());
+        let settings = with(&[
+            ("BETTER_AUTH_URL", "https://app.example.com"),
+            ("BETTER_AUTH_AUDIENCE", "api"),
+            (
+                "BETTER_AUTH_JWKS_URL",
+                "https://auth.example.com/api/auth/jwks",
+            ),
+        ])
+        .unwrap()
+        .better_auth
+        .unwrap();
+        assert_eq!(settings.audience, "api");
+        assert!(!settings.accepts_session_tokens());
+        assert!(
+            with(&[("BETTER_AUTH_URL", "app.example.com")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("BETTER_AUTH_URL is invalid")
+        );
+        assert!(
+            with(&[("BETTER_AUTH_JWKS_URL", "https://auth.example.com/jwks")])
+                .unwrap_err()
+                .to_string()
+                .starts_with(
+                    "BETTER_AUTH_JWKS_URL is invalid: has no effect without BETTER_AUTH_URL"
+                )
         );
     }
 

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod better_auth;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -8,6 +8,7 @@ use std::ops::Deref;
 use crate::auth::TokenKeys;
 use crate::auth::digest::DigestKeys;
 use crate::auth::password::Passwords;
+use crate::better_auth::BetterAuth;
 use crate::config::{Config, HttpConfig};
 use crate::db::Db;
 use crate::http::Cors;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub digests: DigestKeys,
     pub passwords: Passwords,
+    /// The app's Better Auth server, when `BETTER_AUTH_URL` is set.
+    pub better_auth: Option<BetterAuth>,
 }
 
 impl AppState {
@@ -50,6 +53,10 @@ impl AppState {
             tokens: TokenKeys::new(&config.auth_secret, config.token_lifetime),
             digests: DigestKeys::new(&config.auth_secret),
             passwords: Passwords::default(),
+            better_auth: config
+                .better_auth
+                .clone()
+                .map(|settings| BetterAuth::new(settings, &config.auth_secret)),
             config,
         })
     }
@@ -60,6 +67,9 @@ impl AppState {
     pub async fn cold_start() -> anyhow::Result<Self> {
         let state = Self::new(Config::load().await?)?;
         state.db.warm_up_logged().await;
+        if let Some(better_auth) = &state.better_auth {
+            better_auth.read_keys_logged(&state.db).await;
+        }
         Ok(state)
     }
 }

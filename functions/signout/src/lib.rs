@@ -23,7 +23,7 @@ async fn signout(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
         Some(_) => return Err(ApiError::validation("scope must be \"global\" or left out")),
     };
     // Signing out without a usable token is not an error: there is nothing to revoke.
-    if let Some(caller) = access::caller_if_any(state, &req)? {
+    if let Some(caller) = access::caller_if_any(state, &req).await? {
         let event = if global {
             sessions::revoke_all(&state.db, &caller.credential).await?;
             AuditEvent::SignedOutEverywhere
@@ -31,7 +31,7 @@ async fn signout(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
             sessions::revoke(&state.db, &caller.credential).await?;
             AuditEvent::SignedOut
         };
-        audit::record(state, &req, event, Some(&caller.user_id.to_string()));
+        audit::record(state, &req, event, caller.known_id.as_deref());
     }
     let mut response = http::json(
         StatusCode::OK,

@@ -14,9 +14,10 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn toggle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let (caller, task_id) = path_owner_and_task(state, &req).await?;
+    let (call, task_id) = path_owner_and_task(state, &req).await?;
     task_response(
-        tasks::toggle(&state.db, &caller.credential, task_id).await?,
+        &call,
+        tasks::toggle(&state.db, call.credential(), task_id).await?,
         StatusCode::OK,
     )
 }

@@ -3,7 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use shared::access::{self, path_owner};
+use shared::access::path_owner;
 use shared::db::tasks;
 use shared::domain::{TaskDescription, TaskTitle};
 use shared::task_handlers::task_response;
@@ -22,16 +22,17 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn create(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let caller = path_owner(state, &req).await?;
+    let call = path_owner(state, &req).await?;
     let parsed = http::parse_json::<CreateBody>(&req).and_then(|body| {
         Ok((
             TaskTitle::parse(body.title.as_deref())?,
             TaskDescription::parse(body.description)?,
         ))
     });
-    let (title, description) = access::parsed_or_refused(state, &caller, parsed).await?;
+    let (title, description) = call.parsed_or_refused(parsed).await?;
     task_response(
-        tasks::create(&state.db, &caller.credential, &title, &description).await?,
+        &call,
+        tasks::create(&state.db, call.credential(), &title, &description).await?,
         StatusCode::CREATED,
     )
 }

@@ -14,8 +14,11 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn delete(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let (caller, task_id) = path_owner_and_task(state, &req).await?;
-    task_or_not_found(tasks::delete(&state.db, &caller.credential, task_id).await?)?;
+    let (call, task_id) = path_owner_and_task(state, &req).await?;
+    task_or_not_found(
+        &call,
+        tasks::delete(&state.db, call.credential(), task_id).await?,
+    )?;
     Ok(http::json(
         StatusCode::OK,
         &json!({ "message": "Task deleted successfully" }),

@@ -13,9 +13,10 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn get(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let (caller, task_id) = path_owner_and_task(state, &req).await?;
+    let (call, task_id) = path_owner_and_task(state, &req).await?;
     task_response(
-        tasks::get(&state.db, &caller.credential, task_id).await?,
+        &call,
+        tasks::get(&state.db, call.credential(), task_id).await?,
         StatusCode::OK,
     )
 }

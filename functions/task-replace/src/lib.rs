@@ -4,7 +4,6 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use shared::access;
 use shared::db::tasks::{self, TaskChanges};
 use shared::domain::{TaskDescription, TaskTitle};
 use shared::task_handlers::{path_owner_and_task, task_response};
@@ -24,7 +23,7 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn replace(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let (caller, task_id) = path_owner_and_task(state, &req).await?;
+    let (call, task_id) = path_owner_and_task(state, &req).await?;
     let parsed = http::parse_json::<ReplaceBody>(&req).and_then(|body| {
         Ok(TaskChanges {
             title: Some(TaskTitle::parse(body.title.as_deref())?),
@@ -32,9 +31,10 @@ async fn replace(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
             completed: body.completed,
         })
     });
-    let changes = access::parsed_or_refused(state, &caller, parsed).await?;
+    let changes = call.parsed_or_refused(parsed).await?;
     task_response(
-        tasks::update(&state.db, &caller.credential, task_id, &changes).await?,
+        &call,
+        tasks::update(&state.db, call.credential(), task_id, &changes).await?,
         StatusCode::OK,
     )
 }

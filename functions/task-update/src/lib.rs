@@ -4,7 +4,6 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use shared::access;
 use shared::db::tasks::{self, TaskChanges};
 use shared::domain::{TaskDescription, TaskTitle};
 use shared::http::distinguish_null_from_absent;
@@ -27,7 +26,7 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn update(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let (caller, task_id) = path_owner_and_task(state, &req).await?;
+    let (call, task_id) = path_owner_and_task(state, &req).await?;
     let parsed = http::parse_json::<UpdateBody>(&req).and_then(|body| {
         if body.title.is_none() && body.description.is_none() && body.completed.is_none() {
             return Err(ApiError::validation(
@@ -43,9 +42,10 @@ async fn update(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
             completed: body.completed,
         })
     });
-    let changes = access::parsed_or_refused(state, &caller, parsed).await?;
+    let changes = call.parsed_or_refused(parsed).await?;
     task_response(
-        tasks::update(&state.db, &caller.credential, task_id, &changes).await?,
+        &call,
+        tasks::update(&state.db, call.credential(), task_id, &changes).await?,
         StatusCode::OK,
     )
 }

@@ -3,7 +3,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use shared::access::{self, path_owner};
+use shared::access::path_owner;
 use shared::db::tasks;
 use shared::domain::ListQuery;
 use shared::{ApiError, AppState, http};
@@ -15,14 +15,13 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 }
 
 async fn list(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let caller = path_owner(state, &req).await?;
+    let call = path_owner(state, &req).await?;
     let params = http::query_params(&req);
-    let query = access::parsed_or_refused(
-        state,
-        &caller,
-        ListQuery::parse(|name| params.first(name).map(str::to_owned)),
-    )
-    .await?;
-    let tasks = access::unless_ended(tasks::list(&state.db, &caller.credential, &query).await?)?;
+    let query = call
+        .parsed_or_refused(ListQuery::parse(|name| {
+            params.first(name).map(str::to_owned)
+        }))
+        .await?;
+    let tasks = call.answer(tasks::list(&state.db, call.credential(), &query).await?)?;
     Ok(http::json(StatusCode::OK, &tasks))
 }

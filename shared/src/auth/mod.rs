@@ -1,6 +1,7 @@
 //! Authentication primitives, pure (no database, no state): password hashing, tokens, and
 //! reading a credential off a request. [`crate::access`] turns them into a caller.
 
+pub mod better_auth;
 pub mod digest;
 pub mod jwt;
 pub mod password;

@@ -1,11 +1,14 @@
 //! The credential a protected statement runs for, and the SQL that proves it still holds.
 //!
-//! Every protected statement opens with [`Credential::ctes`], which defines the CTE
-//! `caller`: one row (`user_id`, the owner of the caller's rows) while the credential is
-//! live, none once it has ended. The statement's own work reads its owner from there, so
-//! revocation is checked in the same round trip and a dead credential writes nothing.
-//! Each kind of credential brings its own predicate and binds its own `$1` and `$2`; the
-//! statement's parameters start at `$3`.
+//! Every protected statement opens with [`Credential::ctes`], which defines two CTEs:
+//! `live`, one row while the credential is live, none once it has ended; and `caller`,
+//! the same row if the credential may act on the route's path, with `user_id` (the owner
+//! of the caller's rows in `users`) and `public_id` (the id the client knows the caller
+//! by). The statement's own work reads its owner from `caller`, so revocation and the path
+//! rule are checked in the same round trip and a refused credential writes nothing. Each
+//! kind binds its own `$1` and `$2`; the statement's parameters start at `$3`.
+
+use std::sync::Arc;
 
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
@@ -13,18 +16,29 @@ use uuid::Uuid;
 use super::{Db, DbError};
 
 /// What a protected request authenticated with, as far as the database is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     /// One of our sessions (an HS256 token's `jti`): live while its row exists and has
     /// not expired.
     Session { session_id: Uuid, user_id: Uuid },
+    /// A JWT of the app's Better Auth server, already verified: live until its `exp`.
+    BetterAuthJwt { issuer: Arc<str>, subject: String },
+    /// A session token of the app's Better Auth server: live while its row in Better
+    /// Auth's `session` table exists and has not expired. Its user is only known from
+    /// that row, so the path rule (`path_owner`, when the route has one) is checked there.
+    BetterAuthSession {
+        issuer: Arc<str>,
+        token: String,
+        path_owner: Option<String>,
+    },
 }
 
-/// What a protected statement found: the credential had ended, or it was live and here is
-/// what the statement did.
+/// What a protected statement found: the credential had ended, it may not act on the
+/// path, or it was live and here is what the statement did.
 #[derive(Debug)]
 pub enum Outcome<T> {
     CredentialEnded,
+    NotPathOwner,
     Done(T),
 }
 
@@ -32,29 +46,59 @@ impl<T> Outcome<T> {
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
         match self {
             Outcome::CredentialEnded => Outcome::CredentialEnded,
+            Outcome::NotPathOwner => Outcome::NotPathOwner,
             Outcome::Done(value) => Outcome::Done(f(value)),
+        }
+    }
+
+    /// The outcome a statement's first two columns (`live`, `caller`) give.
+    pub fn judged(live: bool, caller: bool, done: impl FnOnce() -> T) -> Self {
+        match (live, caller) {
+            (false, _) => Outcome::CredentialEnded,
+            (true, false) => Outcome::NotPathOwner,
+            (true, true) => Outcome::Done(done()),
         }
     }
 }
 
+/// The two columns every protected statement starts its answer with.
+pub const LIVE_AND_CALLER: &str =
+    "EXISTS (SELECT 1 FROM live) AS live, EXISTS (SELECT 1 FROM caller) AS caller";
+
 impl Credential {
-    /// The CTE definitions (without `WITH`) that end with `caller`.
-    pub fn ctes(&self) -> &'static str {
+    /// The CTE definitions (without `WITH`) that end with `live` and `caller`.
+    pub fn ctes(&self) -> String {
         match self {
-            Credential::Session { .. } => {
-                "caller AS (SELECT user_id FROM sessions
-                             WHERE id = $1 AND user_id = $2 AND expires_at > now())"
+            Credential::Session { .. } => "live AS (
+                 SELECT user_id, user_id::text AS public_id FROM sessions
+                  WHERE id = $1 AND user_id = $2 AND expires_at > now()
+             ), caller AS (SELECT * FROM live)"
+                .to_owned(),
+            Credential::BetterAuthJwt { issuer, .. } => {
+                better_auth_ctes(issuer, "SELECT $1::text AS subject")
             }
+            Credential::BetterAuthSession { issuer, .. } => better_auth_ctes(
+                issuer,
+                r#"SELECT s."userId" AS subject FROM "session" s
+                    WHERE s.token = $1 AND s."expiresAt" > now()"#,
+            ),
         }
     }
 
     /// The values of `$1` and `$2` that [`Credential::ctes`] reads.
     pub fn params(&self) -> [(&(dyn ToSql + Sync), Type); 2] {
+        const NO_PATH_OWNER: &Option<String> = &None;
         match self {
             Credential::Session {
                 session_id,
                 user_id,
             } => [(session_id, Type::UUID), (user_id, Type::UUID)],
+            Credential::BetterAuthJwt { subject, .. } => {
+                [(subject, Type::TEXT), (NO_PATH_OWNER, Type::TEXT)]
+            }
+            Credential::BetterAuthSession {
+                token, path_owner, ..
+            } => [(token, Type::TEXT), (path_owner, Type::TEXT)],
         }
     }
 
@@ -69,13 +113,56 @@ impl Credential {
     }
 }
 
-/// Whether the credential is still live: for a request refused before its own statement
-/// ran, so that an ended credential gets 401 there too. Only that error path pays it.
-pub async fn is_live(db: &Db, credential: &Credential) -> Result<bool, DbError> {
-    let sql = format!(
-        "WITH {} SELECT EXISTS (SELECT 1 FROM caller)",
-        credential.ctes()
-    );
+/// A Better Auth caller, from `subjects` (a query yielding its user id as `subject` while
+/// the credential is live): the path rule (`$2`, when not null), then its row in `users`,
+/// created on first use with the id `identity_user_id(issuer, subject)` gives (the same on
+/// every instance, so simultaneous first uses create one row), recorded in `identities`.
+/// Nothing is ever linked by email.
+fn better_auth_ctes(issuer: &str, subjects: &str) -> String {
+    let issuer = sql_literal(issuer);
+    format!(
+        "live AS ({subjects}
+         ), ba_owner AS (
+             SELECT subject, identity_user_id({issuer}, subject) AS user_id FROM live
+              WHERE $2::text IS NULL OR subject = $2::text
+         ), ba_user AS (
+             INSERT INTO users (id)
+             SELECT user_id FROM ba_owner o WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)
+             ON CONFLICT (id) DO NOTHING
+             RETURNING id
+         ), ba_identity AS (
+             INSERT INTO identities (issuer, subject, user_id)
+             SELECT {issuer}, o.subject, o.user_id FROM ba_owner o JOIN ba_user u ON u.id = o.user_id
+             ON CONFLICT DO NOTHING
+         ), caller AS (SELECT user_id, subject AS public_id FROM ba_owner)"
+    )
+}
+
+/// `text` as an SQL string literal. Only configuration (the issuer) is pasted this way;
+/// every value from a request is a parameter.
+fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Whether the credential is live and may act on the path: for a request refused before
+/// its own statement ran, so that an ended credential gets 401 and somebody else's path
+/// 403 there too. Only that error path pays it.
+pub async fn check(db: &Db, credential: &Credential) -> Result<Outcome<()>, DbError> {
+    let sql = format!("WITH {} SELECT {LIVE_AND_CALLER}", credential.ctes());
     let row = db.query_one(&sql, &credential.params()).await?;
-    Ok(row.get(0))
+    Ok(Outcome::judged(row.get(0), row.get(1), || ()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_issuer_is_quoted_as_a_literal() {
+        assert_eq!(
+            sql_literal("https://app.example.com"),
+            "'https://app.example.com'"
+        );
+        assert_eq!(sql_literal("it's"), "'it''s'");
+    }
 }

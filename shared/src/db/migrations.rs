@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "throttle_rules_and_keyed_digests",
         include_str!("../../../migrations/V4__throttle_rules_and_keyed_digests.sql"),
     ),
+    (
+        5,
+        "better_auth_identities",
+        include_str!("../../../migrations/V5__better_auth_identities.sql"),
+    ),
 ];
 
 /// FNV-1a of `text`: a stable fingerprint, the same on every platform and release.

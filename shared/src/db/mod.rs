@@ -1,6 +1,7 @@
 //! The database: connection target parsing (sslmode included), TLS through rustls, the
 //! pool, the client-side statement timeout, and one module of queries per table.
 
+pub mod better_auth;
 pub mod credentials;
 pub mod maintenance;
 pub mod migrations;

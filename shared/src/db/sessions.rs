@@ -4,12 +4,11 @@
 use std::sync::LazyLock;
 
 use time::OffsetDateTime;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use super::credentials::Credential;
 use super::throttle::{Attempt, Rule};
-use super::users::User;
 use super::{Db, DbError};
 
 /// Opens the session of a successful signin, and in the same statement clears the
@@ -52,46 +51,89 @@ pub async fn open_after_signin(
     .map(drop)
 }
 
-/// The credential's user and when the credential expires, if it is live: the check and the
-/// read in one statement.
+/// A session's user as `GET /api/auth/session` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionUser {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+}
+
+/// The credential's user and when the credential expires, if it is live: the check and
+/// the read in one statement. A Better Auth JWT is live until its `exp` (`jwt_expires_at`)
+/// while its user exists in Better Auth's `user` table.
 pub async fn live_user(
     db: &Db,
     credential: &Credential,
-) -> Result<Option<(User, OffsetDateTime)>, DbError> {
-    let sql = match credential {
-        Credential::Session { .. } => {
-            "SELECT u.id, u.email, u.name, s.expires_at
+    jwt_expires_at: Option<OffsetDateTime>,
+) -> Result<Option<(SessionUser, OffsetDateTime)>, DbError> {
+    let (sql, params): (&str, Vec<(&(dyn ToSql + Sync), Type)>) = match credential {
+        Credential::Session {
+            session_id,
+            user_id,
+        } => (
+            "SELECT u.id::text, u.email, u.name, s.expires_at
                FROM sessions s JOIN users u ON u.id = s.user_id
-              WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()"
-        }
+              WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()",
+            vec![(session_id, Type::UUID), (user_id, Type::UUID)],
+        ),
+        Credential::BetterAuthSession { token, .. } => (
+            r#"SELECT u.id, u.email, u.name, s."expiresAt"
+                 FROM "session" s JOIN "user" u ON u.id = s."userId"
+                WHERE s.token = $1 AND s."expiresAt" > now()"#,
+            vec![(token, Type::TEXT)],
+        ),
+        Credential::BetterAuthJwt { subject, .. } => (
+            r#"SELECT id, email, name, $2 FROM "user" WHERE id = $1"#,
+            vec![(subject, Type::TEXT), (&jwt_expires_at, Type::TIMESTAMPTZ)],
+        ),
     };
-    let row = db.query_opt(sql, &credential.params()).await?;
-    Ok(row.map(|row| {
-        (
-            User {
+    let row = db.query_opt(sql, &params).await?;
+    Ok(row.and_then(|row| {
+        let expires_at: Option<OffsetDateTime> = row.get(3);
+        Some((
+            SessionUser {
                 id: row.get(0),
                 email: row.get(1),
                 name: row.get(2),
             },
-            row.get(3),
-        )
+            expires_at?,
+        ))
     }))
 }
 
-/// Ends the session the credential stands for (sign out on this device).
+/// Ends the session the credential stands for (sign out on this device). Better Auth's
+/// sessions are Better Auth's to end: nothing to do for them here.
 pub async fn revoke(db: &Db, credential: &Credential) -> Result<(), DbError> {
-    let sql = match credential {
-        Credential::Session { .. } => "DELETE FROM sessions WHERE id = $1 AND user_id = $2",
-    };
-    db.query(sql, &credential.params()).await.map(drop)
+    match credential {
+        Credential::Session { .. } => db
+            .query(
+                "DELETE FROM sessions WHERE id = $1 AND user_id = $2",
+                &credential.params(),
+            )
+            .await
+            .map(drop),
+        Credential::BetterAuthJwt { .. } | Credential::BetterAuthSession { .. } => Ok(()),
+    }
 }
 
 /// Ends every session of the credential's user, if the credential is still live (a
-/// revoked token cannot sign anybody out).
+/// revoked token cannot sign anybody out). Only our own sessions.
 pub async fn revoke_all(db: &Db, credential: &Credential) -> Result<(), DbError> {
-    let sql = format!(
-        "WITH {} DELETE FROM sessions WHERE user_id = (SELECT user_id FROM caller)",
-        credential.ctes()
-    );
-    db.query(&sql, &credential.params()).await.map(drop)
+    match credential {
+        Credential::Session { .. } => {
+            static SQL: LazyLock<String> = LazyLock::new(|| {
+                format!(
+                    "WITH {} DELETE FROM sessions WHERE user_id = (SELECT user_id FROM caller)",
+                    Credential::Session {
+                        session_id: Uuid::nil(),
+                        user_id: Uuid::nil()
+                    }
+                    .ctes()
+                )
+            });
+            db.query(&SQL, &credential.params()).await.map(drop)
+        }
+        Credential::BetterAuthJwt { .. } | Credential::BetterAuthSession { .. } => Ok(()),
+    }
 }

@@ -7,16 +7,16 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
-use uuid::Uuid;
 
-use super::credentials::{Credential, Outcome};
+use super::credentials::{Credential, LIVE_AND_CALLER, Outcome};
 use super::{Db, DbError};
 use crate::domain::{ListQuery, SortKey, StatusFilter, TaskDescription, TaskTitle};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Task {
     pub id: i64,
-    pub user_id: Uuid,
+    /// The id the client knows the owner by (for a Better Auth caller, Better Auth's own).
+    pub user_id: String,
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
@@ -27,34 +27,34 @@ pub struct Task {
 }
 
 const COLUMNS: &str = "id, user_id, title, description, completed, created_at, updated_at";
-/// The same columns, read from the `op` CTE.
-const OP_COLUMNS: &str =
-    "op.id, op.user_id, op.title, op.description, op.completed, op.created_at, op.updated_at";
+/// The same columns, read from the `op` CTE, with the owner as the client knows it.
+const OP_COLUMNS: &str = "op.id, (SELECT public_id FROM caller), op.title, op.description, \
+                          op.completed, op.created_at, op.updated_at";
 
 /// The caller's user id, inside an `op`: no row, hence no work, once the credential ended.
 const OWNER: &str = "(SELECT user_id FROM caller)";
 
 /// Wraps `op`, a CTE body that reads its owner from `caller`, into the one statement shape:
-/// a first column telling whether the credential is live, then the task columns (NULL when
-/// none).
+/// two columns judging the credential (live, may act on the path), then the task columns
+/// (NULL when none).
 fn statement(credential: &Credential, op: &str, order_by: &str) -> String {
     format!(
         "WITH {}, op AS ({op})
-         SELECT EXISTS (SELECT 1 FROM caller), {OP_COLUMNS} FROM (SELECT 1) AS one LEFT JOIN op ON true {order_by}",
+         SELECT {LIVE_AND_CALLER}, {OP_COLUMNS} FROM (SELECT 1) AS one LEFT JOIN op ON true {order_by}",
         credential.ctes()
     )
 }
 
 fn task_of(row: &Row) -> Option<Task> {
-    let id: Option<i64> = row.get(1);
+    let id: Option<i64> = row.get(2);
     Some(Task {
         id: id?,
-        user_id: row.get(2),
-        title: row.get(3),
-        description: row.get(4),
-        completed: row.get(5),
-        created_at: row.get(6),
-        updated_at: row.get(7),
+        user_id: row.get(3),
+        title: row.get(4),
+        description: row.get(5),
+        completed: row.get(6),
+        created_at: row.get(7),
+        updated_at: row.get(8),
     })
 }
 
@@ -66,11 +66,10 @@ async fn run(
     params: &[(&(dyn ToSql + Sync), Type)],
 ) -> Result<Outcome<Vec<Task>>, DbError> {
     let rows = db.query(sql, &credential.with_params(params)).await?;
-    let live = rows.first().is_some_and(|row| row.get::<_, bool>(0));
-    if !live {
-        return Ok(Outcome::CredentialEnded);
-    }
-    Ok(Outcome::Done(rows.iter().filter_map(task_of).collect()))
+    let judged = |column| rows.first().is_some_and(|row| row.get::<_, bool>(column));
+    Ok(Outcome::judged(judged(0), judged(1), || {
+        rows.iter().filter_map(task_of).collect()
+    }))
 }
 
 async fn run_one(

@@ -33,6 +33,16 @@ pub fn connector(verify: bool, extra_ca_file: Option<&Path>) -> anyhow::Result<M
     Ok(MakeRustlsConnect::new(config))
 }
 
+/// A verifying client configuration for HTTPS (a JWKS document): webpki's roots.
+pub fn web_client_config() -> anyhow::Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots(None)?)
+        .with_no_client_auth())
+}
+
 /// webpki's roots (what Neon's certificates chain to) plus an optional PEM file of more.
 fn roots(extra_ca_file: Option<&Path>) -> anyhow::Result<RootCertStore> {
     let mut roots = RootCertStore {
