@@ -113,7 +113,8 @@ fn statuses_of(function: &str, path: &str) -> BTreeSet<String> {
     if !PUBLIC.contains(&function) && !TOKEN_OPTIONAL.contains(&function) {
         statuses.insert("401");
     }
-    if path.contains("{user_id}") {
+    if path.contains("{user_id}") || function == "signout" {
+        // Somebody else's path, or a cross-site request that only the cookie authenticates.
         statuses.insert("403");
     }
     if path.contains("{task_id}") {
@@ -176,15 +177,25 @@ fn tokens_are_required_exactly_where_the_contract_says() {
     assert_eq!(scheme["type"].as_str(), Some("http"));
     assert_eq!(scheme["scheme"].as_str(), Some("bearer"));
     assert_eq!(scheme["bearerFormat"].as_str(), Some("JWT"));
-    let bearer = serde_json::json!([{ "bearerAuth": [] }]);
-    assert_eq!(doc["security"], bearer, "protected unless said otherwise");
+    let cookie = &doc["components"]["securitySchemes"]["cookieAuth"];
+    assert_eq!(cookie["type"].as_str(), Some("apiKey"));
+    assert_eq!(cookie["in"].as_str(), Some("cookie"));
+    assert_eq!(
+        cookie["name"].as_str(),
+        Some(shared::access::SESSION_COOKIE)
+    );
+    let bearer_or_cookie = serde_json::json!([{ "bearerAuth": [] }, { "cookieAuth": [] }]);
+    assert_eq!(
+        doc["security"], bearer_or_cookie,
+        "protected unless said otherwise"
+    );
     for operation in operations(&doc) {
         let function = function_of(&operation);
         let security = &operation.body["security"];
         let expected = if PUBLIC.contains(&function) {
             serde_json::json!([])
         } else if TOKEN_OPTIONAL.contains(&function) {
-            serde_json::json!([{}, { "bearerAuth": [] }])
+            serde_json::json!([{}, { "bearerAuth": [] }, { "cookieAuth": [] }])
         } else {
             Value::Null
         };

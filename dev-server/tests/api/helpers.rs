@@ -327,6 +327,18 @@ impl TestApp {
         .await
     }
 
+    /// Every row of our tables, as the database holds them, for before/after comparisons.
+    pub async fn snapshot_all(&self) -> Vec<String> {
+        let mut rows = Vec::new();
+        for table in ["users", "sessions", "tasks", "identities"] {
+            let sql = format!("SELECT row_to_json(t)::text FROM {table} t ORDER BY 1");
+            for row in self.db.query(&sql, &[]).await.expect("snapshot") {
+                rows.push(format!("{table}: {}", row.get::<_, String>(0)));
+            }
+        }
+        rows
+    }
+
     /// Every task row of `user_id`, as the database holds it, for before/after comparisons.
     pub async fn snapshot(&self, user_id: &str) -> Vec<String> {
         let user: uuid::Uuid = user_id.parse().expect("uuid");

@@ -1,0 +1,99 @@
+// Test fixture: a minimal, real Better Auth server.
+//
+// The dev-server integration tests start this as a child process on the same
+// PostgreSQL database as the API, to obtain genuine Better Auth credentials
+// (session tokens, `set-auth-token` bearer tokens, JWKS-signed JWTs and
+// session-cache JWTs) and check that the API accepts or refuses them.
+//
+// Install once with `npm ci` in this directory, then run `node server.mjs` with:
+//   DATABASE_URL        postgres://user@host:port/db (any sslmode is ignored: plaintext)
+//   BETTER_AUTH_SECRET  the shared secret
+//   BETTER_AUTH_URL     base URL, e.g. http://127.0.0.1:PORT
+//   PORT                port to listen on (127.0.0.1); 0 picks a free one
+//   JWT_ALG             optional: EdDSA (default), ES256, RS256 or PS256
+//   COOKIE_CACHE        optional: "jwt" enables the session cookie cache, signed
+//                       by the jwt plugin's keys (typ better-auth.session-cache+jwt)
+//   JWT_EXPIRATION      optional: the JWTs' lifetime, e.g. "2s" (default "15m")
+// It creates its tables (user, session, account, verification, jwks) if missing,
+// then prints one line `READY <port>` to stdout. SIGTERM/SIGINT stop it.
+
+import http from "node:http";
+import pg from "pg";
+import { betterAuth } from "better-auth";
+import { getMigrations } from "better-auth/db/migration";
+import { toNodeHandler } from "better-auth/node";
+import { bearer, jwt } from "better-auth/plugins";
+import { createJwk } from "better-auth/plugins/jwt";
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`${name} is not set`);
+    process.exit(2);
+  }
+  return value;
+}
+
+// Plaintext connection: drop any TLS parameters from the URL and turn TLS off.
+const dbUrl = new URL(required("DATABASE_URL"));
+for (const p of ["sslmode", "ssl", "sslcert", "sslkey", "sslrootcert"]) dbUrl.searchParams.delete(p);
+
+const KEY_PAIRS = {
+  EdDSA: { alg: "EdDSA", crv: "Ed25519" },
+  ES256: { alg: "ES256" },
+  RS256: { alg: "RS256" },
+  PS256: { alg: "PS256" },
+};
+const jwtAlg = process.env.JWT_ALG || "EdDSA";
+if (!KEY_PAIRS[jwtAlg]) {
+  console.error(`JWT_ALG must be one of ${Object.keys(KEY_PAIRS).join(", ")}`);
+  process.exit(2);
+}
+const cookieCacheJwt = process.env.COOKIE_CACHE === "jwt";
+const jwtOptions = {
+  jwks: { keyPairConfig: KEY_PAIRS[jwtAlg] },
+  jwt: { expirationTime: process.env.JWT_EXPIRATION || "15m" },
+  sessionCookieCache: cookieCacheJwt,
+};
+
+const pool = new pg.Pool({ connectionString: dbUrl.toString(), ssl: false, max: 4 });
+
+const auth = betterAuth({
+  secret: required("BETTER_AUTH_SECRET"),
+  baseURL: required("BETTER_AUTH_URL"),
+  database: pool,
+  emailAndPassword: { enabled: true },
+  // Tests sign up and in many times in a row: no rate limiting, no telemetry.
+  rateLimit: { enabled: false },
+  telemetry: { enabled: false },
+  session: cookieCacheJwt ? { cookieCache: { enabled: true, strategy: "jwt" } } : undefined,
+  plugins: [
+    jwt(jwtOptions),
+    bearer(),
+  ],
+});
+
+const { runMigrations } = await getMigrations(auth.options);
+await runMigrations();
+
+// Better Auth signs with the newest key of the configured alg, else with the newest
+// key of any alg, and mints a key only when the jwks table is empty: so that JWT_ALG
+// holds on a database that already has keys, mint one of that alg if none exists.
+const context = await auth.$context;
+const keys = await context.adapter.findMany({ model: "jwks" });
+if (!keys.some((key) => key.alg === jwtAlg)) await createJwk({ context }, jwtOptions);
+
+const server = http.createServer(toNodeHandler(auth));
+server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
+  console.log(`READY ${server.address().port}`);
+});
+
+let stopping = false;
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  server.close(() => pool.end().then(() => process.exit(0)));
+  server.closeAllConnections();
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
