@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use bench::BenchDb;
+use dev_server::fixtures::better_auth::{BetterAuthServer, BetterAuthUser};
 use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::AppState;
@@ -307,14 +308,38 @@ fn upstream(url: &str) -> anyhow::Result<(String, u16)> {
 // ---------------------------------------------------------------------------------------
 // The requests.
 
-/// The round trips each route is designed to take: one statement per request, but for
-/// the two that must judge an attempt before hashing or verifying a password and write
-/// after it (signin needs the stored hash before it can open the session; signup's
-/// throttle verdict must come before the hash it then stores).
-fn expected(function: &str) -> u64 {
-    match function {
-        "signin" | "signup" => 2,
-        _ => 1,
+/// The credential a pass authenticates its protected requests with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    /// Our HS256 token.
+    Ours,
+    BetterAuthJwt,
+    BetterAuthSession,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Ours => "our token",
+            Kind::BetterAuthJwt => "Better Auth JWT",
+            Kind::BetterAuthSession => "Better Auth session token",
+        }
+    }
+}
+
+/// The round trips each route is designed to take with a credential of `kind` (`None`:
+/// not a route such a credential is sent to). One statement per request, but for the two
+/// that must judge an attempt before hashing or verifying a password and write after it
+/// (signin needs the stored hash before it can open the session; signup's throttle verdict
+/// must come before the hash it then stores); and signing out a Better Auth caller touches
+/// nothing of ours (Better Auth ends its own sessions).
+fn expected(function: &str, kind: Kind) -> Option<u64> {
+    match (kind, function) {
+        (Kind::Ours, "signin" | "signup") => Some(2),
+        (Kind::Ours, _) => Some(1),
+        (_, "signin" | "signup" | "health") => None,
+        (_, "signout") => Some(0),
+        (_, _) => Some(1),
     }
 }
 
@@ -400,11 +425,16 @@ async fn pass(
         .as_str()
         .context("signin gave no token")?
         .to_owned();
-    let token = Some(token.as_str());
+    pass.send("health", "/api/health", None, None, 200).await?;
+    protected_requests(&mut pass, &user, &token).await?;
+    pass.complete(Kind::Ours)
+}
+
+/// One typical successful request per protected route, as the caller `user` with `token`.
+async fn protected_requests(pass: &mut Pass<'_>, user: &str, token: &str) -> anyhow::Result<()> {
+    let token = Some(token);
     pass.send("session", "/api/auth/session", token, None, 200)
         .await?;
-    pass.send("health", "/api/health", None, None, 200).await?;
-
     let tasks = format!("/api/{user}/tasks");
     let body = json!({ "title": "Buy milk", "description": "Two litres" });
     let created = pass
@@ -431,31 +461,61 @@ async fn pass(
     pass.send("task-delete", &task, token, None, 200).await?;
     pass.send("signout", "/api/auth/signout", token, None, 200)
         .await?;
+    Ok(())
+}
 
-    let missing: Vec<_> = ROUTES
-        .iter()
-        .filter(|route| !pass.measured.contains_key(route.function))
-        .map(|route| route.function)
-        .collect();
-    ensure!(
-        missing.is_empty(),
-        "no typical request written for {missing:?}"
-    );
-    Ok(pass.measured)
+impl Pass<'_> {
+    /// The figures, once every route a credential of `kind` is sent to was measured.
+    fn complete(self, kind: Kind) -> anyhow::Result<HashMap<&'static str, Measured>> {
+        let missing: Vec<_> = ROUTES
+            .iter()
+            .filter(|route| expected(route.function, kind).is_some())
+            .filter(|route| !self.measured.contains_key(route.function))
+            .map(|route| route.function)
+            .collect();
+        ensure!(
+            missing.is_empty(),
+            "no typical request written for {missing:?} ({})",
+            kind.label()
+        );
+        Ok(self.measured)
+    }
+}
+
+/// The protected routes with a Better Auth user's credential of `kind`.
+async fn better_auth_pass(
+    state: &AppState,
+    counters: &Counters,
+    user: &BetterAuthUser,
+    kind: Kind,
+) -> anyhow::Result<HashMap<&'static str, Measured>> {
+    let mut pass = Pass {
+        state,
+        counters,
+        measured: HashMap::new(),
+    };
+    let credential = match kind {
+        Kind::BetterAuthJwt => &user.jwt,
+        _ => &user.session_token,
+    };
+    protected_requests(&mut pass, &user.id, credential).await?;
+    pass.complete(kind)
 }
 
 fn millis(duration: Duration) -> String {
     format!("{:.2}", duration.as_secs_f64() * 1e3)
 }
 
+/// The table of every pass (`delayed`, when given, is our tokens' pass again with the
+/// proxy's delay), and what in it is odd.
 fn report(
-    plain: &HashMap<&'static str, Measured>,
+    passes: &[(Kind, &HashMap<&'static str, Measured>)],
     delayed: Option<(u64, &HashMap<&'static str, Measured>)>,
 ) -> anyhow::Result<(String, Vec<String>)> {
     let mut out = String::from(
-        "| route | function | status | expected | ReadyForQuery (wire) | statements (pool counter) | Sync/Query flushes | time ms |",
+        "| route | function | credential | status | expected | ReadyForQuery (wire) | statements (pool counter) | Sync/Query flushes | time ms |",
     );
-    let mut rule = String::from("|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut rule = String::from("|---|---|---|---:|---:|---:|---:|---:|---:|");
     if let Some((delay, _)) = delayed {
         let _ = write!(
             out,
@@ -467,63 +527,68 @@ fn report(
     out.push_str(&rule);
     out.push('\n');
     let mut odd = Vec::new();
-    for route in ROUTES {
-        let m = plain
-            .get(route.function)
-            .with_context(|| format!("{} not measured", route.function))?;
-        let trips = m.wire.ready_for_query;
-        let _ = write!(
-            out,
-            "| {} {} | {} | {} | {} | {} | {} | {} | {} |",
-            route.method,
-            route.path,
-            route.function,
-            m.status,
-            expected(route.function),
-            trips,
-            m.statements,
-            m.wire.sync_flushes,
-            millis(m.elapsed)
-        );
-        if trips != m.statements || trips != m.wire.sync_flushes {
-            odd.push(format!(
-                "{}: the wire shows {trips} ReadyForQuery and {} Sync/Query flushes, the pool counted {} statements",
-                route.function, m.wire.sync_flushes, m.statements
-            ));
-        }
-        if trips != expected(route.function) {
-            odd.push(format!(
-                "{}: {trips} round trips, {} expected",
-                route.function,
-                expected(route.function)
-            ));
-        }
-        if m.wire.connections > 0 {
-            odd.push(format!(
-                "{}: opened {} new connection(s)",
-                route.function, m.wire.connections
-            ));
-        }
-        if let Some((delay, delayed)) = delayed {
-            let d = delayed
+    for (kind, plain) in passes {
+        for route in ROUTES {
+            let Some(expected) = expected(route.function, *kind) else {
+                continue;
+            };
+            let label = format!("{} ({})", route.function, kind.label());
+            let m = plain
                 .get(route.function)
-                .with_context(|| format!("{} not measured with delay", route.function))?;
-            let added = d.elapsed.as_secs_f64() * 1e3 - m.elapsed.as_secs_f64() * 1e3;
+                .with_context(|| format!("{label} not measured"))?;
+            let trips = m.wire.ready_for_query;
             let _ = write!(
                 out,
-                " {} | {:.2} | {} |",
-                millis(d.elapsed),
-                added,
-                d.wire.ready_for_query * 2 * delay
+                "| {} {} | {} | {} | {} | {expected} | {trips} | {} | {} | {} |",
+                route.method,
+                route.path,
+                route.function,
+                kind.label(),
+                m.status,
+                m.statements,
+                m.wire.sync_flushes,
+                millis(m.elapsed)
             );
-            if d.wire.ready_for_query != trips {
+            if trips != m.statements || trips != m.wire.sync_flushes {
                 odd.push(format!(
-                    "{}: {} round trips with delay, {trips} without",
-                    route.function, d.wire.ready_for_query
+                    "{label}: the wire shows {trips} ReadyForQuery and {} Sync/Query flushes, the pool counted {} statements",
+                    m.wire.sync_flushes, m.statements
                 ));
             }
+            if trips != expected {
+                odd.push(format!("{label}: {trips} round trips, {expected} expected"));
+            }
+            if m.wire.connections > 0 {
+                odd.push(format!(
+                    "{label}: opened {} new connection(s)",
+                    m.wire.connections
+                ));
+            }
+            match delayed {
+                Some((delay, delayed)) if *kind == Kind::Ours => {
+                    let d = delayed
+                        .get(route.function)
+                        .with_context(|| format!("{label} not measured with delay"))?;
+                    let added = d.elapsed.as_secs_f64() * 1e3 - m.elapsed.as_secs_f64() * 1e3;
+                    let _ = write!(
+                        out,
+                        " {} | {:.2} | {} |",
+                        millis(d.elapsed),
+                        added,
+                        d.wire.ready_for_query * 2 * delay
+                    );
+                    if d.wire.ready_for_query != trips {
+                        odd.push(format!(
+                            "{label}: {} round trips with delay, {trips} without",
+                            d.wire.ready_for_query
+                        ));
+                    }
+                }
+                Some(_) => out.push_str(" | | |"),
+                None => {}
+            }
+            out.push('\n');
         }
-        out.push('\n');
     }
     Ok((out, odd))
 }
@@ -531,12 +596,14 @@ fn report(
 struct Args {
     delay_ms: Option<u64>,
     markdown: Option<std::path::PathBuf>,
+    better_auth: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
     let mut args = Args {
         delay_ms: None,
         markdown: None,
+        better_auth: false,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -544,8 +611,14 @@ fn args() -> anyhow::Result<Args> {
         match arg.as_str() {
             "--delay-ms" => args.delay_ms = Some(value()?.parse().context("--delay-ms")?),
             "--markdown" => args.markdown = Some(value()?.into()),
+            "--better-auth" => args.better_auth = true,
             "-h" | "--help" => {
-                println!("usage: round_trips [--delay-ms D] [--markdown FILE]");
+                println!(
+                    "usage: round_trips [--delay-ms D] [--markdown FILE] [--better-auth]\n\
+                     --better-auth also drives the protected routes with a real Better Auth's \
+                     JWT and session token (needs Node.js and \
+                     npm ci --prefix dev-server/tests/better-auth)"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}; see --help"),
@@ -560,16 +633,48 @@ async fn main() -> anyhow::Result<()> {
     let db = BenchDb::start().await?;
     let proxy = Proxy::start(upstream(&db.url)?).await?;
     let url = through_proxy(&db.url, proxy.addr)?;
+    // A real Better Auth on the same database (straight to PostgreSQL, not through the
+    // proxy: only the API's statements are counted), and one of its users.
+    let better_auth = match args.better_auth {
+        false => None,
+        true => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            let base_url = format!("http://127.0.0.1:{port}");
+            let server =
+                BetterAuthServer::try_start(&db.url, bench::SECRET, &base_url, port, &[]).await?;
+            let user = server.try_sign_up("Round Trip", "rt@example.com").await?;
+            Some((base_url, server, user))
+        }
+    };
     // Production settings (throttling on at its defaults) on one pooled connection.
-    let state = db.state(&[("DATABASE_URL", &url), ("DATABASE_POOL_SIZE", "1")])?;
-    // The connection and its startup are paid here, outside every measured request.
+    let mut settings = vec![("DATABASE_URL", url.as_str()), ("DATABASE_POOL_SIZE", "1")];
+    if let Some((base_url, _, _)) = &better_auth {
+        settings.push(("BETTER_AUTH_URL", base_url));
+    }
+    let state = db.state(&settings)?;
+    // The connection and its startup, and Better Auth's keys, are read here, as a cold
+    // start reads them, outside every measured request.
     state.db.warm_up().await?;
+    if let Some(keys) = &state.better_auth {
+        keys.read_keys_logged(&state.db).await;
+    }
     ensure!(
         proxy.counters.snapshot().connections == 1,
         "the warm-up did not go through the proxy"
     );
 
     let plain = pass(&state, &proxy.counters, "plain").await?;
+    let mut passes = vec![(Kind::Ours, plain)];
+    if let Some((_, _, user)) = &better_auth {
+        for kind in [Kind::BetterAuthJwt, Kind::BetterAuthSession] {
+            passes.push((
+                kind,
+                better_auth_pass(&state, &proxy.counters, user, kind).await?,
+            ));
+        }
+    }
     let delayed = match args.delay_ms {
         Some(delay) => {
             proxy.delay_ms.store(delay, Ordering::SeqCst);
@@ -578,7 +683,11 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
-    let (table, odd) = report(&plain, delayed.as_ref().map(|(d, m)| (*d, m)))?;
+    let passes: Vec<_> = passes
+        .iter()
+        .map(|(kind, measured)| (*kind, measured))
+        .collect();
+    let (table, odd) = report(&passes, delayed.as_ref().map(|(d, m)| (*d, m)))?;
 
     let mut out = String::from(
         "## Database round trips per route\n\nOne typical successful request per route through \
@@ -586,7 +695,9 @@ async fn main() -> anyhow::Result<()> {
          A loopback proxy between the pool and PostgreSQL counts the server's ReadyForQuery \
          messages (one ends every round trip) and the client's reads holding a Sync or \
          Query; the pool's own statement counter is the cross-check. Throttling is on at \
-         its defaults.\n\n",
+         its defaults. With --better-auth, the protected routes are driven again with a real \
+         Better Auth's JWT and session token (its keys read beforehand, as a cold start \
+         does).\n\n",
     );
     if let Some((delay, _)) = delayed {
         let _ = write!(

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use bench::{BenchDb, Percentiles, micros};
+use dev_server::fixtures::better_auth::{BetterAuthServer, BetterAuthUser};
 use dev_server::fixtures::{SeededUser, gateway_request};
 use lambda_http::Body;
 use serde_json::{Value, json};
@@ -29,6 +30,7 @@ const TASKS: usize = 20;
 const STATE: &[(&str, &str)] = &[
     ("DATABASE_POOL_SIZE", "1"),
     ("THROTTLE_SIGNIN_EMAIL", "1000000"),
+    ("THROTTLE_SIGNIN_EMAIL_GLOBAL", "1000000"),
     ("THROTTLE_SIGNIN_IP", "1000000"),
 ];
 
@@ -36,6 +38,7 @@ struct Args {
     iterations: usize,
     signin_iterations: usize,
     markdown: Option<std::path::PathBuf>,
+    better_auth: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -43,6 +46,7 @@ fn args() -> anyhow::Result<Args> {
         iterations: 2000,
         signin_iterations: 50,
         markdown: None,
+        better_auth: false,
     };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
@@ -53,9 +57,10 @@ fn args() -> anyhow::Result<Args> {
                 args.signin_iterations = value()?.parse().context("--signin-iterations")?;
             }
             "--markdown" => args.markdown = Some(value()?.into()),
+            "--better-auth" => args.better_auth = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: warm [--iterations N (2000)] [--signin-iterations N (50)] [--markdown FILE]"
+                    "usage: warm [--iterations N (2000)] [--signin-iterations N (50)] [--markdown FILE] [--better-auth]"
                 );
                 std::process::exit(0);
             }
@@ -376,6 +381,109 @@ async fn unknown_vs_wrong(
     ])
 }
 
+/// GET tasks through the handler with our HS256 token and with a Better Auth EdDSA JWT,
+/// each caller owning 20 tasks, interleaved in random order.
+async fn token_kinds(
+    state: &AppState,
+    seeded: &SeededUser,
+    better_auth: &BetterAuthUser,
+    iterations: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let ours = (
+        format!("/api/{}/tasks", seeded.user_id),
+        seeded.token.as_str(),
+    );
+    let theirs = (
+        format!("/api/{}/tasks", better_auth.id),
+        better_auth.jwt.as_str(),
+    );
+    for n in 0..TASKS {
+        let body = json!({ "title": format!("Task {n}") });
+        let req = gateway_request("task-create", &theirs.0, Some(theirs.1), Some(&body))?;
+        let (status, body) = answer(dev_server::dispatch(state, "task-create", req).await)?;
+        ensure!(
+            status == 201,
+            "task-create with the Better Auth JWT answered {status}: {body}"
+        );
+    }
+    let warm_up = (iterations / 10).clamp(50, 500);
+    let mut samples: [Vec<Duration>; 2] = Default::default();
+    let mut shuffle = Shuffle::new();
+    for i in 0..warm_up + iterations {
+        for which in shuffle.order(2) {
+            let (path, token) = if which == 0 { &ours } else { &theirs };
+            let req = gateway_request("tasks-list", path, Some(token), None)?;
+            let started = Instant::now();
+            let response = dev_server::dispatch(state, "tasks-list", req).await;
+            let elapsed = started.elapsed();
+            let (status, body) = answer(response)?;
+            ensure!(
+                status == 200 && body.as_array().map(Vec::len) == Some(TASKS),
+                "tasks-list answered {status}: {body}"
+            );
+            if i >= warm_up {
+                samples[which].push(elapsed);
+            }
+        }
+    }
+    let [mut hs256, mut eddsa] = samples;
+    let base = Percentiles::of(&mut hs256);
+    Ok(vec![
+        row("tasks-list handler, our HS256 token", &mut hs256, None),
+        row(
+            "tasks-list handler, Better Auth EdDSA JWT",
+            &mut eddsa,
+            Some(("HS256", base)),
+        ),
+    ])
+}
+
+/// A signup the address's limit refuses (no hash: the verdict comes first) against one
+/// argon2id hash, interleaved in random order.
+async fn refused_signup_vs_hash(iterations: usize) -> anyhow::Result<Vec<Row>> {
+    let db = BenchDb::start().await?;
+    let state = db.state(&[("DATABASE_POOL_SIZE", "1"), ("THROTTLE_SIGNUP_IP", "1")])?;
+    state.db.warm_up().await?;
+    let signup = |n: usize| {
+        let body = json!({ "name": "Refused", "email": format!("refused{n}@example.com"), "password": PASSWORD });
+        gateway_request("signup", "/api/auth/signup", None, Some(&body))
+    };
+    // The one signup the limit allows.
+    let (status, body) = answer(dev_server::dispatch(&state, "signup", signup(0)?).await)?;
+    ensure!(status == 201, "the first signup answered {status}: {body}");
+    let (mut refused, mut hashes) = (Vec::new(), Vec::new());
+    let mut shuffle = Shuffle::new();
+    for i in 1..=iterations {
+        for which in shuffle.order(2) {
+            if which == 0 {
+                let req = signup(i)?;
+                let started = Instant::now();
+                let response = dev_server::dispatch(&state, "signup", req).await;
+                refused.push(started.elapsed());
+                let (status, body) = answer(response)?;
+                ensure!(
+                    status == 429,
+                    "a signup over the limit answered {status}: {body}"
+                );
+            } else {
+                let started = Instant::now();
+                shared::auth::password::hash(SecretString::from(PASSWORD)).await?;
+                hashes.push(started.elapsed());
+            }
+        }
+    }
+    ensure!(state.passwords.runs() == 1, "refused signups hashed");
+    let base = Percentiles::of(&mut hashes);
+    Ok(vec![
+        row(
+            "signup refused by THROTTLE_SIGNUP_IP",
+            &mut refused,
+            Some(("hash", base)),
+        ),
+        row("one argon2id hash", &mut hashes, None),
+    ])
+}
+
 fn table(title: &str, note: &str, rows: &[Row]) -> String {
     let mut out = format!(
         "### {title}\n\n{note}\n\n| measurement | n | p50 µs | p99 µs | ratio p50 / p99 |\n|---|---:|---:|---:|---|\n"
@@ -398,8 +506,30 @@ fn table(title: &str, note: &str, rows: &[Row]) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = args()?;
     let db = BenchDb::start().await?;
-    let state = db.state(STATE)?;
+    // A real Better Auth on the same database, when asked for, and one of its users.
+    let better_auth = match args.better_auth {
+        false => None,
+        true => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            let base_url = format!("http://127.0.0.1:{port}");
+            let server =
+                BetterAuthServer::try_start(&db.url, bench::SECRET, &base_url, port, &[]).await?;
+            let user = server.try_sign_up("Warm", "warm-ba@example.com").await?;
+            Some((server, user))
+        }
+    };
+    let mut settings = STATE.to_vec();
+    if let Some((server, _)) = &better_auth {
+        settings.push(("BETTER_AUTH_URL", server.address.as_str()));
+    }
+    let state = db.state(&settings)?;
     state.db.warm_up().await?;
+    // Better Auth's keys are read as a cold start reads them.
+    if let Some(keys) = &state.better_auth {
+        keys.read_keys_logged(&state.db).await;
+    }
     let seeded = SeededUser::create(&state, EMAIL, PASSWORD, TASKS).await?;
 
     // One handler call, so pg_stat_activity shows its statement as the connection's last.
@@ -440,6 +570,11 @@ async fn main() -> anyhow::Result<()> {
         args.signin_iterations
     );
     let timing = unknown_vs_wrong(&state, &hash, args.signin_iterations).await?;
+    eprintln!(
+        "refused signup vs one hash: {} each …",
+        args.signin_iterations
+    );
+    let refused = refused_signup_vs_hash(args.signin_iterations).await?;
 
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let mut report = format!(
@@ -482,6 +617,28 @@ async fn main() -> anyhow::Result<()> {
          near 1.00 means timing does not tell whether an email is registered.",
         &timing,
     ));
+    report.push('\n');
+    report.push_str(&table(
+        "A refused signup vs one argon2id hash",
+        "The signup limit of one address (here 1) is judged before the password is hashed: \
+         a refused signup is one statement, no hash (the bench checks that the handlers ran \
+         argon2id once, for the one signup allowed).",
+        &refused,
+    ));
+    if let Some((_, user)) = &better_auth {
+        eprintln!("HS256 vs Better Auth JWT: {} iterations …", args.iterations);
+        let kinds = token_kinds(&state, &seeded, user, args.iterations).await?;
+        report.push('\n');
+        report.push_str(&table(
+            "GET /api/{user_id}/tasks: our HS256 token vs a Better Auth JWT",
+            "The same handler on the same connection, each caller owning 20 tasks, \
+             interleaved in random order. The Better Auth JWT comes from a real Better Auth \
+             (the fixture app, jwt plugin defaults: EdDSA over Ed25519) on the same database, \
+             its keys read beforehand as a cold start does; its statement also checks the \
+             caller's row in `users` (created on its first use, before the timing).",
+            &kinds,
+        ));
+    }
     println!("{report}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, &report).with_context(|| format!("writing {}", path.display()))?;
