@@ -22,7 +22,7 @@ use crate::auth::better_auth::{BetterAuthClaims, jwt_algorithm};
 use crate::auth::{AuthFailure, IssuedToken, VerifiedToken, bearer_token};
 use crate::db::credentials::{self, Credential, Outcome};
 use crate::db::users::User;
-use crate::error::{ACCESS_DENIED, ApiError, CROSS_SITE_REFUSED};
+use crate::error::{ACCESS_DENIED, ApiError, CROSS_SITE_REFUSED, MANAGED_BY_BETTER_AUTH};
 use crate::{AppState, http};
 
 /// An authenticated caller.
@@ -35,6 +35,8 @@ pub struct Caller {
     pub credential: Credential,
     /// What a Better Auth JWT says of its user and lifetime.
     pub better_auth_claims: Option<BetterAuthClaims>,
+    /// The email of one of our accounts, as its token says.
+    pub account_email: Option<String>,
 }
 
 impl From<VerifiedToken> for Caller {
@@ -46,6 +48,7 @@ impl From<VerifiedToken> for Caller {
                 user_id: token.user_id,
             },
             better_auth_claims: None,
+            account_email: Some(token.email),
         }
     }
 }
@@ -113,6 +116,7 @@ async fn identify(state: &AppState, token: &str) -> Result<Caller, AuthFailure> 
                     subject: claims.subject.clone(),
                 },
                 better_auth_claims: Some(claims),
+                account_email: None,
             })
         }
         Some(Err(failure)) => Err(failure),
@@ -124,6 +128,7 @@ async fn identify(state: &AppState, token: &str) -> Result<Caller, AuthFailure> 
                 path_owner: None,
             },
             better_auth_claims: None,
+            account_email: None,
         }),
         None => Err(AuthFailure::InvalidToken),
     }
@@ -216,9 +221,20 @@ impl Call<'_> {
     }
 
     fn audit_access_denied(&self) {
-        let user_id = self.caller.known_id.as_deref();
-        audit::record(self.state, self.req, AuditEvent::AccessDenied, user_id);
+        self.audit(AuditEvent::AccessDenied);
     }
+}
+
+/// The caller of an account route (change-password, user, sessions): one of our own
+/// accounts. A Better Auth caller gets 403: Better Auth manages its accounts.
+pub async fn own_account<'r>(state: &'r AppState, req: &'r Request) -> Result<Call<'r>, ApiError> {
+    let caller = authenticate(state, req).await?;
+    let call = Call { state, req, caller };
+    if call.caller.is_better_auth() {
+        call.audit_access_denied();
+        return Err(ApiError::Forbidden(MANAGED_BY_BETTER_AUTH));
+    }
+    Ok(call)
 }
 
 /// The caller of a per-user route (`/api/{user_id}/…`): authenticated, and the path's user.

@@ -21,8 +21,13 @@ pub enum AuditEvent {
     AccessDenied,
     /// 403: an unsafe request authenticated only by the cookie, from an origin not allowed.
     CrossSiteRefused,
+    /// A wrong password confirming a change of password or the deletion of the account.
+    PasswordCheckFailed,
     PasswordChanged,
+    /// A reset link was mailed (the user id only when the email is registered).
+    ResetRequested,
     PasswordReset,
+    SessionRevoked,
     AccountDeleted,
 }
 
@@ -37,7 +42,10 @@ impl AuditEvent {
             AuditEvent::SignedOutEverywhere => "signed_out_everywhere",
             AuditEvent::AccessDenied => "access_denied",
             AuditEvent::CrossSiteRefused => "cross_site_refused",
+            AuditEvent::PasswordCheckFailed => "password_check_failed",
             AuditEvent::PasswordChanged => "password_changed",
+            AuditEvent::ResetRequested => "reset_requested",
+            AuditEvent::SessionRevoked => "session_revoked",
             AuditEvent::PasswordReset => "password_reset",
             AuditEvent::AccountDeleted => "account_deleted",
         }

@@ -37,6 +37,12 @@ fn missing_hint(name: &str) -> &'static str {
         "BETTER_AUTH_SECRET" => {
             "set it to the frontend's Better Auth secret (at least 32 random characters, e.g. `openssl rand -base64 32`), or BETTER_AUTH_SECRET_ARN to a secret holding it"
         }
+        "EMAIL_FROM" => {
+            "set it to the sender of password-reset mail, an identity verified in Amazon SES"
+        }
+        "APP_URL" => {
+            "set it to your frontend's URL (https://app.example.com): reset links open its /reset-password page"
+        }
         "AWS_REGION" | "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => {
             "Lambda sets it for the execution role; elsewhere set it to read secrets from Secrets Manager"
         }
@@ -63,6 +69,10 @@ pub struct ThrottleLimits {
     pub signin_per_ip: u32,
     /// Signups from one source IP.
     pub signup_per_ip: u32,
+    /// Password-reset requests from one source IP.
+    pub reset_per_ip: u32,
+    /// Password-reset requests for one email.
+    pub reset_per_email: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +126,39 @@ impl HttpConfig {
         Ok(Self {
             database: DatabaseSettings::from_lookup(lookup)?,
             allowed_origins,
+        })
+    }
+}
+
+/// What the forgot-password function needs to mail a reset link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// `EMAIL_FROM`: the sender, an SES-verified identity.
+    pub from: String,
+    /// `APP_URL`: the frontend, whose `/reset-password?token=…` page the link opens.
+    pub app_url: String,
+    /// `RESET_TOKEN_TTL`: how long a reset token is valid.
+    pub reset_token_ttl: Duration,
+}
+
+impl MailSettings {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
+        let from = var("EMAIL_FROM").ok_or(ConfigError::Missing("EMAIL_FROM"))?;
+        let from = from.trim().to_owned();
+        if !from.contains('@') {
+            return Err(invalid(
+                "EMAIL_FROM",
+                format!("`{from}` is not an email address (your SES-verified sender)"),
+            ));
+        }
+        let app_url = var("APP_URL").ok_or(ConfigError::Missing("APP_URL"))?;
+        let app_url = parse_http_url("APP_URL", &app_url)?;
+        let ttl = parse_number(&var, "RESET_TOKEN_TTL", 1800, 60..=86_400)?;
+        Ok(Self {
+            from,
+            app_url,
+            reset_token_ttl: Duration::from_secs(ttl),
         })
     }
 }
@@ -266,6 +309,8 @@ impl Config {
             )?,
             signin_per_ip: parse_number(&var, "THROTTLE_SIGNIN_IP", 20, 0..=u32::MAX)?,
             signup_per_ip: parse_number(&var, "THROTTLE_SIGNUP_IP", 50, 0..=u32::MAX)?,
+            reset_per_ip: parse_number(&var, "THROTTLE_RESET_IP", 10, 0..=u32::MAX)?,
+            reset_per_email: parse_number(&var, "THROTTLE_RESET_EMAIL", 3, 0..=u32::MAX)?,
         };
 
         let same_site = match var("COOKIE_SAMESITE").map(|value| value.trim().to_ascii_lowercase())
@@ -428,6 +473,8 @@ mod tests {
                 signin_per_email: 100,
                 signin_per_ip: 20,
                 signup_per_ip: 50,
+                reset_per_ip: 10,
+                reset_per_email: 3,
             }
         );
     }
@@ -586,6 +633,36 @@ mod tests {
                     "BETTER_AUTH_JWKS_URL is invalid: has no effect without BETTER_AUTH_URL"
                 )
         );
+    }
+
+    #[test]
+    fn mail_settings_name_what_is_missing() {
+        let lookup = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.to_string())
+            }
+        };
+        assert!(
+            MailSettings::from_lookup(&lookup(&[("APP_URL", "https://app.example.com")]))
+                .unwrap_err()
+                .to_string()
+                .starts_with("EMAIL_FROM is not set; ")
+        );
+        assert!(
+            MailSettings::from_lookup(&lookup(&[("EMAIL_FROM", "no-reply@example.com")]))
+                .unwrap_err()
+                .to_string()
+                .starts_with("APP_URL is not set; ")
+        );
+        let settings = MailSettings::from_lookup(&lookup(&[
+            ("EMAIL_FROM", "no-reply@example.com"),
+            ("APP_URL", "https://app.example.com/"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.app_url, "https://app.example.com");
+        assert_eq!(settings.reset_token_ttl, Duration::from_secs(1800));
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub const GENERIC_5XX: &str = "Service temporarily unavailable, please try again
 pub const ACCESS_DENIED: &str = "Access denied to this resource";
 /// 403: a cookie-authenticated unsafe request from an origin not allowed.
 pub const CROSS_SITE_REFUSED: &str = "Cross-site request refused";
+/// 403: an account route called with a Better Auth credential.
+pub const MANAGED_BY_BETTER_AUTH: &str = "This account is managed by Better Auth";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -20,7 +22,8 @@ pub enum ApiError {
     /// 401.
     #[error("{}", .0.message())]
     Unauthorized(AuthFailure),
-    /// 403 with a contract message: [`ACCESS_DENIED`] or [`CROSS_SITE_REFUSED`].
+    /// 403 with a contract message: [`ACCESS_DENIED`], [`CROSS_SITE_REFUSED`] or
+    /// [`MANAGED_BY_BETTER_AUTH`].
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]

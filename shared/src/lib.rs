@@ -2,14 +2,17 @@
 //! plumbing, domain types and the route table. A function crate is a thin handler over this.
 
 pub mod access;
+pub mod account;
 pub mod audit;
 pub mod auth;
+pub mod aws;
 pub mod better_auth;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod routes;
 pub mod secrets;
 pub mod state;

@@ -36,6 +36,17 @@ pub const ROUTES: &[Route] = &[
         "/api/{user_id}/tasks/{task_id}/complete",
         "task-complete",
     ),
+    route("POST", "/api/auth/change-password", "change-password"),
+    route("PATCH", "/api/auth/user", "user-update"),
+    route("DELETE", "/api/auth/user", "user-delete"),
+    route("GET", "/api/auth/sessions", "sessions-list"),
+    route(
+        "DELETE",
+        "/api/auth/sessions/{session_id}",
+        "session-revoke",
+    ),
+    route("POST", "/api/auth/forgot-password", "forgot-password"),
+    route("POST", "/api/auth/reset-password", "reset-password"),
 ];
 
 pub fn by_function(function: &str) -> Option<&'static Route> {

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
+use aws_sdk_secretsmanager::config::BehaviorVersion;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
+use crate::aws::{AwsEnvironment, https_client};
 use crate::config::ConfigError;
 
 /// Which variable each ARN variable stands in for.
@@ -80,42 +80,18 @@ pub async fn fetch(
     Ok(values)
 }
 
-/// The SDK's HTTP client: hyper 1 over the rustls/ring stack the database already uses.
-pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}
-
-/// A client configured from the environment Lambda gives every function: `AWS_REGION` and
-/// the execution role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-/// `AWS_SESSION_TOKEN`), plus the SDK's standard endpoint variables. aws-config's chain of
-/// profile, SSO and STS providers is left out: Lambda never needs it, and it was a fifth
-/// of every binary.
+/// A Secrets Manager client configured from the environment Lambda gives every function
+/// ([`AwsEnvironment`]).
 fn client(
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<aws_sdk_secretsmanager::Client, ConfigError> {
-    let region = lookup("AWS_REGION")
-        .or_else(|| lookup("AWS_DEFAULT_REGION"))
-        .ok_or(ConfigError::Missing("AWS_REGION"))?;
-    let key = lookup("AWS_ACCESS_KEY_ID").ok_or(ConfigError::Missing("AWS_ACCESS_KEY_ID"))?;
-    let secret =
-        lookup("AWS_SECRET_ACCESS_KEY").ok_or(ConfigError::Missing("AWS_SECRET_ACCESS_KEY"))?;
-    let credentials = Credentials::new(
-        key,
-        secret,
-        lookup("AWS_SESSION_TOKEN"),
-        None,
-        "environment",
-    );
+    let env = AwsEnvironment::from_lookup(lookup, "AWS_ENDPOINT_URL_SECRETS_MANAGER")?;
     let mut config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .http_client(https_client())
-        .region(Region::new(region))
-        .credentials_provider(credentials);
-    if let Some(endpoint) =
-        lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| lookup("AWS_ENDPOINT_URL"))
-    {
+        .region(env.region)
+        .credentials_provider(env.credentials);
+    if let Some(endpoint) = env.endpoint {
         config = config.endpoint_url(endpoint);
     }
     Ok(aws_sdk_secretsmanager::Client::from_conf(config.build()))

@@ -12,6 +12,7 @@ use crate::better_auth::BetterAuth;
 use crate::config::{Config, HttpConfig};
 use crate::db::Db;
 use crate::http::Cors;
+use crate::mail::Mailbox;
 
 pub struct HttpState {
     pub cors: Cors,
@@ -44,6 +45,9 @@ pub struct AppState {
     pub passwords: Passwords,
     /// The app's Better Auth server, when `BETTER_AUTH_URL` is set.
     pub better_auth: Option<BetterAuth>,
+    /// How password-reset mail goes out: set by the forgot-password function (Amazon SES)
+    /// and the local server (files); `None` elsewhere.
+    pub mailbox: Option<Mailbox>,
 }
 
 impl AppState {
@@ -57,6 +61,7 @@ impl AppState {
                 .better_auth
                 .clone()
                 .map(|settings| BetterAuth::new(settings, &config.auth_secret)),
+            mailbox: None,
             config,
         })
     }

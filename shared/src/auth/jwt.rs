@@ -31,15 +31,18 @@ struct PresentedClaims {
     sub: Option<String>,
     user_id: Option<String>,
     jti: Option<String>,
+    email: Option<String>,
     exp: i64,
 }
 
 /// A token whose signature, algorithm and lifetime checked out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedToken {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub expires_at: OffsetDateTime,
+    /// The account's email when the token was issued (an account's email never changes).
+    pub email: String,
 }
 
 pub struct TokenKeys {
@@ -106,7 +109,9 @@ impl TokenKeys {
                     _ => AuthFailure::InvalidToken,
                 })?
                 .claims;
-        let (Some(sub), Some(user_id), Some(jti)) = (claims.sub, claims.user_id, claims.jti) else {
+        let (Some(sub), Some(user_id), Some(jti), Some(email)) =
+            (claims.sub, claims.user_id, claims.jti, claims.email)
+        else {
             return Err(AuthFailure::InvalidToken);
         };
         if user_id != sub {
@@ -120,6 +125,7 @@ impl TokenKeys {
             user_id,
             session_id,
             expires_at,
+            email,
         })
     }
 }

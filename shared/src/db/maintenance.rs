@@ -1,5 +1,5 @@
-//! Housekeeping of rows that no request will read again: expired sessions and throttle
-//! counters whose window has passed. Run on a schedule (the `cleanup` function) and by the
+//! Housekeeping of rows that no request will read again: expired sessions, throttle
+//! counters whose window has passed, and expired password-reset tokens. Run on a schedule (the `cleanup` function) and by the
 //! local server in the background.
 
 use super::throttle::WINDOW;
@@ -12,9 +12,11 @@ const BATCH: i64 = 5_000;
 pub struct Purged {
     pub sessions: u64,
     pub throttle_counters: u64,
+    pub password_resets: u64,
 }
 
-/// Deletes expired sessions and dead throttle counters, in batches until none is left.
+/// Deletes expired sessions, dead throttle counters and expired reset tokens, in batches
+/// until none is left.
 pub async fn purge_expired(db: &Db) -> Result<Purged, DbError> {
     let sql = format!(
         "WITH expired_sessions AS (
@@ -26,18 +28,24 @@ pub async fn purge_expired(db: &Db) -> Result<Purged, DbError> {
                  SELECT rule, key FROM throttle_counters
                   WHERE window_start <= now() - {WINDOW} LIMIT $1)
              RETURNING 1
+         ), expired_resets AS (
+             DELETE FROM password_resets WHERE token_digest IN (
+                 SELECT token_digest FROM password_resets WHERE expires_at <= now() LIMIT $1)
+             RETURNING 1
          )
-         SELECT (SELECT count(*) FROM expired_sessions), (SELECT count(*) FROM dead_counters)"
+         SELECT (SELECT count(*) FROM expired_sessions), (SELECT count(*) FROM dead_counters),
+                (SELECT count(*) FROM expired_resets)"
     );
     let mut purged = Purged::default();
     loop {
         let row = db
             .query_one(&sql, &[(&BATCH, tokio_postgres::types::Type::INT8)])
             .await?;
-        let (sessions, counters): (i64, i64) = (row.get(0), row.get(1));
+        let (sessions, counters, resets): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
         purged.sessions += sessions.unsigned_abs();
         purged.throttle_counters += counters.unsigned_abs();
-        if sessions < BATCH && counters < BATCH {
+        purged.password_resets += resets.unsigned_abs();
+        if sessions < BATCH && counters < BATCH && resets < BATCH {
             return Ok(purged);
         }
     }

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "better_auth_identities",
         include_str!("../../../migrations/V5__better_auth_identities.sql"),
     ),
+    (
+        6,
+        "account_lifecycle",
+        include_str!("../../../migrations/V6__account_lifecycle.sql"),
+    ),
 ];
 
 /// FNV-1a of `text`: a stable fingerprint, the same on every platform and release.

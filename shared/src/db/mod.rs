@@ -5,6 +5,7 @@ pub mod better_auth;
 pub mod credentials;
 pub mod maintenance;
 pub mod migrations;
+pub mod password_resets;
 pub mod sessions;
 pub mod tasks;
 pub mod throttle;

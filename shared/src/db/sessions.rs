@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
-use super::credentials::Credential;
-use super::throttle::{Attempt, Rule};
+use super::credentials::{Credential, LIVE_AND_CALLER, Outcome};
+use super::throttle::{self, Attempt};
 use super::{Db, DbError};
 
 /// Opens the session of a successful signin, and in the same statement clears the
@@ -25,26 +25,21 @@ pub async fn open_after_signin(
         format!(
             "WITH new_session AS (
                  INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
-             ), reset_email_ip AS (
-                 DELETE FROM throttle_counters WHERE rule = '{email_ip}' AND key = $4
-             )
-             UPDATE throttle_counters SET attempts = attempts - 1
-              WHERE attempts > 0
-                AND ((rule = '{email}' AND key = $5) OR (rule = '{ip}' AND key = $6))",
-            email_ip = Rule::SigninEmailIp.name(),
-            email = Rule::SigninEmail.name(),
-            ip = Rule::SigninIp.name(),
+             ), {}
+             SELECT 1",
+            throttle::success_ctes(4, "true")
         )
     });
+    let [email_ip, email, ip] = attempt.success_params();
     db.query(
         &SQL,
         &[
             (&session_id, Type::UUID),
             (&user_id, Type::UUID),
             (&expires_at, Type::TIMESTAMPTZ),
-            (&attempt.key(Rule::SigninEmailIp), Type::BYTEA),
-            (&attempt.key(Rule::SigninEmail), Type::BYTEA),
-            (&attempt.key(Rule::SigninIp), Type::BYTEA),
+            (&email_ip.0, email_ip.1),
+            (&email.0, email.1),
+            (&ip.0, ip.1),
         ],
     )
     .await
@@ -136,4 +131,66 @@ pub async fn revoke_all(db: &Db, credential: &Credential) -> Result<(), DbError>
         }
         Credential::BetterAuthJwt { .. } | Credential::BetterAuthSession { .. } => Ok(()),
     }
+}
+
+/// One of a user's live sessions, as `GET /api/auth/sessions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionSummary {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Whether it is the session making the request.
+    pub current: bool,
+}
+
+/// The live sessions of the credential's user (one of ours), newest first: the check and
+/// the read in one statement.
+pub async fn list(
+    db: &Db,
+    credential: &Credential,
+) -> Result<Outcome<Vec<SessionSummary>>, DbError> {
+    let sql = format!(
+        "WITH {} SELECT {LIVE_AND_CALLER}, s.id, s.created_at, s.expires_at, s.id = $1
+           FROM (SELECT 1) AS one
+           LEFT JOIN sessions s ON s.user_id = (SELECT user_id FROM caller) AND s.expires_at > now()
+          ORDER BY s.created_at DESC, s.id",
+        credential.ctes()
+    );
+    let rows = db.query(&sql, &credential.params()).await?;
+    let judged = |column| rows.first().is_some_and(|row| row.get::<_, bool>(column));
+    Ok(Outcome::judged(judged(0), judged(1), || {
+        rows.iter()
+            .filter_map(|row| {
+                Some(SessionSummary {
+                    id: row.get::<_, Option<Uuid>>(2)?,
+                    created_at: row.get(3),
+                    expires_at: row.get(4),
+                    current: row.get(5),
+                })
+            })
+            .collect()
+    }))
+}
+
+/// Ends one live session of the credential's user; whether there was one to end.
+pub async fn revoke_one(
+    db: &Db,
+    credential: &Credential,
+    session_id: Uuid,
+) -> Result<Outcome<bool>, DbError> {
+    let sql = format!(
+        "WITH {}, ended AS (
+             DELETE FROM sessions
+              WHERE id = $3 AND user_id = (SELECT user_id FROM caller) AND expires_at > now()
+             RETURNING id
+         )
+         SELECT {LIVE_AND_CALLER}, EXISTS (SELECT 1 FROM ended)",
+        credential.ctes()
+    );
+    let row = db
+        .query_one(&sql, &credential.with_params(&[(&session_id, Type::UUID)]))
+        .await?;
+    Ok(Outcome::judged(row.get(0), row.get(1), || row.get(2)))
 }

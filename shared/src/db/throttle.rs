@@ -29,6 +29,10 @@ pub enum Rule {
     SigninIp,
     /// Signups from one source IP.
     SignupIp,
+    /// Password-reset requests from one source IP.
+    ResetIp,
+    /// Password-reset requests for one email.
+    ResetEmail,
 }
 
 impl Rule {
@@ -39,6 +43,8 @@ impl Rule {
             Rule::SigninEmail => "signin_email",
             Rule::SigninIp => "signin_ip",
             Rule::SignupIp => "signup_ip",
+            Rule::ResetIp => "reset_ip",
+            Rule::ResetEmail => "reset_email",
         }
     }
 }
@@ -81,6 +87,20 @@ impl Attempt {
         Self::default().count(Rule::SignupIp, ip, limits.signup_per_ip)
     }
 
+    /// A password-reset request: counts against the source IP and the email.
+    pub fn reset(
+        limits: &ThrottleLimits,
+        digests: &DigestKeys,
+        email: &str,
+        source_ip: Option<&str>,
+    ) -> Self {
+        let ip = source_ip.map(|ip| digests.throttle_key(&[ip]));
+        let email = Some(digests.throttle_key(&[email]));
+        Self::default()
+            .count(Rule::ResetIp, ip, limits.reset_per_ip)
+            .count(Rule::ResetEmail, email, limits.reset_per_email)
+    }
+
     fn count(mut self, rule: Rule, key: Option<Vec<u8>>, limit: u32) -> Self {
         if let (Some(key), true) = (key, limit > 0) {
             self.rules.push(rule.name());
@@ -99,6 +119,15 @@ impl Attempt {
             .map(|at| self.keys[at].as_slice())
     }
 
+    /// The three key parameters that [`success_ctes`] reads.
+    pub(super) fn success_params(&self) -> [(Option<&[u8]>, Type); 3] {
+        [
+            (self.key(Rule::SigninEmailIp), Type::BYTEA),
+            (self.key(Rule::SigninEmail), Type::BYTEA),
+            (self.key(Rule::SigninIp), Type::BYTEA),
+        ]
+    }
+
     /// The three array parameters that [`counting_ctes`] reads.
     pub(super) fn params(&self) -> [(&(dyn ToSql + Sync), Type); 3] {
         [
@@ -115,12 +144,19 @@ impl Attempt {
 /// counted). Statements that may not proceed when throttled test
 /// `(SELECT retry_after FROM throttle_verdict) IS NULL`.
 pub(super) fn counting_ctes(first: usize) -> String {
+    counting_ctes_if(first, "true")
+}
+
+/// [`counting_ctes`] for an attempt that counts only when `condition` (SQL reading earlier
+/// CTEs) holds: a password confirmation counts only for a live session.
+pub(super) fn counting_ctes_if(first: usize, condition: &str) -> String {
     let (rules, keys, limits) = (first, first + 1, first + 2);
     format!(
         "throttle_attempt AS (
              SELECT a.rule, a.key, a.max_attempts
                FROM unnest(${rules}::text[], ${keys}::bytea[], ${limits}::int4[])
                     AS a(rule, key, max_attempts)
+              WHERE {condition}
          ), throttle_current AS (
              SELECT c.window_start,
                     c.window_start > now() - {WINDOW} AND c.attempts >= a.max_attempts AS at_limit
@@ -142,6 +178,27 @@ pub(super) fn counting_ctes(first: usize) -> String {
                  attempts = CASE WHEN c.window_start <= now() - {WINDOW}
                                  THEN 1 ELSE c.attempts + 1 END
          )"
+    )
+}
+
+/// CTEs for a password check that succeeded, given the keys of its [`Attempt`] as
+/// parameters `$first`..`$first+2` ([`Attempt::success_params`]), applied when
+/// `condition` holds: the email's count from this address is cleared, and the attempt
+/// counted against the email from everywhere and against the address is given back.
+pub(super) fn success_ctes(first: usize, condition: &str) -> String {
+    let (email_ip_key, email_key, ip_key) = (first, first + 1, first + 2);
+    format!(
+        "throttle_reset AS (
+             DELETE FROM throttle_counters
+              WHERE rule = '{email_ip}' AND key = ${email_ip_key} AND {condition}
+         ), throttle_given_back AS (
+             UPDATE throttle_counters SET attempts = attempts - 1
+              WHERE attempts > 0 AND {condition}
+                AND ((rule = '{email}' AND key = ${email_key}) OR (rule = '{ip}' AND key = ${ip_key}))
+         )",
+        email_ip = Rule::SigninEmailIp.name(),
+        email = Rule::SigninEmail.name(),
+        ip = Rule::SigninIp.name(),
     )
 }
 

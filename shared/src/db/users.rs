@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use super::credentials::{Credential, LIVE_AND_CALLER, Outcome};
 use super::throttle::{self, Attempt};
 use super::{Db, DbError};
 use crate::domain::{Email, Name};
@@ -137,4 +138,141 @@ pub async fn find_for_signin(
             password_hash: row.get(4),
         },
     )))
+}
+
+/// What the first statement of a password confirmation (change-password, deleting the
+/// account) found, once the credential was found live.
+#[derive(Debug)]
+pub enum PasswordCheck {
+    /// A throttle rule refused the attempt; nothing was counted.
+    Throttled { retry_after_secs: u64 },
+    /// Counted; the account's stored hash.
+    Counted { password_hash: String },
+}
+
+/// Judges and counts a password confirmation by the credential's user (one of ours) and
+/// reads its stored hash, in one statement with the liveness check. Only a live session
+/// counts an attempt.
+pub async fn password_check(
+    db: &Db,
+    credential: &Credential,
+    attempt: &Attempt,
+) -> Result<Outcome<Option<PasswordCheck>>, DbError> {
+    let sql = format!(
+        "WITH {}, {throttle}
+         SELECT {LIVE_AND_CALLER}, (SELECT retry_after FROM throttle_verdict),
+                (SELECT password_hash FROM users WHERE id = (SELECT user_id FROM caller))",
+        credential.ctes(),
+        throttle = throttle::counting_ctes_if(3, "EXISTS (SELECT 1 FROM caller)"),
+    );
+    let [rules, keys, limits] = attempt.params();
+    let row = db
+        .query_one(&sql, &credential.with_params(&[rules, keys, limits]))
+        .await?;
+    Ok(Outcome::judged(
+        row.get(0),
+        row.get(1),
+        || match throttle::retry_after(row.get(2)) {
+            Some(retry_after_secs) => Some(PasswordCheck::Throttled { retry_after_secs }),
+            None => row
+                .get::<_, Option<String>>(3)
+                .map(|password_hash| PasswordCheck::Counted { password_hash }),
+        },
+    ))
+}
+
+/// Stores a new password hash for the credential's user (our session credential), ends
+/// every other session and pending reset link of the user, and settles the confirmation's
+/// throttle counters as a successful signin does: one statement.
+pub async fn change_password(
+    db: &Db,
+    credential: &Credential,
+    password_hash: &str,
+    attempt: &Attempt,
+) -> Result<Outcome<()>, DbError> {
+    let sql = format!(
+        "WITH {}, changed AS (
+             UPDATE users SET password_hash = $3 WHERE id = (SELECT user_id FROM caller)
+             RETURNING id
+         ), other_sessions AS (
+             DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $1
+         ), reset_links AS (
+             DELETE FROM password_resets WHERE user_id IN (SELECT id FROM changed)
+         ), {throttle}
+         SELECT {LIVE_AND_CALLER}",
+        credential.ctes(),
+        throttle = throttle::success_ctes(4, "EXISTS (SELECT 1 FROM changed)"),
+    );
+    let [email_ip, email, ip] = attempt.success_params();
+    let row = db
+        .query_one(
+            &sql,
+            &credential.with_params(&[
+                (&password_hash, Type::TEXT),
+                (&email_ip.0, email_ip.1),
+                (&email.0, email.1),
+                (&ip.0, ip.1),
+            ]),
+        )
+        .await?;
+    Ok(Outcome::judged(row.get(0), row.get(1), || ()))
+}
+
+/// Sets the credential's user's name; the user as it now is.
+pub async fn rename(
+    db: &Db,
+    credential: &Credential,
+    name: &Name,
+) -> Result<Outcome<Option<User>>, DbError> {
+    let sql = format!(
+        "WITH {}, renamed AS (
+             UPDATE users SET name = $3 WHERE id = (SELECT user_id FROM caller)
+             RETURNING id, email, name
+         )
+         SELECT {LIVE_AND_CALLER}, renamed.* FROM (SELECT 1) AS one LEFT JOIN renamed ON true",
+        credential.ctes()
+    );
+    let row = db
+        .query_one(
+            &sql,
+            &credential.with_params(&[(&name.as_str(), Type::TEXT)]),
+        )
+        .await?;
+    Ok(Outcome::judged(row.get(0), row.get(1), || {
+        Some(User {
+            id: row.get::<_, Option<Uuid>>(2)?,
+            email: row.get(3),
+            name: row.get(4),
+        })
+    }))
+}
+
+/// Deletes the credential's user: its sessions, tasks and reset links go with it
+/// (ON DELETE CASCADE), and the confirmation's throttle counters are settled as a
+/// successful signin settles them. One statement.
+pub async fn delete_account(
+    db: &Db,
+    credential: &Credential,
+    attempt: &Attempt,
+) -> Result<Outcome<()>, DbError> {
+    let sql = format!(
+        "WITH {}, deleted AS (
+             DELETE FROM users WHERE id = (SELECT user_id FROM caller) RETURNING id
+         ), {throttle}
+         SELECT {LIVE_AND_CALLER}",
+        credential.ctes(),
+        throttle = throttle::success_ctes(3, "EXISTS (SELECT 1 FROM deleted)"),
+    );
+    let [email_ip, email, ip] = attempt.success_params();
+    let row = db
+        .query_one(
+            &sql,
+            &credential.with_params(&[
+                (&email_ip.0, email_ip.1),
+                (&email.0, email.1),
+                (&ip.0, ip.1),
+            ]),
+        )
+        .await?;
+    Ok(Outcome::judged(row.get(0), row.get(1), || ()))
 }

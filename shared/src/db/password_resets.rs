@@ -1,0 +1,120 @@
+//! Queries on `password_resets`: reset tokens, kept only as SHA-256 digests, single use,
+//! expiring, one live per account (a newer request deletes the older ones).
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use tokio_postgres::types::Type;
+
+use super::throttle::{self, Attempt};
+use super::{Db, DbError};
+
+/// Where a reset link goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub email: String,
+    pub name: String,
+}
+
+/// What a reset request did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResetRequest {
+    /// A throttle rule refused it; nothing was counted or stored.
+    Throttled { retry_after_secs: u64 },
+    /// Counted; a token was stored for the account of this email, if there is one.
+    Counted(Option<Recipient>),
+}
+
+/// Judges and counts a reset request for `email` and, when it may proceed and the email is
+/// registered, stores `token_digest` for its account (deleting older ones), valid for
+/// `ttl`: one statement, the same work whether or not the email is registered.
+pub async fn request(
+    db: &Db,
+    email: &str,
+    token_digest: &[u8],
+    ttl: Duration,
+    attempt: &Attempt,
+) -> Result<ResetRequest, DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH {throttle}, account AS (
+                 SELECT id, email, name FROM users
+                  WHERE lower(email) = $1 AND (SELECT retry_after FROM throttle_verdict) IS NULL
+             ), older AS (
+                 DELETE FROM password_resets WHERE user_id IN (SELECT id FROM account)
+             ), issued AS (
+                 INSERT INTO password_resets (token_digest, user_id, expires_at)
+                 SELECT $5, id, now() + make_interval(secs => $6) FROM account
+                 RETURNING user_id
+             )
+             SELECT (SELECT retry_after FROM throttle_verdict), a.email, a.name
+               FROM (SELECT 1) AS one LEFT JOIN account a ON a.id IN (SELECT user_id FROM issued)",
+            throttle = throttle::counting_ctes(2),
+        )
+    });
+    let [rules, keys, limits] = attempt.params();
+    let ttl_secs = ttl.as_secs_f64();
+    let row = db
+        .query_one(
+            &SQL,
+            &[
+                (&email, Type::TEXT),
+                rules,
+                keys,
+                limits,
+                (&token_digest, Type::BYTEA),
+                (&ttl_secs, Type::FLOAT8),
+            ],
+        )
+        .await?;
+    if let Some(retry_after_secs) = throttle::retry_after(row.get(0)) {
+        return Ok(ResetRequest::Throttled { retry_after_secs });
+    }
+    Ok(ResetRequest::Counted(row.get::<_, Option<String>>(1).map(
+        |email| Recipient {
+            email,
+            name: row.get(2),
+        },
+    )))
+}
+
+/// Whether `token_digest` names a reset token that is still valid: checked before the new
+/// password is hashed, so a bad token costs no hash.
+pub async fn is_valid(db: &Db, token_digest: &[u8]) -> Result<bool, DbError> {
+    let row = db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM password_resets WHERE token_digest = $1 AND expires_at > now())",
+            &[(&token_digest, Type::BYTEA)],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Uses the reset token: deletes it (single use), stores the new password hash, ends
+/// every session and every other reset token of its account; the account's id, or `None`
+/// when the token is unknown, used or expired. One statement.
+pub async fn redeem(
+    db: &Db,
+    token_digest: &[u8],
+    password_hash: &str,
+) -> Result<Option<uuid::Uuid>, DbError> {
+    let row = db
+        .query_opt(
+            "WITH used AS (
+                 DELETE FROM password_resets WHERE token_digest = $1 AND expires_at > now()
+                 RETURNING user_id
+             ), changed AS (
+                 UPDATE users SET password_hash = $2 WHERE id IN (SELECT user_id FROM used)
+                 RETURNING id
+             ), other_links AS (
+                 DELETE FROM password_resets
+                  WHERE user_id IN (SELECT id FROM changed) AND token_digest <> $1
+             ), sessions_ended AS (
+                 DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed)
+             )
+             SELECT id FROM changed",
+            &[(&token_digest, Type::BYTEA), (&password_hash, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.map(|row| row.get(0)))
+}

@@ -1,0 +1,160 @@
+//! Password-reset mail: the reset token (32 random bytes, base64url, stored only as its
+//! SHA-256), the message (subject, text and HTML bodies with the link), and the [`Mailer`]
+//! that delivers it: Amazon SES in the forgot-password function, a folder of files in the
+//! local server.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use ring::rand::{SecureRandom as _, SystemRandom};
+
+use crate::config::MailSettings;
+use crate::db::password_resets::Recipient;
+
+pub const RESET_SUBJECT: &str = "Reset your password";
+
+/// One message to one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Delivers mail.
+pub trait Mailer: Send + Sync {
+    fn send<'a>(
+        &'a self,
+        mail: &'a Mail,
+    ) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+}
+
+/// What forgot-password mails with: the settings and the mailer.
+pub struct Mailbox {
+    pub settings: MailSettings,
+    pub mailer: Arc<dyn Mailer>,
+}
+
+/// A new reset token and the digest that alone is stored.
+pub struct ResetToken {
+    pub token: String,
+    pub digest: Vec<u8>,
+}
+
+impl ResetToken {
+    pub fn generate() -> anyhow::Result<Self> {
+        let mut bytes = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| anyhow::anyhow!("no randomness for a reset token"))?;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        Ok(Self {
+            digest: Self::digest_of(&token),
+            token,
+        })
+    }
+
+    /// What `password_resets.token_digest` holds for `token`.
+    pub fn digest_of(token: &str) -> Vec<u8> {
+        ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+            .as_ref()
+            .to_vec()
+    }
+}
+
+/// The reset link for `token`: the frontend's `/reset-password` page.
+pub fn reset_link(settings: &MailSettings, token: &str) -> String {
+    format!("{}/reset-password?token={token}", settings.app_url)
+}
+
+/// The reset mail to `recipient`.
+pub fn reset_mail(settings: &MailSettings, recipient: &Recipient, token: &str) -> Mail {
+    let link = reset_link(settings, token);
+    let minutes = settings.reset_token_ttl.as_secs() / 60;
+    let text = format!(
+        "Hello {name},\n\n\
+         Someone asked to reset the password of your account. To choose a new one, open this \
+         link within {minutes} minutes:\n\n{link}\n\n\
+         If it was not you, ignore this message: your password stays as it is.\n",
+        name = recipient.name
+    );
+    let html = format!(
+        "<!doctype html><html><body>\
+         <p>Hello {name},</p>\
+         <p>Someone asked to reset the password of your account. To choose a new one, open \
+         this link within {minutes} minutes:</p>\
+         <p><a href=\"{link}\">Reset your password</a></p>\
+         <p>If it was not you, ignore this message: your password stays as it is.</p>\
+         </body></html>",
+        name = escape_html(&recipient.name),
+        link = escape_html(&link),
+    );
+    Mail {
+        from: settings.from.clone(),
+        to: recipient.email.clone(),
+        subject: RESET_SUBJECT.to_owned(),
+        text,
+        html,
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn tokens_are_32_random_bytes_stored_as_their_sha256() {
+        let one = ResetToken::generate().unwrap();
+        let two = ResetToken::generate().unwrap();
+        assert_ne!(one.token, two.token);
+        assert_eq!(one.token.len(), 43, "32 bytes, base64url without padding");
+        assert!(
+            one.token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(one.digest.len(), 32);
+        assert_eq!(one.digest, ResetToken::digest_of(&one.token));
+    }
+
+    #[test]
+    fn the_mail_carries_the_link_in_both_bodies_and_escapes_the_name() {
+        let settings = MailSettings {
+            from: "no-reply@example.com".into(),
+            app_url: "https://app.example.com".into(),
+            reset_token_ttl: Duration::from_secs(1800),
+        };
+        let recipient = Recipient {
+            email: "ada@example.com".into(),
+            name: "Ada <script>".into(),
+        };
+        let mail = reset_mail(&settings, &recipient, "abc_-123");
+        assert_eq!(mail.subject, "Reset your password");
+        assert_eq!(
+            (mail.from.as_str(), mail.to.as_str()),
+            ("no-reply@example.com", "ada@example.com")
+        );
+        let link = "https://app.example.com/reset-password?token=abc_-123";
+        assert!(mail.text.contains(link) && mail.html.contains(link));
+        assert!(mail.text.contains("30 minutes"));
+        assert!(mail.html.contains("Ada &lt;script&gt;") && !mail.html.contains("<script>"));
+    }
+}
