@@ -1,5 +1,6 @@
-//! Deletes expired sessions and throttle counters whose window has passed. Deployed, it is
-//! a Lambda on an EventBridge schedule (no HTTP route); run by hand, it purges once.
+//! Deletes expired sessions, throttle counters whose window has passed and expired
+//! password-reset tokens. Deployed, it is a Lambda on an EventBridge schedule (no HTTP
+//! route); run by hand, it purges once.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -22,6 +23,7 @@ async fn main() -> Result<(), Error> {
         tracing::info!(
             sessions = purged.sessions,
             throttle_counters = purged.throttle_counters,
+            password_resets = purged.password_resets,
             "expired rows deleted"
         );
         Ok::<_, anyhow::Error>(purged)

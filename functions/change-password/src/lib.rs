@@ -1,0 +1,53 @@
+//! POST /api/auth/change-password: confirms the current password (throttled and timed like
+//! a signin), stores the new one, and ends every other session of the account (and any
+//! pending reset link); the session making the request keeps working. Our accounts only.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::access;
+use shared::audit::AuditEvent;
+use shared::db::users;
+use shared::domain::Password;
+use shared::{ApiError, AppState, http};
+
+pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
+
+#[derive(Deserialize)]
+struct ChangePasswordBody {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
+    http::serve(state, FUNCTION, req, |req| change_password(state, req)).await
+}
+
+async fn change_password(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let call = access::own_account(state, &req).await?;
+    let parsed = http::parse_json::<ChangePasswordBody>(&req).and_then(|body| {
+        let current = body
+            .current_password
+            .filter(|password| !password.is_empty())
+            .ok_or_else(|| ApiError::validation("Current password is required"))?;
+        let new = body
+            .new_password
+            .filter(|password| !password.is_empty())
+            .ok_or_else(|| ApiError::validation("New password is required"))?;
+        Ok((current, Password::parse(Some(new))?))
+    });
+    let (current, new) = call.parsed_or_refused(parsed).await?;
+    let attempt = call
+        .confirm_password(current, "Current password is incorrect")
+        .await?;
+    let password_hash = state.passwords.hash(new.into_secret()).await?;
+    call.answer(
+        users::change_password(&state.db, call.credential(), &password_hash, &attempt).await?,
+    )?;
+    call.audit(AuditEvent::PasswordChanged);
+    Ok(http::json(
+        StatusCode::OK,
+        &json!({ "message": "Password changed" }),
+    ))
+}

@@ -1,0 +1,73 @@
+//! Mail through Amazon SES (`aws-sdk-sesv2` `SendEmail`), configured like Secrets Manager
+//! from the environment Lambda gives the function (no aws-config), over the same HTTP
+//! client. Only this function links it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use anyhow::Context as _;
+use aws_sdk_sesv2::config::BehaviorVersion;
+use aws_sdk_sesv2::error::DisplayErrorContext;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use shared::aws::{AwsEnvironment, https_client};
+use shared::config::ConfigError;
+use shared::mail::{Mail, Mailer};
+
+pub struct SesMailer {
+    client: aws_sdk_sesv2::Client,
+}
+
+impl SesMailer {
+    /// A client from `AWS_REGION`, the role's credentials, and `AWS_ENDPOINT_URL_SESV2` or
+    /// `AWS_ENDPOINT_URL` when set.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = AwsEnvironment::from_lookup(lookup, "AWS_ENDPOINT_URL_SESV2")?;
+        let mut config = aws_sdk_sesv2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(https_client())
+            .region(env.region)
+            .credentials_provider(env.credentials);
+        if let Some(endpoint) = env.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        Ok(Self {
+            client: aws_sdk_sesv2::Client::from_conf(config.build()),
+        })
+    }
+}
+
+fn content(text: &str) -> anyhow::Result<Content> {
+    Content::builder()
+        .data(text)
+        .charset("UTF-8")
+        .build()
+        .context("mail content")
+}
+
+impl Mailer for SesMailer {
+    fn send<'a>(
+        &'a self,
+        mail: &'a Mail,
+    ) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>> {
+        Box::pin(async move {
+            let message = Message::builder()
+                .subject(content(&mail.subject)?)
+                .body(
+                    Body::builder()
+                        .text(content(&mail.text)?)
+                        .html(content(&mail.html)?)
+                        .build(),
+                )
+                .build();
+            self.client
+                .send_email()
+                .from_email_address(&mail.from)
+                .destination(Destination::builder().to_addresses(&mail.to).build())
+                .content(EmailContent::builder().simple(message).build())
+                .send()
+                .await
+                .map_err(|err| anyhow::anyhow!("SES SendEmail: {}", DisplayErrorContext(&err)))?;
+            Ok(())
+        })
+    }
+}
