@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod gateway;
+pub mod mailbox;
 pub mod postgres;
 
 use std::convert::Infallible;
@@ -64,6 +65,13 @@ handlers!(
     task_update,
     task_delete,
     task_complete,
+    change_password,
+    user_update,
+    user_delete,
+    sessions_list,
+    session_revoke,
+    forgot_password,
+    reset_password,
 );
 
 /// Functions of the route table without a handler here; checked at start-up.

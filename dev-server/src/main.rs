@@ -1,15 +1,18 @@
 //! `cargo run -p dev-server`: the whole API on http://127.0.0.1:8000 (`PORT` overrides).
 //! With `DATABASE_URL` it uses that database; without, a private PostgreSQL kept under
 //! `target/dev-db` (stopped on Ctrl-C). Without `BETTER_AUTH_SECRET`, a throwaway one.
+//! Password-reset mail is written to `target/dev-mail/` and the log instead of being sent.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use dev_server::mailbox::DevMailbox;
 use dev_server::postgres::Cluster;
 use shared::AppState;
-use shared::config::Config;
+use shared::config::{Config, MailSettings};
+use shared::mail::Mailbox;
 use shared::routes::ROUTES;
 
 #[tokio::main]
@@ -64,6 +67,8 @@ async fn start() -> anyhow::Result<()> {
         );
     }
     defaults.insert("DATABASE_POOL_SIZE", "8".into());
+    defaults.insert("EMAIL_FROM", "no-reply@localhost.localdomain".into());
+    defaults.insert("APP_URL", "http://localhost:3000".into());
 
     let result = run(&defaults).await;
     if let Some(cluster) = cluster {
@@ -81,7 +86,22 @@ async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
             .or_else(|| defaults.get(name).cloned())
     })?;
     let config = dev_server::for_plain_http_localhost(config);
-    let state = Arc::new(AppState::new(config)?);
+    let mut state = AppState::new(config)?;
+    let mail_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dev-mail");
+    state.mailbox = Some(Mailbox {
+        settings: MailSettings::from_lookup(&|name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| defaults.get(name).cloned())
+        })?,
+        mailer: Arc::new(DevMailbox::new(&mail_dir)?),
+    });
+    println!(
+        "Mail (password resets): not sent, written to {}",
+        mail_dir.display()
+    );
+    let state = Arc::new(state);
     if let Err(err) = state.db.warm_up().await {
         anyhow::bail!("{}", shared::db::tls::explain_connect_error(&err));
     }
