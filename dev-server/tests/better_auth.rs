@@ -519,3 +519,51 @@ fn base64_url_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+#[tokio::test]
+#[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
+async fn account_routes_leave_better_auth_accounts_to_better_auth() {
+    let (app, better_auth) = api_and_better_auth(&[], &[]).await;
+    let ada = better_auth.sign_up("Ada", "ada@example.com").await;
+    let before = app.snapshot_all().await;
+    let managed = (
+        StatusCode::FORBIDDEN,
+        error("This account is managed by Better Auth"),
+    );
+    for credential in [&ada.jwt, &ada.session_token] {
+        for (method, path, body) in [
+            (
+                Method::POST,
+                "/api/auth/change-password",
+                Some(
+                    json!({ "current_password": BA_PASSWORD, "new_password": "a new passphrase" }),
+                ),
+            ),
+            (
+                Method::PATCH,
+                "/api/auth/user",
+                Some(json!({ "name": "Eve" })),
+            ),
+            (
+                Method::DELETE,
+                "/api/auth/user",
+                Some(json!({ "password": BA_PASSWORD })),
+            ),
+            (Method::GET, "/api/auth/sessions", None),
+            (
+                Method::DELETE,
+                "/api/auth/sessions/6f1c0a5e-3b7d-4c1e-9a2b-1d2e3f4a5b6c",
+                None,
+            ),
+        ] {
+            let mut request = app.with_token(method.clone(), path, credential);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            assert_eq!(app.send(request).await, managed, "{method} {path}");
+        }
+    }
+    assert_eq!(app.snapshot_all().await, before, "nothing changed");
+    assert_eq!(app.get_session(&ada.jwt).await.0, StatusCode::OK);
+    better_auth.stop().await;
+}

@@ -11,11 +11,17 @@ const HTTP_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 /// Functions that answer without a token.
-const PUBLIC: [&str; 3] = ["signup", "signin", "health"];
+const PUBLIC: [&str; 5] = [
+    "signup",
+    "signin",
+    "health",
+    "forgot-password",
+    "reset-password",
+];
 /// Functions that take a token when there is one.
 const TOKEN_OPTIONAL: [&str; 1] = ["signout"];
 /// Functions that refuse a body or query parameter with 400.
-const VALIDATING: [&str; 7] = [
+const VALIDATING: [&str; 12] = [
     "signup",
     "signin",
     "signout",
@@ -23,9 +29,28 @@ const VALIDATING: [&str; 7] = [
     "task-create",
     "task-replace",
     "task-update",
+    "change-password",
+    "user-update",
+    "user-delete",
+    "forgot-password",
+    "reset-password",
 ];
-/// Functions behind the signin and signup throttles.
-const THROTTLED: [&str; 2] = ["signup", "signin"];
+/// Functions behind a throttle (signin, signup, password confirmations, reset requests).
+const THROTTLED: [&str; 5] = [
+    "signup",
+    "signin",
+    "change-password",
+    "user-delete",
+    "forgot-password",
+];
+/// The account routes: a Better Auth caller gets 403.
+const ACCOUNT: [&str; 5] = [
+    "change-password",
+    "user-update",
+    "user-delete",
+    "sessions-list",
+    "session-revoke",
+];
 
 fn document() -> Value {
     serde_saphyr::from_str(dev_server::OPENAPI_YAML).expect("openapi.yaml parses as YAML")
@@ -113,11 +138,12 @@ fn statuses_of(function: &str, path: &str) -> BTreeSet<String> {
     if !PUBLIC.contains(&function) && !TOKEN_OPTIONAL.contains(&function) {
         statuses.insert("401");
     }
-    if path.contains("{user_id}") || function == "signout" {
-        // Somebody else's path, or a cross-site request that only the cookie authenticates.
+    if path.contains("{user_id}") || function == "signout" || ACCOUNT.contains(&function) {
+        // Somebody else's path, a cross-site request that only the cookie authenticates,
+        // or an account Better Auth manages.
         statuses.insert("403");
     }
-    if path.contains("{task_id}") {
+    if path.contains("{task_id}") || path.contains("{session_id}") {
         statuses.insert("404");
     }
     if THROTTLED.contains(&function) {

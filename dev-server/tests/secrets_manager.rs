@@ -3,73 +3,24 @@
 //! with `--ignored` (set `MOTO_SERVER` to the binary if it is not on PATH).
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-use secrecy::ExposeSecret;
+use dev_server::fixtures::moto::Moto;
 use shared::auth::TokenKeys;
 use shared::config::Config;
-
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use shared::secrecy::ExposeSecret;
 
 async fn start_moto() -> Moto {
-    start_moto_with(&[]).await
+    Moto::start().await
 }
 
-/// `env` is moto's own configuration, e.g. when to start enforcing IAM.
 async fn start_moto_with(env: &[(&str, &str)]) -> Moto {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
-    // Owned by the guard from the start, so a failed start still kills it.
-    let moto = Moto {
-        child: Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| panic!("starting {program} (pip install 'moto[server]'): {err}")),
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return moto;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("moto_server did not listen on {}", moto.endpoint);
+    Moto::start_with(env).await
 }
 
 fn env(moto: &Moto, extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut vars: HashMap<String, String> = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
-        ("AWS_REGION", "eu-west-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("DATABASE_URL", "postgres://u@localhost/db"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let mut vars = moto.env(&[("DATABASE_URL", "postgres://u@localhost/db")]);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     vars
 }
@@ -79,7 +30,7 @@ async fn store(moto: &Moto, name: &str, value: &str) -> String {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
         .endpoint_url(&moto.endpoint)
-        .http_client(shared::secrets::https_client())
+        .http_client(shared::aws::https_client())
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
         .build();
     let client = aws_sdk_secretsmanager::Client::from_conf(config);
@@ -162,23 +113,11 @@ async fn a_missing_or_short_secret_stops_start_up_naming_the_variable() {
     );
 }
 
-/// An IAM call to moto; the Authorization header only names the service (moto does not
-/// check signatures before it starts enforcing IAM).
+/// An IAM call to moto.
 async fn iam(moto: &Moto, form: &str) -> String {
-    reqwest::Client::new()
-        .post(&moto.endpoint)
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("{form}&Version=2010-05-08"))
-        .send()
+    moto.query_api("iam", "2010-05-08", form)
         .await
         .expect("IAM call")
-        .text()
-        .await
-        .expect("IAM answer")
 }
 
 fn xml_value(xml: &str, tag: &str) -> String {

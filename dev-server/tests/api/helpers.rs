@@ -7,15 +7,18 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use dev_server::mailbox::DevMailbox;
 use dev_server::postgres::Cluster;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::AppState;
-use shared::config::Config;
+use shared::config::{Config, MailSettings};
+use shared::mail::{Mailbox, Mailer};
 
 pub const SECRET: &str = "test-secret-0123456789-ABCDEFGHIJ-klmnop";
 pub const ORIGIN: &str = "http://localhost:3000";
 pub const PASSWORD: &str = "correct horse battery";
+pub const MAIL_FROM: &str = "no-reply@todo.example.com";
 
 pub struct PrivateCluster {
     pub cluster: Cluster,
@@ -98,6 +101,15 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     pub db: tokio_postgres::Client,
     pub database_url: String,
+    /// Where the local server's mail goes (see [`TestApp::mails_to`]).
+    pub mailbox: Arc<DevMailbox>,
+    mail_dir: PathBuf,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
+    }
 }
 
 pub struct Session {
@@ -126,20 +138,49 @@ impl TestApp {
         Self::start(self.database_url.clone(), overrides).await
     }
 
+    /// With mail going to `mailer` rather than the local server's folder of files.
+    #[allow(dead_code, reason = "tests/ses.rs sends through Amazon SES's emulator")]
+    pub async fn spawn_with_mailer(overrides: &[(&str, &str)], mailer: Arc<dyn Mailer>) -> Self {
+        let url = fresh_database_on(&admin_url()).await;
+        Self::start_with_mailer(url, overrides, Some(mailer)).await
+    }
+
     async fn start(url: String, overrides: &[(&str, &str)]) -> Self {
+        Self::start_with_mailer(url, overrides, None).await
+    }
+
+    async fn start_with_mailer(
+        url: String,
+        overrides: &[(&str, &str)],
+        mailer: Option<Arc<dyn Mailer>>,
+    ) -> Self {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), url.clone()),
             ("BETTER_AUTH_SECRET".into(), SECRET.into()),
             ("ALLOWED_ORIGINS".into(), ORIGIN.into()),
             ("DATABASE_POOL_SIZE".into(), "4".into()),
+            ("EMAIL_FROM".into(), MAIL_FROM.into()),
+            ("APP_URL".into(), ORIGIN.into()),
         ]);
         vars.extend(
             overrides
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string())),
         );
-        let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("test config");
-        let state = Arc::new(AppState::new(config).expect("state"));
+        let lookup = |name: &str| vars.get(name).cloned();
+        let config = Config::from_lookup(lookup).expect("test config");
+        let mut state = AppState::new(config).expect("state");
+        // As the local server does: mail to a folder of files, one folder per test.
+        let mail_dir = std::env::temp_dir().join(format!(
+            "todo-api-test-mail-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let mailbox = Arc::new(DevMailbox::new(&mail_dir).expect("mailbox"));
+        state.mailbox = Some(Mailbox {
+            settings: MailSettings::from_lookup(&lookup).expect("mail settings"),
+            mailer: mailer.unwrap_or_else(|| mailbox.clone()),
+        });
+        let state = Arc::new(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -156,6 +197,8 @@ impl TestApp {
             state,
             db,
             database_url: url,
+            mailbox,
+            mail_dir,
         }
     }
 
@@ -249,6 +292,16 @@ impl TestApp {
         .await
     }
 
+    /// The reset tokens of the links mailed to `email` so far, oldest first.
+    pub fn reset_tokens_mailed_to(&self, email: &str) -> Vec<String> {
+        self.mailbox
+            .messages_to(email)
+            .expect("mail")
+            .iter()
+            .filter_map(|mail| reset_token_in(mail))
+            .collect()
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         self.db
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])
@@ -285,6 +338,17 @@ impl Session {
     pub fn complete_path(&self, task: impl std::fmt::Display) -> String {
         complete_path(&self.user_id, task)
     }
+}
+
+/// The token of the reset link in a mail's text.
+pub fn reset_token_in(mail: &str) -> Option<String> {
+    let link = format!("{ORIGIN}/reset-password?token=");
+    let at = mail.find(&link)? + link.len();
+    let token: String = mail[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (!token.is_empty()).then_some(token)
 }
 
 pub fn session_of(body: &Value) -> Session {

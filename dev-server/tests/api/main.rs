@@ -1,6 +1,7 @@
 //! Integration tests: the local server on port 0, a fresh database per test, real
 //! PostgreSQL over real connections.
 
+mod account;
 mod auth;
 mod cookies;
 mod faults;

@@ -432,7 +432,8 @@ async fn the_clean_up_deletes_only_expired_sessions_and_dead_counters() {
         purged,
         shared::db::maintenance::Purged {
             sessions: 1,
-            throttle_counters: 1
+            throttle_counters: 1,
+            password_resets: 0,
         }
     );
     assert_eq!(app.count("sessions").await, 1);

@@ -1,0 +1,127 @@
+//! The password reset mailed through Amazon SES for real: forgot-password's SES mailer
+//! against moto's SES v2 (`pip install 'moto[server]'`), the mail read back from moto, and
+//! its link followed end to end. Ignored by plain `cargo test` because it needs that
+//! server; CI runs it with `--ignored` (`MOTO_SERVER` names the binary if not on PATH).
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::sync::Arc;
+
+use dev_server::fixtures::moto::Moto;
+use forgot_password::ses::SesMailer;
+use helpers::{MAIL_FROM, ORIGIN, PASSWORD, TestApp, error, reset_token_in, session_of};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+async fn ses_app(moto: &Moto, overrides: &[(&str, &str)]) -> TestApp {
+    let env = moto.env(&[]);
+    let mailer = SesMailer::from_lookup(&|name: &str| env.get(name).cloned()).expect("SES client");
+    TestApp::spawn_with_mailer(overrides, Arc::new(mailer)).await
+}
+
+/// What moto's SES took, each message as its JSON, for `to`.
+async fn sent_to(moto: &Moto, to: &str) -> Vec<Value> {
+    moto.sent_mail()
+        .await
+        .expect("moto's sent mail")
+        .into_iter()
+        .filter(|message| message.to_string().contains(to))
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; CI runs it with --ignored"]
+async fn the_link_mailed_through_ses_resets_the_password_end_to_end() {
+    let moto = Moto::start().await;
+    let verify = format!(
+        "Action=VerifyEmailIdentity&EmailAddress={}",
+        MAIL_FROM.replace('@', "%40")
+    );
+    moto.query_api("ses", "2010-12-01", &verify)
+        .await
+        .expect("verify the sender");
+    let app = ses_app(&moto, &[]).await;
+    let laptop = app.signup("ada@example.com").await;
+    let phone = session_of(&app.signin_with("ada@example.com", PASSWORD).await.1);
+
+    let answer = json!({ "message": "If that email is registered, a reset link has been sent" });
+    for email in ["ada@example.com", "nobody@example.com"] {
+        let (status, body) = app
+            .post_json("/api/auth/forgot-password", &json!({ "email": email }))
+            .await;
+        assert_eq!((status, body), (StatusCode::OK, answer.clone()), "{email}");
+    }
+    assert!(sent_to(&moto, "nobody@example.com").await.is_empty());
+    let sent = sent_to(&moto, "ada@example.com").await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["subject"], "Reset your password");
+    assert_eq!(sent[0]["source"], MAIL_FROM);
+    assert_eq!(
+        sent[0]["destinations"]["ToAddresses"],
+        json!(["ada@example.com"])
+    );
+    let body = sent[0]["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains(&format!("{ORIGIN}/reset-password?token=")),
+        "{body}"
+    );
+    let token = reset_token_in(body).expect("a reset link");
+
+    let app = &app;
+    let reset = |token: &str, password: &str| {
+        let body = json!({ "token": token, "password": password });
+        async move { app.post_json("/api/auth/reset-password", &body).await }
+    };
+    assert_eq!(
+        reset(&token, NEW_PASSWORD).await,
+        (
+            StatusCode::OK,
+            json!({ "message": "Password has been reset" })
+        )
+    );
+    for old in [&laptop, &phone] {
+        assert_eq!(
+            app.get_session(&old.token).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        app.signin_with("ada@example.com", NEW_PASSWORD).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        reset(&token, "yet another passphrase").await,
+        (
+            StatusCode::BAD_REQUEST,
+            error("Invalid or expired reset token")
+        ),
+        "a link works once"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; CI runs it with --ignored"]
+async fn a_refused_send_is_a_503_with_the_generic_body() {
+    let moto = Moto::start().await;
+    // No sender verified: SES refuses to send.
+    let app = ses_app(&moto, &[]).await;
+    app.signup("ada@example.com").await;
+    let (status, body) = app
+        .post_json(
+            "/api/auth/forgot-password",
+            &json!({ "email": "ada@example.com" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            error("Service temporarily unavailable, please try again")
+        )
+    );
+    assert!(sent_to(&moto, "ada@example.com").await.is_empty());
+}
