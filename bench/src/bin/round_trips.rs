@@ -18,9 +18,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use bench::BenchDb;
 use dev_server::fixtures::better_auth::{BetterAuthServer, BetterAuthUser};
+use dev_server::mailbox::DevMailbox;
 use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::AppState;
+use shared::config::MailSettings;
+use shared::mail::Mailbox;
 use shared::routes::ROUTES;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -334,10 +337,27 @@ impl Kind {
 /// must come before the hash it then stores); and signing out a Better Auth caller touches
 /// nothing of ours (Better Auth ends its own sessions).
 fn expected(function: &str, kind: Kind) -> Option<u64> {
+    const ACCOUNT: [&str; 7] = [
+        "change-password",
+        "user-update",
+        "user-delete",
+        "sessions-list",
+        "session-revoke",
+        "forgot-password",
+        "reset-password",
+    ];
     match (kind, function) {
-        (Kind::Ours, "signin" | "signup") => Some(2),
+        // A password is hashed or verified between two statements: the one that judges
+        // the attempt (or the token) and reads what the check needs, and the one that
+        // writes after it.
+        (
+            Kind::Ours,
+            "signin" | "signup" | "change-password" | "user-delete" | "reset-password",
+        ) => Some(2),
         (Kind::Ours, _) => Some(1),
         (_, "signin" | "signup" | "health") => None,
+        // Better Auth manages those accounts: refused before any statement.
+        (_, function) if ACCOUNT.contains(&function) => None,
         (_, "signout") => Some(0),
         (_, _) => Some(1),
     }
@@ -354,10 +374,30 @@ struct Measured {
 struct Pass<'a> {
     state: &'a AppState,
     counters: &'a Counters,
+    /// Where forgot-password's mail goes.
+    mailbox: &'a DevMailbox,
     measured: HashMap<&'static str, Measured>,
 }
 
 impl Pass<'_> {
+    /// A signin that a later request needs, not measured; its token.
+    async fn setup_signin(&self, email: &str, password: &str) -> anyhow::Result<String> {
+        let body = json!({ "email": email, "password": password });
+        let req =
+            dev_server::fixtures::gateway_request("signin", "/api/auth/signin", None, Some(&body))?;
+        let response = dev_server::dispatch(self.state, "signin", req)
+            .await
+            .map_err(|err| anyhow::anyhow!("signin failed: {err}"))?;
+        let body: Value = match response.body() {
+            Body::Text(text) => serde_json::from_str(text)?,
+            _ => Value::Null,
+        };
+        Ok(body["token"]
+            .as_str()
+            .context("signin gave no token")?
+            .to_owned())
+    }
+
     /// Sends one request through `function`'s handler; it must answer `status`.
     async fn send(
         &mut self,
@@ -401,11 +441,13 @@ impl Pass<'_> {
 async fn pass(
     state: &AppState,
     counters: &Counters,
+    mailbox: &DevMailbox,
     tag: &str,
 ) -> anyhow::Result<HashMap<&'static str, Measured>> {
     let mut pass = Pass {
         state,
         counters,
+        mailbox,
         measured: HashMap::new(),
     };
     let (email, password) = (format!("rt-{tag}@example.com"), "correct horse battery");
@@ -427,7 +469,104 @@ async fn pass(
         .to_owned();
     pass.send("health", "/api/health", None, None, 200).await?;
     protected_requests(&mut pass, &user, &token).await?;
+    let token = account_requests(&mut pass, &email, password, &token).await?;
+    pass.send("signout", "/api/auth/signout", Some(&token), None, 200)
+        .await?;
     pass.complete(Kind::Ours)
+}
+
+/// One typical successful request per account route, as the account `email` signed in
+/// with `token`; the token of its last session (the reset ends the others).
+async fn account_requests(
+    pass: &mut Pass<'_>,
+    email: &str,
+    password: &str,
+    token: &str,
+) -> anyhow::Result<String> {
+    let body = json!({ "name": "Round Trip Renamed" });
+    pass.send(
+        "user-update",
+        "/api/auth/user",
+        Some(token),
+        Some(body),
+        200,
+    )
+    .await?;
+    // A second device, to sign out from the first.
+    let second = pass.setup_signin(email, password).await?;
+    let claims = jwtoken_claims_unverified(&second)?;
+    let second_session = claims["jti"].as_str().context("no jti")?;
+    pass.send(
+        "sessions-list",
+        "/api/auth/sessions",
+        Some(token),
+        None,
+        200,
+    )
+    .await?;
+    let path = format!("/api/auth/sessions/{second_session}");
+    pass.send("session-revoke", &path, Some(token), None, 200)
+        .await?;
+    let new_password = "a changed passphrase";
+    let body = json!({ "current_password": password, "new_password": new_password });
+    pass.send(
+        "change-password",
+        "/api/auth/change-password",
+        Some(token),
+        Some(body),
+        200,
+    )
+    .await?;
+    let body = json!({ "email": email });
+    pass.send(
+        "forgot-password",
+        "/api/auth/forgot-password",
+        None,
+        Some(body),
+        200,
+    )
+    .await?;
+    let mail = pass
+        .mailbox
+        .messages_to(email)?
+        .pop()
+        .context("no reset mail")?;
+    let link = "reset-password?token=";
+    let at = mail.find(link).context("no reset link")? + link.len();
+    let reset_token: String = mail[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let reset_password = "a reset passphrase";
+    let body = json!({ "token": reset_token, "password": reset_password });
+    pass.send(
+        "reset-password",
+        "/api/auth/reset-password",
+        None,
+        Some(body),
+        200,
+    )
+    .await?;
+    // The reset ended every session: a new one, for the rest.
+    let token = pass.setup_signin(email, reset_password).await?;
+    let body = json!({ "password": reset_password });
+    pass.send(
+        "user-delete",
+        "/api/auth/user",
+        Some(&token),
+        Some(body),
+        200,
+    )
+    .await?;
+    Ok(token)
+}
+
+/// The claims of a JWT, read without verifying it (the bench's own token).
+fn jwtoken_claims_unverified(token: &str) -> anyhow::Result<Value> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).context("not a JWT")?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?;
+    Ok(serde_json::from_slice(&bytes)?)
 }
 
 /// One typical successful request per protected route, as the caller `user` with `token`.
@@ -459,8 +598,6 @@ async fn protected_requests(pass: &mut Pass<'_>, user: &str, token: &str) -> any
     )
     .await?;
     pass.send("task-delete", &task, token, None, 200).await?;
-    pass.send("signout", "/api/auth/signout", token, None, 200)
-        .await?;
     Ok(())
 }
 
@@ -486,12 +623,14 @@ impl Pass<'_> {
 async fn better_auth_pass(
     state: &AppState,
     counters: &Counters,
+    mailbox: &DevMailbox,
     user: &BetterAuthUser,
     kind: Kind,
 ) -> anyhow::Result<HashMap<&'static str, Measured>> {
     let mut pass = Pass {
         state,
         counters,
+        mailbox,
         measured: HashMap::new(),
     };
     let credential = match kind {
@@ -499,6 +638,8 @@ async fn better_auth_pass(
         _ => &user.session_token,
     };
     protected_requests(&mut pass, &user.id, credential).await?;
+    pass.send("signout", "/api/auth/signout", Some(credential), None, 200)
+        .await?;
     pass.complete(kind)
 }
 
@@ -653,7 +794,19 @@ async fn main() -> anyhow::Result<()> {
     if let Some((base_url, _, _)) = &better_auth {
         settings.push(("BETTER_AUTH_URL", base_url));
     }
-    let state = db.state(&settings)?;
+    let mut state = db.state(&settings)?;
+    // The local server's mailbox: forgot-password's mail, read back for its link.
+    let mail_dir =
+        std::env::temp_dir().join(format!("todo-api-round-trips-{}", std::process::id()));
+    let mailbox = Arc::new(DevMailbox::new(&mail_dir)?);
+    state.mailbox = Some(Mailbox {
+        settings: MailSettings {
+            from: "no-reply@bench.example.com".into(),
+            app_url: "http://localhost:3000".into(),
+            reset_token_ttl: Duration::from_secs(1800),
+        },
+        mailer: mailbox.clone(),
+    });
     // The connection and its startup, and Better Auth's keys, are read here, as a cold
     // start reads them, outside every measured request.
     state.db.warm_up().await?;
@@ -665,20 +818,20 @@ async fn main() -> anyhow::Result<()> {
         "the warm-up did not go through the proxy"
     );
 
-    let plain = pass(&state, &proxy.counters, "plain").await?;
+    let plain = pass(&state, &proxy.counters, &mailbox, "plain").await?;
     let mut passes = vec![(Kind::Ours, plain)];
     if let Some((_, _, user)) = &better_auth {
         for kind in [Kind::BetterAuthJwt, Kind::BetterAuthSession] {
             passes.push((
                 kind,
-                better_auth_pass(&state, &proxy.counters, user, kind).await?,
+                better_auth_pass(&state, &proxy.counters, &mailbox, user, kind).await?,
             ));
         }
     }
     let delayed = match args.delay_ms {
         Some(delay) => {
             proxy.delay_ms.store(delay, Ordering::SeqCst);
-            let delayed = pass(&state, &proxy.counters, "delayed").await?;
+            let delayed = pass(&state, &proxy.counters, &mailbox, "delayed").await?;
             Some((delay, delayed))
         }
         None => None,
