@@ -55,8 +55,29 @@ impl BenchDb {
         Ok(Self { url, cluster })
     }
 
-    /// The application state a function would build at its cold start, on this database.
+    /// The application state the local server builds (every function's statements
+    /// prepared), on this database.
     pub fn state(&self, overrides: &[(&str, &str)]) -> anyhow::Result<shared::AppState> {
+        self.state_with_plan(overrides, dev_server::plan)
+    }
+
+    /// The application state `function` builds at its cold start (its own statements
+    /// prepared), on this database.
+    pub fn state_of(
+        &self,
+        function: &str,
+        overrides: &[(&str, &str)],
+    ) -> anyhow::Result<shared::AppState> {
+        let plan = dev_server::plan_of(function)
+            .ok_or_else(|| anyhow::anyhow!("no function {function}"))?;
+        self.state_with_plan(overrides, plan)
+    }
+
+    fn state_with_plan(
+        &self,
+        overrides: &[(&str, &str)],
+        plan: shared::state::PlanOf,
+    ) -> anyhow::Result<shared::AppState> {
         let lookup = |name: &str| {
             overrides
                 .iter()
@@ -68,7 +89,7 @@ impl BenchDb {
                     _ => None,
                 })
         };
-        shared::AppState::new(shared::config::Config::from_lookup(lookup)?)
+        shared::AppState::new(shared::config::Config::from_lookup(lookup)?, plan)
     }
 }
 

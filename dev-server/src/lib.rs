@@ -19,8 +19,11 @@ use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use shared::AppState;
 use shared::config::{Config, SameSite};
+use shared::db::credentials::CallerKind;
+use shared::db::statements::Plan;
 use shared::error::ApiError;
 use shared::routes::{self, ROUTES};
+use shared::state::PlanOf;
 use tokio::net::TcpListener;
 
 /// The API's OpenAPI document, served at [`OPENAPI_PATH`].
@@ -34,6 +37,23 @@ macro_rules! handlers {
     ($($function:ident),+ $(,)?) => {
         /// Every function the local server has a handler for, by its crate name.
         pub const HANDLERS: &[&str] = &[$($function::FUNCTION),+];
+
+        /// What the local server's connections prepare: every function's statements.
+        pub fn plan(kinds: &[CallerKind]) -> Plan {
+            let mut plan = Plan::new();
+            $(plan = plan.with($function::plan(kinds).statements().iter().cloned());)+
+            plan
+        }
+
+        /// The statements of `function`, as its Lambda prepares them.
+        pub fn plan_of(function: &str) -> Option<PlanOf> {
+            $(
+                if function == $function::FUNCTION {
+                    return Some($function::plan);
+                }
+            )+
+            None
+        }
 
         /// Calls the real handler of `function`.
         pub async fn dispatch(
@@ -206,5 +226,6 @@ pub fn for_plain_http_localhost(mut config: Config) -> Config {
 pub async fn migrate(url: &str) -> anyhow::Result<Vec<i32>> {
     let lookup = |name: &str| (name == "DATABASE_URL").then(|| url.to_owned());
     let settings = shared::config::DatabaseSettings::from_lookup(&lookup)?;
-    shared::db::migrations::run_with(&shared::db::Db::connect_lazy(&settings)?).await
+    let db = shared::db::Db::connect_lazy(&settings, shared::db::statements::Plan::new())?;
+    shared::db::migrations::run_with(&db).await
 }

@@ -86,7 +86,7 @@ async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
             .or_else(|| defaults.get(name).cloned())
     })?;
     let config = dev_server::for_plain_http_localhost(config);
-    let mut state = AppState::new(config)?;
+    let mut state = AppState::new(config, dev_server::plan)?;
     let mail_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dev-mail");
     state.mailbox = Some(Mailbox {
         settings: MailSettings::from_lookup(&|name: &str| {

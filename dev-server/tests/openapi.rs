@@ -268,7 +268,8 @@ async fn spawn_without_database() -> String {
         _ => None,
     })
     .expect("config");
-    let state = std::sync::Arc::new(shared::AppState::new(config).expect("state"));
+    let state =
+        std::sync::Arc::new(shared::AppState::new(config, dev_server::plan).expect("state"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -87,6 +87,10 @@ pub struct DatabaseSettings {
     /// Upper bound for one statement's round trip, enforced by the client so that it also
     /// holds behind a transaction-mode pooler and against a database that stopped answering.
     pub statement_timeout: Duration,
+    /// Whether connections prepare their function's statements as named statements when
+    /// they open (`DATABASE_PREPARED_STATEMENTS`, on by default); off for a pooler that
+    /// cannot keep them (PgBouncer before 1.21 in transaction mode).
+    pub prepared_statements: bool,
 }
 
 impl DatabaseSettings {
@@ -99,8 +103,24 @@ impl DatabaseSettings {
         let connect_timeout = parse_number(&var, "DATABASE_CONNECT_TIMEOUT_SECS", 5, 1..=300)?;
         let statement_timeout =
             parse_number(&var, "DATABASE_STATEMENT_TIMEOUT_MS", 5_000, 10..=600_000)?;
+        let prepared_statements = match var("DATABASE_PREPARED_STATEMENTS")
+            .map(|value| value.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "DATABASE_PREPARED_STATEMENTS",
+                    format!(
+                        "`{other}` is not on or off (off for PgBouncer before 1.21 in transaction mode)"
+                    ),
+                ));
+            }
+        };
         Ok(Self {
             target,
+            prepared_statements,
             pool_size: parse_number(&var, "DATABASE_POOL_SIZE", 1, 1..=64)?,
             extra_ca_file: var("DATABASE_CA_FILE").map(PathBuf::from),
             connect_timeout: Duration::from_secs(connect_timeout),

@@ -1,6 +1,7 @@
 //! What a function builds once per cold start and every request borrows. [`HttpState`] is
-//! what every HTTP function needs (the CORS policy and the database pool); [`AppState`] adds
-//! what authenticating functions need (config, token keys, digest keys) and derefs to it.
+//! what every HTTP function needs (the CORS policy and the database pool, whose connections
+//! prepare the function's statements); [`AppState`] adds what authenticating functions need
+//! (config, token keys, digest keys) and derefs to it.
 
 use std::fmt::Display;
 use std::ops::Deref;
@@ -11,8 +12,14 @@ use crate::auth::password::Passwords;
 use crate::better_auth::BetterAuth;
 use crate::config::{Config, HttpConfig};
 use crate::db::Db;
+use crate::db::credentials::{CallerKind, accepted_kinds};
+use crate::db::statements::Plan;
 use crate::http::Cors;
 use crate::mail::Mailbox;
+
+/// A function's statements, given the kinds of credential it accepts: each function crate
+/// has one, `plan`, which its connections prepare.
+pub type PlanOf = fn(&[CallerKind]) -> Plan;
 
 pub struct HttpState {
     pub cors: Cors,
@@ -20,18 +27,18 @@ pub struct HttpState {
 }
 
 impl HttpState {
-    pub fn new(config: &HttpConfig) -> anyhow::Result<Self> {
+    pub fn new(config: &HttpConfig, plan: Plan) -> anyhow::Result<Self> {
         Ok(Self {
             cors: Cors::new(config.allowed_origins.clone()),
-            db: Db::connect_lazy(&config.database)?,
+            db: Db::connect_lazy(&config.database, plan)?,
         })
     }
 
     /// The cold start of a function that authenticates nobody (`health`): the database and
     /// CORS variables only, so it needs no signing secret and no permission to read one.
-    pub async fn cold_start() -> anyhow::Result<Self> {
+    pub async fn cold_start(plan: PlanOf) -> anyhow::Result<Self> {
         let env = crate::secrets::resolve(|name| std::env::var(name).ok()).await?;
-        let state = Self::new(&HttpConfig::from_lookup(&env)?)?;
+        let state = Self::new(&HttpConfig::from_lookup(&env)?, plan(&[]))?;
         state.db.warm_up_logged().await;
         Ok(state)
     }
@@ -51,9 +58,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config) -> anyhow::Result<Self> {
+    /// The state of a function whose statements `plan` gives.
+    pub fn new(config: Config, plan: PlanOf) -> anyhow::Result<Self> {
         Ok(Self {
-            http: HttpState::new(&config.http)?,
+            http: HttpState::new(&config.http, plan(&accepted_kinds(&config)))?,
             tokens: TokenKeys::new(&config.auth_secret, config.token_lifetime),
             digests: DigestKeys::new(&config.auth_secret),
             passwords: Passwords::default(),
@@ -69,8 +77,8 @@ impl AppState {
     /// A Lambda cold start: configuration from the environment, then the first database
     /// connection, all before the runtime asks for the first event. A database that is down
     /// now is logged, not fatal: requests retry the connection and answer 503 meanwhile.
-    pub async fn cold_start() -> anyhow::Result<Self> {
-        let state = Self::new(Config::load().await?)?;
+    pub async fn cold_start(plan: PlanOf) -> anyhow::Result<Self> {
+        let state = Self::new(Config::load().await?, plan)?;
         state.db.warm_up_logged().await;
         if let Some(better_auth) = &state.better_auth {
             better_auth.read_keys_logged(&state.db).await;
@@ -100,11 +108,12 @@ impl AsRef<AppState> for AppState {
 }
 
 /// The cold start of a function that needs only the database (migrate, cleanup):
-/// `DATABASE_URL`, or the value of `DATABASE_URL_SECRET_ARN`, and the pool settings.
-pub async fn database_from_env() -> anyhow::Result<Db> {
+/// `DATABASE_URL`, or the value of `DATABASE_URL_SECRET_ARN`, and the pool settings; its
+/// connections prepare `plan`.
+pub async fn database_from_env(plan: Plan) -> anyhow::Result<Db> {
     let env = crate::secrets::resolve(|name| std::env::var(name).ok()).await?;
     let settings = crate::config::DatabaseSettings::from_lookup(&env)?;
-    Db::connect_lazy(&settings)
+    Db::connect_lazy(&settings, plan)
 }
 
 /// Ends a cold start that cannot go on: one line (a log line, JSON in Lambda) naming what

@@ -87,11 +87,12 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let secret = std::env::var("BETTER_AUTH_SECRET").unwrap_or_else(|_| bench::SECRET.to_owned());
-    let state = shared::AppState::new(shared::config::Config::from_lookup(|name| match name {
+    let config = shared::config::Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some(url.clone()),
         "BETTER_AUTH_SECRET" => Some(secret.clone()),
         _ => None,
-    })?)?;
+    })?;
+    let state = shared::AppState::new(config, dev_server::plan)?;
     let email = format!("bench-{}@example.com", Uuid::new_v4().simple());
     let fixture = SeededUser::create(&state, &email, "cold-start-password", SEEDED_TASKS)
         .await

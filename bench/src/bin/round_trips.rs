@@ -368,11 +368,27 @@ struct Measured {
     status: u16,
     wire: Snapshot,
     statements: u64,
+    /// Statements sent unnamed because they were missing from the function's plan.
+    unplanned: u64,
     elapsed: Duration,
 }
 
+/// Each function's state, as its own cold start builds it: its own plan prepared on its
+/// own connection (opened through the proxy before anything is measured).
+struct Functions {
+    states: HashMap<&'static str, AppState>,
+}
+
+impl Functions {
+    fn state(&self, function: &str) -> anyhow::Result<&AppState> {
+        self.states
+            .get(function)
+            .with_context(|| format!("no state for {function}"))
+    }
+}
+
 struct Pass<'a> {
-    state: &'a AppState,
+    functions: &'a Functions,
     counters: &'a Counters,
     /// Where forgot-password's mail goes.
     mailbox: &'a DevMailbox,
@@ -385,7 +401,7 @@ impl Pass<'_> {
         let body = json!({ "email": email, "password": password });
         let req =
             dev_server::fixtures::gateway_request("signin", "/api/auth/signin", None, Some(&body))?;
-        let response = dev_server::dispatch(self.state, "signin", req)
+        let response = dev_server::dispatch(self.functions.state("signin")?, "signin", req)
             .await
             .map_err(|err| anyhow::anyhow!("signin failed: {err}"))?;
         let body: Value = match response.body() {
@@ -408,13 +424,19 @@ impl Pass<'_> {
         status: u16,
     ) -> anyhow::Result<Value> {
         let req = dev_server::fixtures::gateway_request(function, path, token, body.as_ref())?;
-        let (wire, statements) = (self.counters.snapshot(), self.state.db.round_trips());
+        let state = self.functions.state(function)?;
+        let (wire, statements, unplanned) = (
+            self.counters.snapshot(),
+            state.db.round_trips(),
+            state.db.unplanned_statements(),
+        );
         let started = Instant::now();
-        let response = dev_server::dispatch(self.state, function, req).await;
+        let response = dev_server::dispatch(state, function, req).await;
         let elapsed = started.elapsed();
-        let (wire, statements) = (
+        let (wire, statements, unplanned) = (
             self.counters.snapshot() - wire,
-            self.state.db.round_trips() - statements,
+            state.db.round_trips() - statements,
+            state.db.unplanned_statements() - unplanned,
         );
         let response = response.map_err(|err| anyhow::anyhow!("{function} failed: {err}"))?;
         let got = response.status().as_u16();
@@ -429,6 +451,7 @@ impl Pass<'_> {
                 status: got,
                 wire,
                 statements,
+                unplanned,
                 elapsed,
             },
         );
@@ -439,13 +462,13 @@ impl Pass<'_> {
 /// One typical successful request per route, in an order where each finds what it needs
 /// (a user, a token, a task). `tag` keeps the pass's email unique.
 async fn pass(
-    state: &AppState,
+    functions: &Functions,
     counters: &Counters,
     mailbox: &DevMailbox,
     tag: &str,
 ) -> anyhow::Result<HashMap<&'static str, Measured>> {
     let mut pass = Pass {
-        state,
+        functions,
         counters,
         mailbox,
         measured: HashMap::new(),
@@ -621,14 +644,14 @@ impl Pass<'_> {
 
 /// The protected routes with a Better Auth user's credential of `kind`.
 async fn better_auth_pass(
-    state: &AppState,
+    functions: &Functions,
     counters: &Counters,
     mailbox: &DevMailbox,
     user: &BetterAuthUser,
     kind: Kind,
 ) -> anyhow::Result<HashMap<&'static str, Measured>> {
     let mut pass = Pass {
-        state,
+        functions,
         counters,
         mailbox,
         measured: HashMap::new(),
@@ -698,6 +721,12 @@ fn report(
             }
             if trips != expected {
                 odd.push(format!("{label}: {trips} round trips, {expected} expected"));
+            }
+            if m.unplanned > 0 {
+                odd.push(format!(
+                    "{label}: sent {} statement(s) missing from its plan (unnamed)",
+                    m.unplanned
+                ));
             }
             if m.wire.connections > 0 {
                 odd.push(format!(
@@ -794,44 +823,49 @@ async fn main() -> anyhow::Result<()> {
     if let Some((base_url, _, _)) = &better_auth {
         settings.push(("BETTER_AUTH_URL", base_url));
     }
-    let mut state = db.state(&settings)?;
     // The local server's mailbox: forgot-password's mail, read back for its link.
     let mail_dir =
         std::env::temp_dir().join(format!("todo-api-round-trips-{}", std::process::id()));
     let mailbox = Arc::new(DevMailbox::new(&mail_dir)?);
-    state.mailbox = Some(Mailbox {
-        settings: MailSettings {
-            from: "no-reply@bench.example.com".into(),
-            app_url: "http://localhost:3000".into(),
-            reset_token_ttl: Duration::from_secs(1800),
-        },
-        mailer: mailbox.clone(),
-    });
-    // The connection and its startup, and Better Auth's keys, are read here, as a cold
-    // start reads them, outside every measured request.
-    state.db.warm_up().await?;
-    if let Some(keys) = &state.better_auth {
-        keys.read_keys_logged(&state.db).await;
+    let mut states = HashMap::new();
+    for route in ROUTES {
+        let mut state = db.state_of(route.function, &settings)?;
+        state.mailbox = Some(Mailbox {
+            settings: MailSettings {
+                from: "no-reply@bench.example.com".into(),
+                app_url: "http://localhost:3000".into(),
+                reset_token_ttl: Duration::from_secs(1800),
+            },
+            mailer: mailbox.clone(),
+        });
+        // The connection with its plan prepared, and Better Auth's keys, are paid here,
+        // as a cold start pays them, outside every measured request.
+        state.db.warm_up().await?;
+        if let Some(keys) = &state.better_auth {
+            keys.read_keys_logged(&state.db).await;
+        }
+        states.insert(route.function, state);
     }
+    let functions = Functions { states };
     ensure!(
-        proxy.counters.snapshot().connections == 1,
-        "the warm-up did not go through the proxy"
+        proxy.counters.snapshot().connections == ROUTES.len() as u64,
+        "the warm-ups did not all go through the proxy"
     );
 
-    let plain = pass(&state, &proxy.counters, &mailbox, "plain").await?;
+    let plain = pass(&functions, &proxy.counters, &mailbox, "plain").await?;
     let mut passes = vec![(Kind::Ours, plain)];
     if let Some((_, _, user)) = &better_auth {
         for kind in [Kind::BetterAuthJwt, Kind::BetterAuthSession] {
             passes.push((
                 kind,
-                better_auth_pass(&state, &proxy.counters, &mailbox, user, kind).await?,
+                better_auth_pass(&functions, &proxy.counters, &mailbox, user, kind).await?,
             ));
         }
     }
     let delayed = match args.delay_ms {
         Some(delay) => {
             proxy.delay_ms.store(delay, Ordering::SeqCst);
-            let delayed = pass(&state, &proxy.counters, &mailbox, "delayed").await?;
+            let delayed = pass(&functions, &proxy.counters, &mailbox, "delayed").await?;
             Some((delay, delayed))
         }
         None => None,
@@ -844,7 +878,9 @@ async fn main() -> anyhow::Result<()> {
 
     let mut out = String::from(
         "## Database round trips per route\n\nOne typical successful request per route through \
-         its real handler, in process, on one pooled connection that was opened beforehand. \
+         its real handler, in process, each function on one pooled connection of its own that \
+         was opened (and its statements prepared) beforehand, as a cold start does. A \
+         statement missing from the function's plan would be sent unnamed and is reported. \
          A loopback proxy between the pool and PostgreSQL counts the server's ReadyForQuery \
          messages (one ends every round trip) and the client's reads holding a Sync or \
          Query; the pool's own statement counter is the cross-check. Throttling is on at \

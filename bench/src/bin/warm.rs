@@ -185,7 +185,9 @@ fn row(name: &str, samples: &mut [Duration], base: Option<(&str, Percentiles)>) 
 }
 
 /// GET /api/{user_id}/tasks through the handler, through the db layer, and as the bare
-/// query_typed call, interleaved in random order so drift and noise hit all three alike.
+/// statement prepared on the same connection (the floor: PostgreSQL executing it, no
+/// planning) and sent unnamed (planned each time), interleaved in random order so drift
+/// and noise hit all four alike.
 async fn tasks_list(
     state: &AppState,
     seeded: &SeededUser,
@@ -200,18 +202,38 @@ async fn tasks_list(
     let caller = shared::access::Caller::from(verified.clone());
     let query = ListQuery::parse(|_| None)?;
     let (limit, offset) = (query.limit, query.offset);
-    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
-        (&verified.session_id, Type::UUID),
-        (&verified.user_id, Type::UUID),
-        (&limit, Type::INT8),
-        (&offset, Type::INT8),
+    let (completed, pattern): (Option<bool>, Option<String>) = (None, None);
+    let types = [
+        Type::UUID,
+        Type::UUID,
+        Type::INT8,
+        Type::INT8,
+        Type::BOOL,
+        Type::TEXT,
     ];
+    let values: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+        &verified.session_id,
+        &verified.user_id,
+        &limit,
+        &offset,
+        &completed,
+        &pattern,
+    ];
+    let typed: Vec<(&(dyn tokio_postgres::types::ToSql + Sync), Type)> =
+        values.iter().copied().zip(types.iter().cloned()).collect();
+    let prepared = state
+        .db
+        .client()
+        .await?
+        .client
+        .prepare_typed(sql, &types)
+        .await?;
 
     let warm_up = (iterations / 10).clamp(50, 500);
-    let mut samples: [Vec<Duration>; 3] = Default::default();
+    let mut samples: [Vec<Duration>; 4] = Default::default();
     let mut shuffle = Shuffle::new();
     for i in 0..warm_up + iterations {
-        for which in shuffle.order(3) {
+        for which in shuffle.order(4) {
             let elapsed = match which {
                 0 => {
                     let req = gateway_request("tasks-list", &path, Some(&seeded.token), None)?;
@@ -236,12 +258,20 @@ async fn tasks_list(
                     ensure!(tasks.len() == TASKS, "db layer found {} tasks", tasks.len());
                     elapsed
                 }
-                _ => {
+                2 => {
                     // The pool's one connection, checked out outside the timer: the raw
                     // side is the statement alone.
-                    let client = state.db.client().await?;
+                    let connection = state.db.client().await?;
                     let started = Instant::now();
-                    let rows = client.query_typed(sql, &params).await?;
+                    let rows = connection.client.query(&prepared, &values).await?;
+                    let elapsed = started.elapsed();
+                    ensure!(rows.len() == TASKS, "raw query found {} rows", rows.len());
+                    elapsed
+                }
+                _ => {
+                    let connection = state.db.client().await?;
+                    let started = Instant::now();
+                    let rows = connection.client.query_typed(sql, &typed).await?;
                     let elapsed = started.elapsed();
                     ensure!(rows.len() == TASKS, "raw query found {} rows", rows.len());
                     elapsed
@@ -252,16 +282,25 @@ async fn tasks_list(
             }
         }
     }
-    let [mut handler, mut layer, mut raw] = samples;
+    let [mut handler, mut layer, mut raw, mut unnamed] = samples;
     let base = Percentiles::of(&mut raw);
     Ok(vec![
-        row("tasks-list handler", &mut handler, Some(("raw", base))),
+        row(
+            "tasks-list handler",
+            &mut handler,
+            Some(("prepared raw", base)),
+        ),
         row(
             "db layer: tasks::list (pool, decode)",
             &mut layer,
-            Some(("raw", base)),
+            Some(("prepared raw", base)),
         ),
-        row("raw query_typed, same connection", &mut raw, None),
+        row("raw statement, prepared, same connection", &mut raw, None),
+        row(
+            "raw statement, unnamed (query_typed: planned every time)",
+            &mut unnamed,
+            Some(("prepared raw", base)),
+        ),
     ])
 }
 

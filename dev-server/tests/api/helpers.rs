@@ -169,7 +169,7 @@ impl TestApp {
         );
         let lookup = |name: &str| vars.get(name).cloned();
         let config = Config::from_lookup(lookup).expect("test config");
-        let mut state = AppState::new(config).expect("state");
+        let mut state = AppState::new(config, dev_server::plan).expect("state");
         // As the local server does: mail to a folder of files, one folder per test.
         let mail_dir = std::env::temp_dir().join(format!(
             "todo-api-test-mail-{}",

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use shared::config::DatabaseSettings;
+use shared::db::statements::{Plan, Statement};
 use shared::db::{ConnectTarget, Db};
 
 use crate::helpers::private_cluster;
@@ -16,20 +17,29 @@ fn settings(url: &str, ca_file: Option<std::path::PathBuf>) -> DatabaseSettings 
         extra_ca_file: ca_file,
         connect_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(5),
+        prepared_statements: true,
     }
+}
+
+/// A pool on `settings` whose connections prepare nothing.
+fn pool(settings: &DatabaseSettings) -> Db {
+    Db::connect_lazy(settings, Plan::new()).expect("pool")
+}
+
+fn statement(sql: &str) -> Statement {
+    Statement::new(sql, [])
 }
 
 #[tokio::test]
 async fn verify_full_connects_over_tls_with_the_extra_ca() {
     let private = private_cluster();
-    let db = Db::connect_lazy(&settings(
+    let db = pool(&settings(
         &private.cluster.tls_url("postgres"),
         Some(private.ca_file.clone()),
-    ))
-    .expect("pool");
+    ));
     let row = db
         .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &statement("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
             &[],
         )
         .await
@@ -40,9 +50,9 @@ async fn verify_full_connects_over_tls_with_the_extra_ca() {
 #[tokio::test]
 async fn an_unknown_certificate_is_refused() {
     let private = private_cluster();
-    let db = Db::connect_lazy(&settings(&private.cluster.tls_url("postgres"), None)).expect("pool");
+    let db = pool(&settings(&private.cluster.tls_url("postgres"), None));
     let err = db
-        .query("SELECT 1", &[])
+        .query(&statement("SELECT 1"), &[])
         .await
         .expect_err("self-signed chain without the CA must fail");
     assert!(format!("{:?}", err).contains("UnknownIssuer"), "{err:?}");
@@ -55,9 +65,9 @@ async fn a_host_name_the_certificate_does_not_name_is_refused() {
         .cluster
         .tls_url("postgres")
         .replace("localhost", "127.0.0.1");
-    let db = Db::connect_lazy(&settings(&url, Some(private.ca_file.clone()))).expect("pool");
+    let db = pool(&settings(&url, Some(private.ca_file.clone())));
     let err = db
-        .query("SELECT 1", &[])
+        .query(&statement("SELECT 1"), &[])
         .await
         .expect_err("certificate is for localhost only");
     assert!(
@@ -82,7 +92,7 @@ fn on_localhost(url: &str, sslmode: Option<&str>) -> String {
 
 async fn is_encrypted(db: &Db) -> bool {
     db.query_one(
-        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        &statement("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
         &[],
     )
     .await
@@ -95,17 +105,17 @@ async fn without_sslmode_tls_is_used_when_offered_and_the_certificate_not_checke
     let private = private_cluster();
     let url = private.cluster.url("postgres");
     for sslmode in [None, Some("prefer"), Some("allow")] {
-        let db = Db::connect_lazy(&settings(&on_localhost(&url, sslmode), None)).expect("pool");
+        let db = pool(&settings(&on_localhost(&url, sslmode), None));
         assert!(
             is_encrypted(&db).await,
             "{sslmode:?}: encrypted, by an unknown CA"
         );
     }
-    let db = Db::connect_lazy(&settings(&on_localhost(&url, Some("disable")), None)).expect("pool");
+    let db = pool(&settings(&on_localhost(&url, Some("disable")), None));
     assert!(!is_encrypted(&db).await, "disable means plaintext");
-    let db = Db::connect_lazy(&settings(&on_localhost(&url, Some("require")), None)).expect("pool");
+    let db = pool(&settings(&on_localhost(&url, Some("require")), None));
     let err = db
-        .query("SELECT 1", &[])
+        .query(&statement("SELECT 1"), &[])
         .await
         .expect_err("require verifies");
     assert!(format!("{err:?}").contains("UnknownIssuer"), "{err:?}");

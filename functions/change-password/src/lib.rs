@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::access;
 use shared::audit::AuditEvent;
+use shared::db::credentials::CallerKind;
+use shared::db::statements::Plan;
 use shared::db::users;
 use shared::domain::Password;
 use shared::{ApiError, AppState, http};
@@ -18,6 +20,15 @@ pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 struct ChangePasswordBody {
     current_password: Option<String>,
     new_password: Option<String>,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(_kinds: &[CallerKind]) -> Plan {
+    Plan::new().with([
+        CallerKind::Session.check_statement(),
+        users::PASSWORD_CHECK.clone(),
+        users::CHANGE_PASSWORD.clone(),
+    ])
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

@@ -9,7 +9,12 @@ use shared::db::maintenance;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let db = shared::state::or_exit(shared::state::database_from_env().await);
+    let db = shared::state::or_exit(
+        shared::state::database_from_env(
+            shared::db::statements::Plan::new().with([maintenance::PURGE.clone()]),
+        )
+        .await,
+    );
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         let purged = maintenance::purge_expired(&db).await?;
         println!("purged: {purged:?}");

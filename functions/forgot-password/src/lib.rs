@@ -15,7 +15,9 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::audit::{self, AuditEvent};
+use shared::db::credentials::CallerKind;
 use shared::db::password_resets::{self, ResetRequest};
+use shared::db::statements::Plan;
 use shared::db::throttle::Attempt;
 use shared::domain::Email;
 use shared::mail::{self, ResetToken};
@@ -31,6 +33,11 @@ pub const ANSWER_FLOOR: Duration = Duration::from_millis(400);
 #[derive(Deserialize)]
 struct ForgotBody {
     email: Option<String>,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(_kinds: &[CallerKind]) -> Plan {
+    Plan::new().with([password_resets::REQUEST.clone()])
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

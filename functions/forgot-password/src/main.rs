@@ -12,7 +12,7 @@ use shared::state::or_exit;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let mut state = or_exit(shared::AppState::cold_start().await);
+    let mut state = or_exit(shared::AppState::cold_start(forgot_password::plan).await);
     let env = |name: &str| std::env::var(name).ok();
     state.mailbox = Some(Mailbox {
         settings: or_exit(MailSettings::from_lookup(&env)),

@@ -9,7 +9,9 @@ use shared::db::migrations;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let db = shared::state::or_exit(shared::state::database_from_env().await);
+    let db = shared::state::or_exit(
+        shared::state::database_from_env(shared::db::statements::Plan::new()).await,
+    );
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         let applied = migrations::run_with(&db).await?;
         println!(

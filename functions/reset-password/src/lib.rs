@@ -8,7 +8,9 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::audit::{self, AuditEvent};
+use shared::db::credentials::CallerKind;
 use shared::db::password_resets;
+use shared::db::statements::Plan;
 use shared::domain::Password;
 use shared::mail::ResetToken;
 use shared::{ApiError, AppState, http};
@@ -21,6 +23,14 @@ const INVALID_TOKEN: &str = "Invalid or expired reset token";
 struct ResetBody {
     token: Option<String>,
     password: Option<String>,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(_kinds: &[CallerKind]) -> Plan {
+    Plan::new().with([
+        password_resets::IS_VALID.clone(),
+        password_resets::REDEEM.clone(),
+    ])
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

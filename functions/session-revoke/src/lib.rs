@@ -7,13 +7,23 @@ use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
 use shared::access;
 use shared::audit::AuditEvent;
+use shared::db::credentials::CallerKind;
 use shared::db::sessions;
+use shared::db::statements::Plan;
 use shared::uuid::Uuid;
 use shared::{ApiError, AppState, http};
 
 pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 const SESSION_NOT_FOUND: &str = "Session not found";
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(_kinds: &[CallerKind]) -> Plan {
+    Plan::new().with([
+        CallerKind::Session.check_statement(),
+        sessions::REVOKE_ONE.clone(),
+    ])
+}
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
     http::serve(state, FUNCTION, req, |req| revoke_session(state, req)).await

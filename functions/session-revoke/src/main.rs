@@ -5,6 +5,6 @@ use lambda_http::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let state = shared::state::or_exit(shared::AppState::cold_start().await);
+    let state = shared::state::or_exit(shared::AppState::cold_start(session_revoke::plan).await);
     run(service_fn(|req| session_revoke::handler(&state, req))).await
 }

@@ -8,8 +8,10 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
 use shared::access;
 use shared::auth::better_auth::BetterAuthClaims;
+use shared::db::credentials::CallerKind;
 use shared::db::sessions;
 use shared::db::sessions::SessionUser;
+use shared::db::statements::Plan;
 use shared::error::AuthFailure;
 use shared::{ApiError, AppState, http};
 use time::OffsetDateTime;
@@ -21,6 +23,11 @@ struct SessionBody {
     user: SessionUser,
     #[serde(with = "time::serde::rfc3339")]
     expires_at: OffsetDateTime,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(kinds: &[CallerKind]) -> Plan {
+    Plan::new().for_kinds(kinds, |kind| [sessions::live_user_statement(kind)])
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

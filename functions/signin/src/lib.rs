@@ -9,6 +9,8 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use shared::access;
 use shared::audit::{self, AuditEvent};
+use shared::db::credentials::CallerKind;
+use shared::db::statements::Plan;
 use shared::db::throttle::Attempt;
 use shared::db::users::SigninLookup;
 use shared::db::{sessions, users};
@@ -22,6 +24,14 @@ pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 struct SigninBody {
     email: Option<String>,
     password: Option<String>,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(_kinds: &[CallerKind]) -> Plan {
+    Plan::new().with([
+        users::FIND_FOR_SIGNIN.clone(),
+        sessions::OPEN_AFTER_SIGNIN.clone(),
+    ])
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

@@ -7,10 +7,17 @@ use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
 use shared::access;
 use shared::audit::{self, AuditEvent};
+use shared::db::credentials::CallerKind;
 use shared::db::sessions;
+use shared::db::statements::Plan;
 use shared::{ApiError, AppState, http};
 
 pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(_kinds: &[CallerKind]) -> Plan {
+    Plan::new().with([sessions::REVOKE.clone(), sessions::REVOKE_ALL.clone()])
+}
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
     http::serve(state, FUNCTION, req, |req| signout(state, req)).await

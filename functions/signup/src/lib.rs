@@ -8,6 +8,8 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use shared::access;
 use shared::audit::{self, AuditEvent};
+use shared::db::credentials::CallerKind;
+use shared::db::statements::Plan;
 use shared::db::throttle::Attempt;
 use shared::db::users::{self, SignupCheck};
 use shared::domain::{Email, Name, Password};
@@ -22,6 +24,14 @@ struct SignupBody {
     name: Option<String>,
     email: Option<String>,
     password: Option<String>,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(_kinds: &[CallerKind]) -> Plan {
+    Plan::new().with([
+        users::CHECK_SIGNUP.clone(),
+        users::CREATE_WITH_SESSION.clone(),
+    ])
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

@@ -4,6 +4,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use shared::access::path_owner;
+use shared::db::credentials::CallerKind;
+use shared::db::statements::Plan;
 use shared::db::tasks;
 use shared::domain::{TaskDescription, TaskTitle};
 use shared::task_handlers::task_response;
@@ -15,6 +17,13 @@ pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 struct CreateBody {
     title: Option<String>,
     description: Option<String>,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(kinds: &[CallerKind]) -> Plan {
+    Plan::new().for_kinds(kinds, |kind| {
+        [tasks::create_statement(kind), kind.check_statement()]
+    })
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

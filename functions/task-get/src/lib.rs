@@ -2,11 +2,20 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
+use shared::db::credentials::CallerKind;
+use shared::db::statements::Plan;
 use shared::db::tasks;
 use shared::task_handlers::{path_owner_and_task, task_response};
 use shared::{ApiError, AppState, http};
 
 pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(kinds: &[CallerKind]) -> Plan {
+    Plan::new().for_kinds(kinds, |kind| {
+        [tasks::get_statement(kind), kind.check_statement()]
+    })
+}
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
     http::serve(state, FUNCTION, req, |req| get(state, req)).await

@@ -4,6 +4,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
+use shared::db::credentials::CallerKind;
+use shared::db::statements::Plan;
 use shared::db::tasks::{self, TaskChanges};
 use shared::domain::{TaskDescription, TaskTitle};
 use shared::task_handlers::{path_owner_and_task, task_response};
@@ -16,6 +18,13 @@ struct ReplaceBody {
     title: Option<String>,
     description: Option<String>,
     completed: Option<bool>,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(kinds: &[CallerKind]) -> Plan {
+    Plan::new().for_kinds(kinds, |kind| {
+        [tasks::update_statement(kind), kind.check_statement()]
+    })
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

@@ -4,6 +4,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
+use shared::db::credentials::CallerKind;
+use shared::db::statements::Plan;
 use shared::db::tasks::{self, TaskChanges};
 use shared::domain::{TaskDescription, TaskTitle};
 use shared::http::distinguish_null_from_absent;
@@ -19,6 +21,13 @@ struct UpdateBody {
     #[serde(default, deserialize_with = "distinguish_null_from_absent")]
     description: Option<Option<String>>,
     completed: Option<bool>,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(kinds: &[CallerKind]) -> Plan {
+    Plan::new().for_kinds(kinds, |kind| {
+        [tasks::update_statement(kind), kind.check_statement()]
+    })
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

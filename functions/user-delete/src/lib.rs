@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::access;
 use shared::audit::AuditEvent;
+use shared::db::credentials::CallerKind;
+use shared::db::statements::Plan;
 use shared::db::users;
 use shared::{ApiError, AppState, http};
 
@@ -16,6 +18,15 @@ pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 #[derive(Deserialize)]
 struct DeleteBody {
     password: Option<String>,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(_kinds: &[CallerKind]) -> Plan {
+    Plan::new().with([
+        CallerKind::Session.check_statement(),
+        users::PASSWORD_CHECK.clone(),
+        users::DELETE_ACCOUNT.clone(),
+    ])
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

@@ -6,6 +6,8 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::access;
+use shared::db::credentials::CallerKind;
+use shared::db::statements::Plan;
 use shared::db::users;
 use shared::domain::Name;
 use shared::error::AuthFailure;
@@ -16,6 +18,11 @@ pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 #[derive(Deserialize)]
 struct UserBody {
     name: Option<String>,
+}
+
+/// The statements this function sends, which its connections prepare when they open.
+pub fn plan(_kinds: &[CallerKind]) -> Plan {
+    Plan::new().with([CallerKind::Session.check_statement(), users::RENAME.clone()])
 }
 
 pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {

@@ -1,6 +1,7 @@
 //! Reads from the tables of the app's Better Auth server in this database: its JWT public
 //! keys. (Its sessions are read inside each route's statement: see `credentials`.)
 
+use super::statements::Statement;
 use super::{Db, DbError};
 use crate::auth::better_auth::PublishedKey;
 
@@ -8,15 +9,15 @@ use crate::auth::better_auth::PublishedKey;
 /// than 30 days ago. Read through `to_jsonb`, so a Better Auth version without the `alg`
 /// or `expiresAt` column reads as one whose values are unknown.
 pub async fn published_keys(db: &Db) -> Result<Vec<PublishedKey>, DbError> {
-    let rows = db
-        .query(
-            r#"SELECT j.id, j."publicKey", to_jsonb(j) ->> 'alg'
-                 FROM jwks j
-                WHERE (to_jsonb(j) ->> 'expiresAt') IS NULL
-                   OR (to_jsonb(j) ->> 'expiresAt')::timestamptz > now() - interval '30 days'"#,
-            &[],
-        )
-        .await?;
+    // Rare (a cold start, an unknown kid): sent unnamed, not prepared by every connection.
+    let statement = Statement::new(
+        r#"SELECT j.id, j."publicKey", to_jsonb(j) ->> 'alg'
+             FROM jwks j
+            WHERE (to_jsonb(j) ->> 'expiresAt') IS NULL
+               OR (to_jsonb(j) ->> 'expiresAt')::timestamptz > now() - interval '30 days'"#,
+        [],
+    );
+    let rows = db.query(&statement, &[]).await?;
     Ok(rows
         .iter()
         .map(|row| {

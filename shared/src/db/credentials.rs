@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
+use super::statements::Statement;
 use super::{Db, DbError};
 
 /// What a protected request authenticated with, as far as the database is concerned.
@@ -65,19 +66,29 @@ impl<T> Outcome<T> {
 pub const LIVE_AND_CALLER: &str =
     "EXISTS (SELECT 1 FROM live) AS live, EXISTS (SELECT 1 FROM caller) AS caller";
 
-impl Credential {
+/// A kind of credential, as far as a statement's text is concerned: its CTEs and the types
+/// of its `$1` and `$2`. A function prepares each of its protected statements once per kind
+/// it accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CallerKind {
+    Session,
+    BetterAuthJwt { issuer: Arc<str> },
+    BetterAuthSession { issuer: Arc<str> },
+}
+
+impl CallerKind {
     /// The CTE definitions (without `WITH`) that end with `live` and `caller`.
     pub fn ctes(&self) -> String {
         match self {
-            Credential::Session { .. } => "live AS (
+            CallerKind::Session => "live AS (
                  SELECT user_id, user_id::text AS public_id FROM sessions
                   WHERE id = $1 AND user_id = $2 AND expires_at > now()
              ), caller AS (SELECT * FROM live)"
                 .to_owned(),
-            Credential::BetterAuthJwt { issuer, .. } => {
+            CallerKind::BetterAuthJwt { issuer } => {
                 better_auth_ctes(issuer, "SELECT $1::text AS subject")
             }
-            Credential::BetterAuthSession { issuer, .. } => better_auth_ctes(
+            CallerKind::BetterAuthSession { issuer } => better_auth_ctes(
                 issuer,
                 r#"SELECT s."userId" AS subject FROM "session" s
                     WHERE s.token = $1 AND s."expiresAt" > now()"#,
@@ -85,31 +96,85 @@ impl Credential {
         }
     }
 
-    /// The values of `$1` and `$2` that [`Credential::ctes`] reads.
-    pub fn params(&self) -> [(&(dyn ToSql + Sync), Type); 2] {
+    /// The types of `$1` and `$2`.
+    pub fn types(&self) -> [Type; 2] {
+        match self {
+            CallerKind::Session => [Type::UUID, Type::UUID],
+            CallerKind::BetterAuthJwt { .. } | CallerKind::BetterAuthSession { .. } => {
+                [Type::TEXT, Type::TEXT]
+            }
+        }
+    }
+
+    /// A protected statement: `WITH <the credential's CTEs>, <rest>`, whose own parameters
+    /// (`$3` on) have `types`.
+    pub fn statement(&self, rest: &str, types: &[Type]) -> Statement {
+        let mut all = self.types().to_vec();
+        all.extend_from_slice(types);
+        Statement::new(format!("WITH {}, {rest}", self.ctes()), all)
+    }
+
+    /// The statement of [`check`].
+    pub fn check_statement(&self) -> Statement {
+        Statement::new(
+            format!("WITH {} SELECT {LIVE_AND_CALLER}", self.ctes()),
+            self.types().to_vec(),
+        )
+    }
+}
+
+/// The kinds of credential a function of `config` accepts: our sessions, and with
+/// `BETTER_AUTH_URL` Better Auth's JWTs and (its tables in this database) session tokens.
+pub fn accepted_kinds(config: &crate::config::Config) -> Vec<CallerKind> {
+    let mut kinds = vec![CallerKind::Session];
+    if let Some(better_auth) = &config.better_auth {
+        let issuer: Arc<str> = Arc::from(better_auth.issuer.as_str());
+        kinds.push(CallerKind::BetterAuthJwt {
+            issuer: issuer.clone(),
+        });
+        if better_auth.accepts_session_tokens() {
+            kinds.push(CallerKind::BetterAuthSession { issuer });
+        }
+    }
+    kinds
+}
+
+impl Credential {
+    pub fn kind(&self) -> CallerKind {
+        match self {
+            Credential::Session { .. } => CallerKind::Session,
+            Credential::BetterAuthJwt { issuer, .. } => CallerKind::BetterAuthJwt {
+                issuer: issuer.clone(),
+            },
+            Credential::BetterAuthSession { issuer, .. } => CallerKind::BetterAuthSession {
+                issuer: issuer.clone(),
+            },
+        }
+    }
+
+    /// The values of `$1` and `$2` that its kind's CTEs read.
+    pub fn values(&self) -> [&(dyn ToSql + Sync); 2] {
         const NO_PATH_OWNER: &Option<String> = &None;
         match self {
             Credential::Session {
                 session_id,
                 user_id,
-            } => [(session_id, Type::UUID), (user_id, Type::UUID)],
-            Credential::BetterAuthJwt { subject, .. } => {
-                [(subject, Type::TEXT), (NO_PATH_OWNER, Type::TEXT)]
-            }
+            } => [session_id, user_id],
+            Credential::BetterAuthJwt { subject, .. } => [subject, NO_PATH_OWNER],
             Credential::BetterAuthSession {
                 token, path_owner, ..
-            } => [(token, Type::TEXT), (path_owner, Type::TEXT)],
+            } => [token, path_owner],
         }
     }
 
-    /// `statement_params` after the credential's own two, in the order the SQL numbers them.
-    pub fn with_params<'a>(
+    /// `statement_values` after the credential's own two, in the order the SQL numbers them.
+    pub fn with_values<'a>(
         &'a self,
-        statement_params: &[(&'a (dyn ToSql + Sync), Type)],
-    ) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
-        let mut params = self.params().to_vec();
-        params.extend_from_slice(statement_params);
-        params
+        statement_values: &[&'a (dyn ToSql + Sync)],
+    ) -> Vec<&'a (dyn ToSql + Sync)> {
+        let mut values = self.values().to_vec();
+        values.extend_from_slice(statement_values);
+        values
     }
 }
 
@@ -148,8 +213,8 @@ fn sql_literal(text: &str) -> String {
 /// its own statement ran, so that an ended credential gets 401 and somebody else's path
 /// 403 there too. Only that error path pays it.
 pub async fn check(db: &Db, credential: &Credential) -> Result<Outcome<()>, DbError> {
-    let sql = format!("WITH {} SELECT {LIVE_AND_CALLER}", credential.ctes());
-    let row = db.query_one(&sql, &credential.params()).await?;
+    let statement = credential.kind().check_statement();
+    let row = db.query_one(&statement, &credential.values()).await?;
     Ok(Outcome::judged(row.get(0), row.get(1), || ()))
 }
 

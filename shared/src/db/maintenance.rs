@@ -2,6 +2,11 @@
 //! counters whose window has passed, and expired password-reset tokens. Run on a schedule (the `cleanup` function) and by the
 //! local server in the background.
 
+use std::sync::LazyLock;
+
+use tokio_postgres::types::Type;
+
+use super::statements::Statement;
 use super::throttle::WINDOW;
 use super::{Db, DbError};
 
@@ -15,9 +20,7 @@ pub struct Purged {
     pub password_resets: u64,
 }
 
-/// Deletes expired sessions, dead throttle counters and expired reset tokens, in batches
-/// until none is left.
-pub async fn purge_expired(db: &Db) -> Result<Purged, DbError> {
+pub static PURGE: LazyLock<Statement> = LazyLock::new(|| {
     let sql = format!(
         "WITH expired_sessions AS (
              DELETE FROM sessions WHERE id IN (
@@ -36,11 +39,15 @@ pub async fn purge_expired(db: &Db) -> Result<Purged, DbError> {
          SELECT (SELECT count(*) FROM expired_sessions), (SELECT count(*) FROM dead_counters),
                 (SELECT count(*) FROM expired_resets)"
     );
+    Statement::new(sql, [Type::INT8])
+});
+
+/// Deletes expired sessions, dead throttle counters and expired reset tokens, in batches
+/// until none is left.
+pub async fn purge_expired(db: &Db) -> Result<Purged, DbError> {
     let mut purged = Purged::default();
     loop {
-        let row = db
-            .query_one(&sql, &[(&BATCH, tokio_postgres::types::Type::INT8)])
-            .await?;
+        let row = db.query_one(&PURGE, &[&BATCH]).await?;
         let (sessions, counters, resets): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
         purged.sessions += sessions.unsigned_abs();
         purged.throttle_counters += counters.unsigned_abs();

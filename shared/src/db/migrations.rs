@@ -67,8 +67,8 @@ fn is_whole_text_checksum(version: i32, sql: &str, recorded: i64) -> bool {
 
 /// Connects with `db` (TLS as configured) and applies what is missing.
 pub async fn run_with(db: &super::Db) -> anyhow::Result<Vec<i32>> {
-    let mut client = db.client().await?;
-    run(&mut client).await
+    let mut connection = db.client().await?;
+    run(&mut connection.client).await
 }
 
 /// Applies what is missing; returns the versions applied now. Concurrent runs serialise on

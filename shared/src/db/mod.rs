@@ -6,7 +6,9 @@ pub mod credentials;
 pub mod maintenance;
 pub mod migrations;
 pub mod password_resets;
+pub mod pool;
 pub mod sessions;
+pub mod statements;
 pub mod tasks;
 pub mod throttle;
 pub mod tls;
@@ -17,11 +19,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool::Runtime;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::Row;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
+
+use self::pool::{Connection, Manager, Object, Pool, refuses_named_statements};
+use self::statements::{Plan, Statement};
 
 use crate::config::DatabaseSettings;
 
@@ -142,13 +147,19 @@ fn rewrite_sslmode(url: &str) -> Result<String, String> {
 pub struct Db {
     pool: Pool,
     statement_timeout: Duration,
+    /// Whether connections prepare their plan (`DATABASE_PREPARED_STATEMENTS`).
+    prepares: bool,
     /// Statements sent, each one round trip: lets tests and benchmarks count them.
     round_trips: Arc<AtomicU64>,
+    /// Statements sent unnamed although the connection had prepared its plan: a statement
+    /// missing from the function's plan (the benchmarks and tests check that it stays 0).
+    unplanned: Arc<AtomicU64>,
 }
 
 impl Db {
-    /// Builds the pool; no connection is opened until the first `client()`.
-    pub fn connect_lazy(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+    /// Builds the pool; no connection is opened until the first `client()`. Each
+    /// connection prepares `plan` when it opens (unless `DATABASE_PREPARED_STATEMENTS=off`).
+    pub fn connect_lazy(settings: &DatabaseSettings, plan: Plan) -> anyhow::Result<Self> {
         let mut config = settings.target.config.clone();
         config
             .connect_timeout(settings.connect_timeout)
@@ -162,15 +173,11 @@ impl Db {
             settings.target.verifies_tls(),
             settings.extra_ca_file.as_deref(),
         )?;
-        // Fast recycling costs no round trip; a connection the server closed reports
-        // itself closed and is replaced.
-        let manager = Manager::from_config(
+        let manager = Manager {
             config,
             tls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+            plan: settings.prepared_statements.then(|| Arc::new(plan)),
+        };
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
             .runtime(Runtime::Tokio1)
@@ -182,12 +189,14 @@ impl Db {
         Ok(Self {
             pool,
             statement_timeout: settings.statement_timeout,
+            prepares: settings.prepared_statements,
             round_trips: Arc::default(),
+            unplanned: Arc::default(),
         })
     }
 
-    /// Opens the first connection now, so a cold start pays for it before the first
-    /// request rather than during it.
+    /// Opens the first connection now (and prepares its plan), so a cold start pays for
+    /// it before the first request rather than during it.
     pub async fn warm_up(&self) -> anyhow::Result<()> {
         self.client().await.map(drop)
     }
@@ -201,27 +210,41 @@ impl Db {
         }
     }
 
-    pub async fn client(&self) -> anyhow::Result<deadpool_postgres::Object> {
-        self.pool
-            .get()
+    pub async fn client(&self) -> anyhow::Result<Object> {
+        // Boxed: the pool's future holds the whole connect-and-prepare of a new connection,
+        // and every handler awaiting it inline would grow too deep for the compiler's
+        // layout computation.
+        Box::pin(self.pool.get())
             .await
+            .map_err(|err| match err {
+                deadpool::managed::PoolError::Backend(err) => anyhow::Error::new(err),
+                other => anyhow::anyhow!("{other}"),
+            })
             .context("getting a database connection")
     }
 
-    /// Runs one statement in one round trip: the parameter types are given, so no separate
-    /// prepare step is needed (this also works behind a transaction-mode pooler).
+    /// Runs one statement in one round trip: its prepared copy when the connection has one
+    /// (Bind and Execute only), else unnamed with its parameter types (Parse, Bind and
+    /// Execute, still one round trip, and fine behind any pooler).
     pub async fn query(
         &self,
-        sql: &str,
-        params: &[(&(dyn ToSql + Sync), Type)],
+        statement: &Statement,
+        values: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, DbError> {
-        let client = self.client().await.map_err(DbError::Unavailable)?;
+        if values.len() != statement.types.len() {
+            return Err(DbError::Unavailable(anyhow::anyhow!(
+                "{statement:?} given {} values",
+                values.len()
+            )));
+        }
+        let mut connection = self.client().await.map_err(DbError::Unavailable)?;
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        match tokio::time::timeout(self.statement_timeout, client.query_typed(sql, params)).await {
+        let sent = self.send(&mut connection, statement, values);
+        match tokio::time::timeout(self.statement_timeout, sent).await {
             Ok(result) => result.map_err(DbError::from),
             Err(_) => {
                 // The connection may still be waiting on the lost answer: never reuse it.
-                let _ = deadpool_postgres::Object::take(client);
+                let _ = Object::take(connection);
                 Err(DbError::Unavailable(anyhow::anyhow!(
                     "statement took longer than {:?}",
                     self.statement_timeout
@@ -230,28 +253,72 @@ impl Db {
         }
     }
 
+    async fn send(
+        &self,
+        connection: &mut Connection,
+        statement: &Statement,
+        values: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let Some(prepared) = connection.prepared(statement) else {
+            if self.prepares && connection.has_prepared() {
+                self.unplanned.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(statement = ?statement, "not in the plan: sent unnamed");
+            }
+            return unnamed(&connection.client, statement, values).await;
+        };
+        match connection.client.query(&prepared, values).await {
+            // Nothing ran: the server had no such statement. Once more, unnamed.
+            Err(err) if refuses_named_statements(&err) => {
+                connection.fall_back(&err);
+                self.round_trips.fetch_add(1, Ordering::Relaxed);
+                unnamed(&connection.client, statement, values).await
+            }
+            result => result,
+        }
+    }
+
     pub async fn query_one(
         &self,
-        sql: &str,
-        params: &[(&(dyn ToSql + Sync), Type)],
+        statement: &Statement,
+        values: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, DbError> {
-        self.query_opt(sql, params)
+        self.query_opt(statement, values)
             .await?
             .ok_or_else(|| DbError::Unavailable(anyhow::anyhow!("statement returned no row")))
     }
 
     pub async fn query_opt(
         &self,
-        sql: &str,
-        params: &[(&(dyn ToSql + Sync), Type)],
+        statement: &Statement,
+        values: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, DbError> {
-        Ok(self.query(sql, params).await?.into_iter().next())
+        Ok(self.query(statement, values).await?.into_iter().next())
     }
 
     /// How many statements this pool has sent so far.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
     }
+
+    /// How many statements were sent unnamed although their connection had prepared its
+    /// plan: each is a statement missing from the function's plan.
+    pub fn unplanned_statements(&self) -> u64 {
+        self.unplanned.load(Ordering::Relaxed)
+    }
+}
+
+/// `statement` as an unnamed statement: its text and types sent with the values.
+async fn unnamed(
+    client: &tokio_postgres::Client,
+    statement: &Statement,
+    values: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = values
+        .iter()
+        .copied()
+        .zip(statement.types.iter().cloned())
+        .collect();
+    client.query_typed(&statement.sql, &typed).await
 }
 
 /// What can go wrong with a statement. Constraint violations a route expects (the

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio_postgres::types::Type;
 
+use super::statements::Statement;
 use super::throttle::{self, Attempt};
 use super::{Db, DbError};
 
@@ -25,17 +26,11 @@ pub enum ResetRequest {
     Counted(Option<Recipient>),
 }
 
-/// Judges and counts a reset request for `email` and, when it may proceed and the email is
-/// registered, stores `token_digest` for its account (deleting older ones), valid for
-/// `ttl`: one statement, the same work whether or not the email is registered.
-pub async fn request(
-    db: &Db,
-    email: &str,
-    token_digest: &[u8],
-    ttl: Duration,
-    attempt: &Attempt,
-) -> Result<ResetRequest, DbError> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
+pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
+    let mut types = vec![Type::TEXT];
+    types.extend(throttle::COUNTING_TYPES);
+    types.extend([Type::BYTEA, Type::FLOAT8]);
+    Statement::new(
         format!(
             "WITH {throttle}, account AS (
                  SELECT id, email, name FROM users
@@ -50,21 +45,27 @@ pub async fn request(
              SELECT (SELECT retry_after FROM throttle_verdict), a.email, a.name
                FROM (SELECT 1) AS one LEFT JOIN account a ON a.id IN (SELECT user_id FROM issued)",
             throttle = throttle::counting_ctes(2),
-        )
-    });
-    let [rules, keys, limits] = attempt.params();
+        ),
+        types,
+    )
+});
+
+/// Judges and counts a reset request for `email` and, when it may proceed and the email is
+/// registered, stores `token_digest` for its account (deleting older ones), valid for
+/// `ttl`: one statement, the same work whether or not the email is registered.
+pub async fn request(
+    db: &Db,
+    email: &str,
+    token_digest: &[u8],
+    ttl: Duration,
+    attempt: &Attempt,
+) -> Result<ResetRequest, DbError> {
+    let [rules, keys, limits] = attempt.values();
     let ttl_secs = ttl.as_secs_f64();
     let row = db
         .query_one(
-            &SQL,
-            &[
-                (&email, Type::TEXT),
-                rules,
-                keys,
-                limits,
-                (&token_digest, Type::BYTEA),
-                (&ttl_secs, Type::FLOAT8),
-            ],
+            &REQUEST,
+            &[&email, rules, keys, limits, &token_digest, &ttl_secs],
         )
         .await?;
     if let Some(retry_after_secs) = throttle::retry_after(row.get(0)) {
@@ -78,17 +79,38 @@ pub async fn request(
     )))
 }
 
+pub static IS_VALID: LazyLock<Statement> = LazyLock::new(|| {
+    Statement::new(
+        "SELECT EXISTS (SELECT 1 FROM password_resets WHERE token_digest = $1 AND expires_at > now())",
+        [Type::BYTEA],
+    )
+});
+
 /// Whether `token_digest` names a reset token that is still valid: checked before the new
 /// password is hashed, so a bad token costs no hash.
 pub async fn is_valid(db: &Db, token_digest: &[u8]) -> Result<bool, DbError> {
-    let row = db
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM password_resets WHERE token_digest = $1 AND expires_at > now())",
-            &[(&token_digest, Type::BYTEA)],
-        )
-        .await?;
+    let row = db.query_one(&IS_VALID, &[&token_digest]).await?;
     Ok(row.get(0))
 }
+
+pub static REDEEM: LazyLock<Statement> = LazyLock::new(|| {
+    Statement::new(
+        "WITH used AS (
+             DELETE FROM password_resets WHERE token_digest = $1 AND expires_at > now()
+             RETURNING user_id
+         ), changed AS (
+             UPDATE users SET password_hash = $2 WHERE id IN (SELECT user_id FROM used)
+             RETURNING id
+         ), other_links AS (
+             DELETE FROM password_resets
+              WHERE user_id IN (SELECT id FROM changed) AND token_digest <> $1
+         ), sessions_ended AS (
+             DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed)
+         )
+         SELECT id FROM changed",
+        [Type::BYTEA, Type::TEXT],
+    )
+});
 
 /// Uses the reset token: deletes it (single use), stores the new password hash, ends
 /// every session and every other reset token of its account; the account's id, or `None`
@@ -99,22 +121,7 @@ pub async fn redeem(
     password_hash: &str,
 ) -> Result<Option<uuid::Uuid>, DbError> {
     let row = db
-        .query_opt(
-            "WITH used AS (
-                 DELETE FROM password_resets WHERE token_digest = $1 AND expires_at > now()
-                 RETURNING user_id
-             ), changed AS (
-                 UPDATE users SET password_hash = $2 WHERE id IN (SELECT user_id FROM used)
-                 RETURNING id
-             ), other_links AS (
-                 DELETE FROM password_resets
-                  WHERE user_id IN (SELECT id FROM changed) AND token_digest <> $1
-             ), sessions_ended AS (
-                 DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed)
-             )
-             SELECT id FROM changed",
-            &[(&token_digest, Type::BYTEA), (&password_hash, Type::TEXT)],
-        )
+        .query_opt(&REDEEM, &[&token_digest, &password_hash])
         .await?;
     Ok(row.map(|row| row.get(0)))
 }

@@ -1,15 +1,31 @@
 //! Queries on `sessions`: one row per issued token, deleted on sign-out. Protected
-//! statements check their session through [`Credential::ctes`].
+//! statements check their session through [`CallerKind::ctes`].
 
 use std::sync::LazyLock;
 
 use time::OffsetDateTime;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use super::credentials::{Credential, LIVE_AND_CALLER, Outcome};
+use super::credentials::{CallerKind, Credential, LIVE_AND_CALLER, Outcome};
+use super::statements::Statement;
 use super::throttle::{self, Attempt};
 use super::{Db, DbError};
+
+pub static OPEN_AFTER_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
+    let mut types = vec![Type::UUID, Type::UUID, Type::TIMESTAMPTZ];
+    types.extend(throttle::SUCCESS_TYPES);
+    Statement::new(
+        format!(
+            "WITH new_session AS (
+                 INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
+             ), {}
+             SELECT 1",
+            throttle::success_ctes(4, "true")
+        ),
+        types,
+    )
+});
 
 /// Opens the session of a successful signin, and in the same statement clears the
 /// email's failed attempts from this address and gives back the attempt the signin counted
@@ -21,26 +37,10 @@ pub async fn open_after_signin(
     expires_at: OffsetDateTime,
     attempt: &Attempt,
 ) -> Result<(), DbError> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "WITH new_session AS (
-                 INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
-             ), {}
-             SELECT 1",
-            throttle::success_ctes(4, "true")
-        )
-    });
-    let [email_ip, email, ip] = attempt.success_params();
+    let [email_ip, email, ip] = attempt.success_keys();
     db.query(
-        &SQL,
-        &[
-            (&session_id, Type::UUID),
-            (&user_id, Type::UUID),
-            (&expires_at, Type::TIMESTAMPTZ),
-            (&email_ip.0, email_ip.1),
-            (&email.0, email.1),
-            (&ip.0, ip.1),
-        ],
+        &OPEN_AFTER_SIGNIN,
+        &[&session_id, &user_id, &expires_at, &email_ip, &email, &ip],
     )
     .await
     .map(drop)
@@ -54,6 +54,28 @@ pub struct SessionUser {
     pub name: String,
 }
 
+/// The statement of [`live_user`] for `kind`.
+pub fn live_user_statement(kind: &CallerKind) -> Statement {
+    match kind {
+        CallerKind::Session => Statement::new(
+            "SELECT u.id::text, u.email, u.name, s.expires_at
+               FROM sessions s JOIN users u ON u.id = s.user_id
+              WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()",
+            [Type::UUID, Type::UUID],
+        ),
+        CallerKind::BetterAuthSession { .. } => Statement::new(
+            r#"SELECT u.id, u.email, u.name, s."expiresAt"
+                 FROM "session" s JOIN "user" u ON u.id = s."userId"
+                WHERE s.token = $1 AND s."expiresAt" > now()"#,
+            [Type::TEXT],
+        ),
+        CallerKind::BetterAuthJwt { .. } => Statement::new(
+            r#"SELECT id, email, name, $2 FROM "user" WHERE id = $1"#,
+            [Type::TEXT, Type::TIMESTAMPTZ],
+        ),
+    }
+}
+
 /// The credential's user and when the credential expires, if it is live: the check and
 /// the read in one statement. A Better Auth JWT is live until its `exp` (`jwt_expires_at`)
 /// while its user exists in Better Auth's `user` table.
@@ -62,28 +84,15 @@ pub async fn live_user(
     credential: &Credential,
     jwt_expires_at: Option<OffsetDateTime>,
 ) -> Result<Option<(SessionUser, OffsetDateTime)>, DbError> {
-    let (sql, params): (&str, Vec<(&(dyn ToSql + Sync), Type)>) = match credential {
-        Credential::Session {
-            session_id,
-            user_id,
-        } => (
-            "SELECT u.id::text, u.email, u.name, s.expires_at
-               FROM sessions s JOIN users u ON u.id = s.user_id
-              WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()",
-            vec![(session_id, Type::UUID), (user_id, Type::UUID)],
-        ),
-        Credential::BetterAuthSession { token, .. } => (
-            r#"SELECT u.id, u.email, u.name, s."expiresAt"
-                 FROM "session" s JOIN "user" u ON u.id = s."userId"
-                WHERE s.token = $1 AND s."expiresAt" > now()"#,
-            vec![(token, Type::TEXT)],
-        ),
-        Credential::BetterAuthJwt { subject, .. } => (
-            r#"SELECT id, email, name, $2 FROM "user" WHERE id = $1"#,
-            vec![(subject, Type::TEXT), (&jwt_expires_at, Type::TIMESTAMPTZ)],
-        ),
+    let statement = live_user_statement(&credential.kind());
+    let row = match credential {
+        Credential::Session { .. } => db.query_opt(&statement, &credential.values()).await?,
+        Credential::BetterAuthSession { token, .. } => db.query_opt(&statement, &[token]).await?,
+        Credential::BetterAuthJwt { subject, .. } => {
+            db.query_opt(&statement, &[subject, &jwt_expires_at])
+                .await?
+        }
     };
-    let row = db.query_opt(sql, &params).await?;
     Ok(row.and_then(|row| {
         let expires_at: Option<OffsetDateTime> = row.get(3);
         Some((
@@ -97,38 +106,35 @@ pub async fn live_user(
     }))
 }
 
+pub static REVOKE: LazyLock<Statement> = LazyLock::new(|| {
+    Statement::new(
+        "DELETE FROM sessions WHERE id = $1 AND user_id = $2",
+        [Type::UUID, Type::UUID],
+    )
+});
+
 /// Ends the session the credential stands for (sign out on this device). Better Auth's
 /// sessions are Better Auth's to end: nothing to do for them here.
 pub async fn revoke(db: &Db, credential: &Credential) -> Result<(), DbError> {
     match credential {
-        Credential::Session { .. } => db
-            .query(
-                "DELETE FROM sessions WHERE id = $1 AND user_id = $2",
-                &credential.params(),
-            )
-            .await
-            .map(drop),
+        Credential::Session { .. } => db.query(&REVOKE, &credential.values()).await.map(drop),
         Credential::BetterAuthJwt { .. } | Credential::BetterAuthSession { .. } => Ok(()),
     }
 }
+
+pub static REVOKE_ALL: LazyLock<Statement> = LazyLock::new(|| {
+    CallerKind::Session.statement(
+        "ended AS (DELETE FROM sessions WHERE user_id = (SELECT user_id FROM caller))
+         SELECT 1",
+        &[],
+    )
+});
 
 /// Ends every session of the credential's user, if the credential is still live (a
 /// revoked token cannot sign anybody out). Only our own sessions.
 pub async fn revoke_all(db: &Db, credential: &Credential) -> Result<(), DbError> {
     match credential {
-        Credential::Session { .. } => {
-            static SQL: LazyLock<String> = LazyLock::new(|| {
-                format!(
-                    "WITH {} DELETE FROM sessions WHERE user_id = (SELECT user_id FROM caller)",
-                    Credential::Session {
-                        session_id: Uuid::nil(),
-                        user_id: Uuid::nil()
-                    }
-                    .ctes()
-                )
-            });
-            db.query(&SQL, &credential.params()).await.map(drop)
-        }
+        Credential::Session { .. } => db.query(&REVOKE_ALL, &credential.values()).await.map(drop),
         Credential::BetterAuthJwt { .. } | Credential::BetterAuthSession { .. } => Ok(()),
     }
 }
@@ -145,20 +151,28 @@ pub struct SessionSummary {
     pub current: bool,
 }
 
+pub static LIST: LazyLock<Statement> = LazyLock::new(|| {
+    CallerKind::Session.statement(
+        &format!(
+            "listed AS (
+                 SELECT id, created_at, expires_at FROM sessions
+                  WHERE user_id = (SELECT user_id FROM caller) AND expires_at > now()
+             )
+             SELECT {LIVE_AND_CALLER}, s.id, s.created_at, s.expires_at, s.id = $1
+               FROM (SELECT 1) AS one LEFT JOIN listed s ON true
+              ORDER BY s.created_at DESC, s.id"
+        ),
+        &[],
+    )
+});
+
 /// The live sessions of the credential's user (one of ours), newest first: the check and
 /// the read in one statement.
 pub async fn list(
     db: &Db,
     credential: &Credential,
 ) -> Result<Outcome<Vec<SessionSummary>>, DbError> {
-    let sql = format!(
-        "WITH {} SELECT {LIVE_AND_CALLER}, s.id, s.created_at, s.expires_at, s.id = $1
-           FROM (SELECT 1) AS one
-           LEFT JOIN sessions s ON s.user_id = (SELECT user_id FROM caller) AND s.expires_at > now()
-          ORDER BY s.created_at DESC, s.id",
-        credential.ctes()
-    );
-    let rows = db.query(&sql, &credential.params()).await?;
+    let rows = db.query(&LIST, &credential.values()).await?;
     let judged = |column| rows.first().is_some_and(|row| row.get::<_, bool>(column));
     Ok(Outcome::judged(judged(0), judged(1), || {
         rows.iter()
@@ -174,23 +188,28 @@ pub async fn list(
     }))
 }
 
+pub static REVOKE_ONE: LazyLock<Statement> = LazyLock::new(|| {
+    CallerKind::Session.statement(
+        &format!(
+            "ended AS (
+                 DELETE FROM sessions
+                  WHERE id = $3 AND user_id = (SELECT user_id FROM caller) AND expires_at > now()
+                 RETURNING id
+             )
+             SELECT {LIVE_AND_CALLER}, EXISTS (SELECT 1 FROM ended)"
+        ),
+        &[Type::UUID],
+    )
+});
+
 /// Ends one live session of the credential's user; whether there was one to end.
 pub async fn revoke_one(
     db: &Db,
     credential: &Credential,
     session_id: Uuid,
 ) -> Result<Outcome<bool>, DbError> {
-    let sql = format!(
-        "WITH {}, ended AS (
-             DELETE FROM sessions
-              WHERE id = $3 AND user_id = (SELECT user_id FROM caller) AND expires_at > now()
-             RETURNING id
-         )
-         SELECT {LIVE_AND_CALLER}, EXISTS (SELECT 1 FROM ended)",
-        credential.ctes()
-    );
     let row = db
-        .query_one(&sql, &credential.with_params(&[(&session_id, Type::UUID)]))
+        .query_one(&REVOKE_ONE, &credential.with_values(&[&session_id]))
         .await?;
     Ok(Outcome::judged(row.get(0), row.get(1), || row.get(2)))
 }

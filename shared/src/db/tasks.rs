@@ -1,14 +1,16 @@
 //! Queries on `tasks`. Each is one statement that also checks the caller's credential
-//! (the `caller` CTE of [`Credential::ctes`]) and works only on rows the caller owns, so a
+//! (the `caller` CTE of [`CallerKind::ctes`]) and works only on rows the caller owns, so a
 //! request costs one round trip, an ended credential changes nothing, and another user's
-//! task is simply not found.
+//! task is simply not found. Every statement's text depends only on the kind of credential
+//! (and the list's sort order), so a task function prepares them all when it connects.
 
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::credentials::{Credential, LIVE_AND_CALLER, Outcome};
+use super::credentials::{CallerKind, Credential, LIVE_AND_CALLER, Outcome};
+use super::statements::Statement;
 use super::{Db, DbError};
 use crate::domain::{ListQuery, SortKey, StatusFilter, TaskDescription, TaskTitle};
 
@@ -34,14 +36,16 @@ const OP_COLUMNS: &str = "op.id, (SELECT public_id FROM caller), op.title, op.de
 /// The caller's user id, inside an `op`: no row, hence no work, once the credential ended.
 const OWNER: &str = "(SELECT user_id FROM caller)";
 
-/// Wraps `op`, a CTE body that reads its owner from `caller`, into the one statement shape:
-/// two columns judging the credential (live, may act on the path), then the task columns
-/// (NULL when none).
-fn statement(credential: &Credential, op: &str, order_by: &str) -> String {
-    format!(
-        "WITH {}, op AS ({op})
-         SELECT {LIVE_AND_CALLER}, {OP_COLUMNS} FROM (SELECT 1) AS one LEFT JOIN op ON true {order_by}",
-        credential.ctes()
+/// The one statement shape around `op`, a CTE body that reads its owner from `caller`: two
+/// columns judging the credential (live, may act on the path), then the task columns (NULL
+/// when none). `types` are `op`'s own parameters, `$3` on.
+fn statement(kind: &CallerKind, op: &str, order_by: &str, types: &[Type]) -> Statement {
+    kind.statement(
+        &format!(
+            "op AS ({op})
+             SELECT {LIVE_AND_CALLER}, {OP_COLUMNS} FROM (SELECT 1) AS one LEFT JOIN op ON true {order_by}"
+        ),
+        types,
     )
 }
 
@@ -58,14 +62,14 @@ fn task_of(row: &Row) -> Option<Task> {
     })
 }
 
-/// Runs a statement built by [`statement`] with the credential's parameters first.
+/// Runs a statement built by [`statement`] with the credential's values first.
 async fn run(
     db: &Db,
     credential: &Credential,
-    sql: &str,
-    params: &[(&(dyn ToSql + Sync), Type)],
+    statement: &Statement,
+    values: &[&(dyn ToSql + Sync)],
 ) -> Result<Outcome<Vec<Task>>, DbError> {
-    let rows = db.query(sql, &credential.with_params(params)).await?;
+    let rows = db.query(statement, &credential.with_values(values)).await?;
     let judged = |column| rows.first().is_some_and(|row| row.get::<_, bool>(column));
     Ok(Outcome::judged(judged(0), judged(1), || {
         rows.iter().filter_map(task_of).collect()
@@ -75,46 +79,21 @@ async fn run(
 async fn run_one(
     db: &Db,
     credential: &Credential,
-    op: &str,
-    params: &[(&(dyn ToSql + Sync), Type)],
+    statement: &Statement,
+    values: &[&(dyn ToSql + Sync)],
 ) -> Result<Outcome<Option<Task>>, DbError> {
-    let sql = statement(credential, op, "");
-    Ok(run(db, credential, &sql, params)
+    Ok(run(db, credential, statement, values)
         .await?
         .map(|tasks| tasks.into_iter().next()))
 }
 
-pub async fn list(
-    db: &Db,
-    credential: &Credential,
-    query: &ListQuery,
-) -> Result<Outcome<Vec<Task>>, DbError> {
-    let direction = if query.descending { "DESC" } else { "ASC" };
-    let completed = match query.status {
-        StatusFilter::All => None,
-        StatusFilter::Pending => Some(false),
-        StatusFilter::Completed => Some(true),
-    };
-    let pattern = query.search.as_deref().map(like_pattern);
-
-    // `$1` and `$2` are the credential's.
-    let mut params: Vec<(&(dyn ToSql + Sync), Type)> =
-        vec![(&query.limit, Type::INT8), (&query.offset, Type::INT8)];
-    let mut filters = String::new();
-    if let Some(completed) = &completed {
-        params.push((completed, Type::BOOL));
-        filters.push_str(&format!(" AND completed = ${}", params.len() + 2));
-    }
-    if let Some(pattern) = &pattern {
-        params.push((pattern, Type::TEXT));
-        let n = params.len() + 2;
-        filters.push_str(&format!(
-            " AND (title ILIKE ${n} OR description ILIKE ${n})"
-        ));
-    }
+/// The list's statement for one sort order: filters and paging are parameters (`$3`
+/// limit, `$4` offset, `$5` completed or null, `$6` search pattern or null).
+pub fn list_statement(kind: &CallerKind, sort: SortKey, descending: bool) -> Statement {
+    let direction = if descending { "DESC" } else { "ASC" };
     // Only these fixed fragments are pasted into the SQL; every user value is a parameter.
     let order = |prefix: &str| {
-        let key = match query.sort {
+        let key = match sort {
             SortKey::Created => format!("{prefix}created_at"),
             SortKey::Updated => format!("{prefix}updated_at"),
             SortKey::Title => format!("lower({prefix}title)"),
@@ -122,11 +101,48 @@ pub async fn list(
         format!("ORDER BY {key} {direction}, {prefix}id {direction}")
     };
     let op = format!(
-        "SELECT {COLUMNS} FROM tasks WHERE user_id = {OWNER}{filters} {} LIMIT $3 OFFSET $4",
+        "SELECT {COLUMNS} FROM tasks
+          WHERE user_id = {OWNER}
+            AND ($5::bool IS NULL OR completed = $5)
+            AND ($6::text IS NULL OR title ILIKE $6 OR description ILIKE $6)
+          {} LIMIT $3 OFFSET $4",
         order("")
     );
-    let sql = statement(credential, &op, &order("op."));
-    run(db, credential, &sql, &params).await
+    statement(
+        kind,
+        &op,
+        &order("op."),
+        &[Type::INT8, Type::INT8, Type::BOOL, Type::TEXT],
+    )
+}
+
+/// Every list statement for `kind`: one per sort key and direction.
+pub fn list_statements(kind: &CallerKind) -> Vec<Statement> {
+    [SortKey::Created, SortKey::Updated, SortKey::Title]
+        .into_iter()
+        .flat_map(|sort| [true, false].map(|descending| list_statement(kind, sort, descending)))
+        .collect()
+}
+
+pub async fn list(
+    db: &Db,
+    credential: &Credential,
+    query: &ListQuery,
+) -> Result<Outcome<Vec<Task>>, DbError> {
+    let completed = match query.status {
+        StatusFilter::All => None,
+        StatusFilter::Pending => Some(false),
+        StatusFilter::Completed => Some(true),
+    };
+    let pattern = query.search.as_deref().map(like_pattern);
+    let statement = list_statement(&credential.kind(), query.sort, query.descending);
+    run(
+        db,
+        credential,
+        &statement,
+        &[&query.limit, &query.offset, &completed, &pattern],
+    )
+    .await
 }
 
 /// `%text%` with LIKE's wildcards in `text` escaped, so the search is a plain substring.
@@ -138,21 +154,33 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+pub fn create_statement(kind: &CallerKind) -> Statement {
+    let op = format!(
+        "INSERT INTO tasks (user_id, title, description)
+         SELECT user_id, $3, $4 FROM caller RETURNING {COLUMNS}"
+    );
+    statement(kind, &op, "", &[Type::TEXT, Type::TEXT])
+}
+
 pub async fn create(
     db: &Db,
     credential: &Credential,
     title: &TaskTitle,
     description: &TaskDescription,
 ) -> Result<Outcome<Option<Task>>, DbError> {
-    let op = format!(
-        "INSERT INTO tasks (user_id, title, description)
-         SELECT user_id, $3, $4 FROM caller RETURNING {COLUMNS}"
-    );
-    let params: [(&(dyn ToSql + Sync), Type); 2] = [
-        (&title.as_str(), Type::TEXT),
-        (&description.as_deref(), Type::TEXT),
-    ];
-    run_one(db, credential, &op, &params).await
+    let statement = create_statement(&credential.kind());
+    run_one(
+        db,
+        credential,
+        &statement,
+        &[&title.as_str(), &description.as_deref()],
+    )
+    .await
+}
+
+pub fn get_statement(kind: &CallerKind) -> Statement {
+    let op = format!("SELECT {COLUMNS} FROM tasks WHERE id = $3 AND user_id = {OWNER}");
+    statement(kind, &op, "", &[Type::INT8])
 }
 
 pub async fn get(
@@ -160,8 +188,13 @@ pub async fn get(
     credential: &Credential,
     task_id: i64,
 ) -> Result<Outcome<Option<Task>>, DbError> {
-    let op = format!("SELECT {COLUMNS} FROM tasks WHERE id = $3 AND user_id = {OWNER}");
-    run_one(db, credential, &op, &[(&task_id, Type::INT8)]).await
+    let statement = get_statement(&credential.kind());
+    run_one(db, credential, &statement, &[&task_id]).await
+}
+
+pub fn delete_statement(kind: &CallerKind) -> Statement {
+    let op = format!("DELETE FROM tasks WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}");
+    statement(kind, &op, "", &[Type::INT8])
 }
 
 pub async fn delete(
@@ -169,8 +202,16 @@ pub async fn delete(
     credential: &Credential,
     task_id: i64,
 ) -> Result<Outcome<Option<Task>>, DbError> {
-    let op = format!("DELETE FROM tasks WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}");
-    run_one(db, credential, &op, &[(&task_id, Type::INT8)]).await
+    let statement = delete_statement(&credential.kind());
+    run_one(db, credential, &statement, &[&task_id]).await
+}
+
+pub fn toggle_statement(kind: &CallerKind) -> Statement {
+    let op = format!(
+        "UPDATE tasks SET completed = NOT completed
+          WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
+    );
+    statement(kind, &op, "", &[Type::INT8])
 }
 
 /// Flips `completed` in the statement itself, so concurrent toggles never lose one.
@@ -179,11 +220,8 @@ pub async fn toggle(
     credential: &Credential,
     task_id: i64,
 ) -> Result<Outcome<Option<Task>>, DbError> {
-    let op = format!(
-        "UPDATE tasks SET completed = NOT completed
-          WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
-    );
-    run_one(db, credential, &op, &[(&task_id, Type::INT8)]).await
+    let statement = toggle_statement(&credential.kind());
+    run_one(db, credential, &statement, &[&task_id]).await
 }
 
 /// The fields a write sets; `None` leaves a field as it is.
@@ -193,6 +231,21 @@ pub struct TaskChanges {
     /// `Some(None)` clears the description.
     pub description: Option<TaskDescription>,
     pub completed: Option<bool>,
+}
+
+pub fn update_statement(kind: &CallerKind) -> Statement {
+    let op = format!(
+        "UPDATE tasks SET title = COALESCE($4, title),
+                          description = CASE WHEN $5 THEN $6 ELSE description END,
+                          completed = COALESCE($7, completed)
+          WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
+    );
+    statement(
+        kind,
+        &op,
+        "",
+        &[Type::INT8, Type::TEXT, Type::BOOL, Type::TEXT, Type::BOOL],
+    )
 }
 
 /// PUT and PATCH: one UPDATE that sets only what was given.
@@ -208,18 +261,18 @@ pub async fn update(
         .description
         .as_ref()
         .and_then(TaskDescription::as_deref);
-    let op = format!(
-        "UPDATE tasks SET title = COALESCE($4, title),
-                          description = CASE WHEN $5 THEN $6 ELSE description END,
-                          completed = COALESCE($7, completed)
-          WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
-    );
-    let params: [(&(dyn ToSql + Sync), Type); 5] = [
-        (&task_id, Type::INT8),
-        (&title, Type::TEXT),
-        (&set_description, Type::BOOL),
-        (&description, Type::TEXT),
-        (&changes.completed, Type::BOOL),
-    ];
-    run_one(db, credential, &op, &params).await
+    let statement = update_statement(&credential.kind());
+    run_one(
+        db,
+        credential,
+        &statement,
+        &[
+            &task_id,
+            &title,
+            &set_description,
+            &description,
+            &changes.completed,
+        ],
+    )
+    .await
 }

@@ -119,24 +119,27 @@ impl Attempt {
             .map(|at| self.keys[at].as_slice())
     }
 
-    /// The three key parameters that [`success_ctes`] reads.
-    pub(super) fn success_params(&self) -> [(Option<&[u8]>, Type); 3] {
+    /// The three keys that [`success_ctes`] reads (of types [`SUCCESS_TYPES`]).
+    pub(super) fn success_keys(&self) -> [Option<&[u8]>; 3] {
         [
-            (self.key(Rule::SigninEmailIp), Type::BYTEA),
-            (self.key(Rule::SigninEmail), Type::BYTEA),
-            (self.key(Rule::SigninIp), Type::BYTEA),
+            self.key(Rule::SigninEmailIp),
+            self.key(Rule::SigninEmail),
+            self.key(Rule::SigninIp),
         ]
     }
 
-    /// The three array parameters that [`counting_ctes`] reads.
-    pub(super) fn params(&self) -> [(&(dyn ToSql + Sync), Type); 3] {
-        [
-            (&self.rules, Type::TEXT_ARRAY),
-            (&self.keys, Type::BYTEA_ARRAY),
-            (&self.limits, Type::INT4_ARRAY),
-        ]
+    /// The three arrays that [`counting_ctes`] reads (of types [`COUNTING_TYPES`]).
+    pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 3] {
+        [&self.rules, &self.keys, &self.limits]
     }
 }
+
+/// The types of the parameters [`counting_ctes`] reads.
+pub(super) const COUNTING_TYPES: [Type; 3] =
+    [Type::TEXT_ARRAY, Type::BYTEA_ARRAY, Type::INT4_ARRAY];
+
+/// The types of the parameters [`success_ctes`] reads.
+pub(super) const SUCCESS_TYPES: [Type; 3] = [Type::BYTEA, Type::BYTEA, Type::BYTEA];
 
 /// CTEs that judge and count an [`Attempt`] given as parameters `$first`..`$first+2`,
 /// ending with `throttle_verdict`: one row whose `retry_after` is the seconds until the

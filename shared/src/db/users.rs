@@ -5,7 +5,8 @@ use std::sync::LazyLock;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use super::credentials::{Credential, LIVE_AND_CALLER, Outcome};
+use super::credentials::{CallerKind, Credential, LIVE_AND_CALLER, Outcome};
+use super::statements::Statement;
 use super::throttle::{self, Attempt};
 use super::{Db, DbError};
 use crate::domain::{Email, Name};
@@ -33,6 +34,25 @@ pub enum SignupCheck {
     Throttled { retry_after_secs: u64 },
 }
 
+/// `$1` (text) and an [`Attempt`] counted by [`throttle::counting_ctes`] as `$2`..`$4`.
+fn email_and_attempt_types() -> Vec<Type> {
+    let mut types = vec![Type::TEXT];
+    types.extend(throttle::COUNTING_TYPES);
+    types
+}
+
+pub static CHECK_SIGNUP: LazyLock<Statement> = LazyLock::new(|| {
+    Statement::new(
+        format!(
+            "WITH {throttle}
+             SELECT (SELECT retry_after FROM throttle_verdict),
+                    EXISTS (SELECT 1 FROM users WHERE lower(email) = $1)",
+            throttle = throttle::counting_ctes(2),
+        ),
+        email_and_attempt_types(),
+    )
+});
+
 /// Judges and counts a signup attempt and looks the email up, in one statement, so a
 /// refused or doomed signup costs no password hash.
 pub async fn check_signup(
@@ -40,17 +60,9 @@ pub async fn check_signup(
     email: &Email,
     attempt: &Attempt,
 ) -> Result<SignupCheck, DbError> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "WITH {throttle}
-             SELECT (SELECT retry_after FROM throttle_verdict),
-                    EXISTS (SELECT 1 FROM users WHERE lower(email) = $1)",
-            throttle = throttle::counting_ctes(2),
-        )
-    });
-    let [rules, keys, limits] = attempt.params();
+    let [rules, keys, limits] = attempt.values();
     let row = db
-        .query_one(&SQL, &[(&email.as_str(), Type::TEXT), rules, keys, limits])
+        .query_one(&CHECK_SIGNUP, &[&email.as_str(), rules, keys, limits])
         .await?;
     Ok(match throttle::retry_after(row.get(0)) {
         Some(retry_after_secs) => SignupCheck::Throttled { retry_after_secs },
@@ -58,6 +70,27 @@ pub async fn check_signup(
         None => SignupCheck::Counted,
     })
 }
+
+pub static CREATE_WITH_SESSION: LazyLock<Statement> = LazyLock::new(|| {
+    Statement::new(
+        "WITH new_user AS (
+             INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
+             ON CONFLICT ((lower(email))) DO NOTHING
+             RETURNING id, email, name
+         ), new_session AS (
+             INSERT INTO sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
+         )
+         SELECT id, email, name FROM new_user",
+        [
+            Type::UUID,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::UUID,
+            Type::TIMESTAMPTZ,
+        ],
+    )
+});
 
 /// Inserts the user and its first session: one statement. `None` when the email is taken
 /// (`ON CONFLICT DO NOTHING` waits for a concurrent insert of the same email, so parallel
@@ -73,21 +106,14 @@ pub async fn create_with_session(
 ) -> Result<Option<User>, DbError> {
     let row = db
         .query_opt(
-            "WITH new_user AS (
-                 INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT ((lower(email))) DO NOTHING
-                 RETURNING id, email, name
-             ), new_session AS (
-                 INSERT INTO sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
-             )
-             SELECT id, email, name FROM new_user",
+            &CREATE_WITH_SESSION,
             &[
-                (&id, Type::UUID),
-                (&email.as_str(), Type::TEXT),
-                (&name.as_str(), Type::TEXT),
-                (&password_hash, Type::TEXT),
-                (&session_id, Type::UUID),
-                (&session_expires_at, Type::TIMESTAMPTZ),
+                &id,
+                &email.as_str(),
+                &name.as_str(),
+                &password_hash,
+                &session_id,
+                &session_expires_at,
             ],
         )
         .await?;
@@ -107,23 +133,27 @@ pub enum SigninLookup {
     Counted(Option<UserWithHash>),
 }
 
+pub static FIND_FOR_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
+    Statement::new(
+        format!(
+            "WITH {throttle}
+             SELECT (SELECT retry_after FROM throttle_verdict), u.id, u.email, u.name, u.password_hash
+               FROM (SELECT 1) AS one LEFT JOIN users u ON lower(u.email) = $1",
+            throttle = throttle::counting_ctes(2),
+        ),
+        email_and_attempt_types(),
+    )
+});
+
 /// Judges and counts the signin attempt and looks the email up, in one statement.
 pub async fn find_for_signin(
     db: &Db,
     email: &str,
     attempt: &Attempt,
 ) -> Result<SigninLookup, DbError> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "WITH {throttle}
-             SELECT (SELECT retry_after FROM throttle_verdict), u.id, u.email, u.name, u.password_hash
-               FROM (SELECT 1) AS one LEFT JOIN users u ON lower(u.email) = $1",
-            throttle = throttle::counting_ctes(2),
-        )
-    });
-    let [rules, keys, limits] = attempt.params();
+    let [rules, keys, limits] = attempt.values();
     let row = db
-        .query_one(&SQL, &[(&email, Type::TEXT), rules, keys, limits])
+        .query_one(&FIND_FOR_SIGNIN, &[&email, rules, keys, limits])
         .await?;
     if let Some(retry_after_secs) = throttle::retry_after(row.get(0)) {
         return Ok(SigninLookup::Throttled { retry_after_secs });
@@ -150,6 +180,18 @@ pub enum PasswordCheck {
     Counted { password_hash: String },
 }
 
+pub static PASSWORD_CHECK: LazyLock<Statement> = LazyLock::new(|| {
+    CallerKind::Session.statement(
+        &format!(
+            "{throttle}
+             SELECT {LIVE_AND_CALLER}, (SELECT retry_after FROM throttle_verdict),
+                    (SELECT password_hash FROM users WHERE id = (SELECT user_id FROM caller))",
+            throttle = throttle::counting_ctes_if(3, "EXISTS (SELECT 1 FROM caller)"),
+        ),
+        &throttle::COUNTING_TYPES,
+    )
+});
+
 /// Judges and counts a password confirmation by the credential's user (one of ours) and
 /// reads its stored hash, in one statement with the liveness check. Only a live session
 /// counts an attempt.
@@ -158,16 +200,8 @@ pub async fn password_check(
     credential: &Credential,
     attempt: &Attempt,
 ) -> Result<Outcome<Option<PasswordCheck>>, DbError> {
-    let sql = format!(
-        "WITH {}, {throttle}
-         SELECT {LIVE_AND_CALLER}, (SELECT retry_after FROM throttle_verdict),
-                (SELECT password_hash FROM users WHERE id = (SELECT user_id FROM caller))",
-        credential.ctes(),
-        throttle = throttle::counting_ctes_if(3, "EXISTS (SELECT 1 FROM caller)"),
-    );
-    let [rules, keys, limits] = attempt.params();
     let row = db
-        .query_one(&sql, &credential.with_params(&[rules, keys, limits]))
+        .query_one(&PASSWORD_CHECK, &credential.with_values(&attempt.values()))
         .await?;
     Ok(Outcome::judged(
         row.get(0),
@@ -181,6 +215,26 @@ pub async fn password_check(
     ))
 }
 
+pub static CHANGE_PASSWORD: LazyLock<Statement> = LazyLock::new(|| {
+    let mut types = vec![Type::TEXT];
+    types.extend(throttle::SUCCESS_TYPES);
+    CallerKind::Session.statement(
+        &format!(
+            "changed AS (
+                 UPDATE users SET password_hash = $3 WHERE id = (SELECT user_id FROM caller)
+                 RETURNING id
+             ), other_sessions AS (
+                 DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $1
+             ), reset_links AS (
+                 DELETE FROM password_resets WHERE user_id IN (SELECT id FROM changed)
+             ), {throttle}
+             SELECT {LIVE_AND_CALLER}",
+            throttle = throttle::success_ctes(4, "EXISTS (SELECT 1 FROM changed)"),
+        ),
+        &types,
+    )
+});
+
 /// Stores a new password hash for the credential's user (our session credential), ends
 /// every other session and pending reset link of the user, and settles the confirmation's
 /// throttle counters as a successful signin does: one statement.
@@ -190,33 +244,28 @@ pub async fn change_password(
     password_hash: &str,
     attempt: &Attempt,
 ) -> Result<Outcome<()>, DbError> {
-    let sql = format!(
-        "WITH {}, changed AS (
-             UPDATE users SET password_hash = $3 WHERE id = (SELECT user_id FROM caller)
-             RETURNING id
-         ), other_sessions AS (
-             DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $1
-         ), reset_links AS (
-             DELETE FROM password_resets WHERE user_id IN (SELECT id FROM changed)
-         ), {throttle}
-         SELECT {LIVE_AND_CALLER}",
-        credential.ctes(),
-        throttle = throttle::success_ctes(4, "EXISTS (SELECT 1 FROM changed)"),
-    );
-    let [email_ip, email, ip] = attempt.success_params();
+    let [email_ip, email, ip] = attempt.success_keys();
     let row = db
         .query_one(
-            &sql,
-            &credential.with_params(&[
-                (&password_hash, Type::TEXT),
-                (&email_ip.0, email_ip.1),
-                (&email.0, email.1),
-                (&ip.0, ip.1),
-            ]),
+            &CHANGE_PASSWORD,
+            &credential.with_values(&[&password_hash, &email_ip, &email, &ip]),
         )
         .await?;
     Ok(Outcome::judged(row.get(0), row.get(1), || ()))
 }
+
+pub static RENAME: LazyLock<Statement> = LazyLock::new(|| {
+    CallerKind::Session.statement(
+        &format!(
+            "renamed AS (
+                 UPDATE users SET name = $3 WHERE id = (SELECT user_id FROM caller)
+                 RETURNING id, email, name
+             )
+             SELECT {LIVE_AND_CALLER}, renamed.* FROM (SELECT 1) AS one LEFT JOIN renamed ON true"
+        ),
+        &[Type::TEXT],
+    )
+});
 
 /// Sets the credential's user's name; the user as it now is.
 pub async fn rename(
@@ -224,19 +273,8 @@ pub async fn rename(
     credential: &Credential,
     name: &Name,
 ) -> Result<Outcome<Option<User>>, DbError> {
-    let sql = format!(
-        "WITH {}, renamed AS (
-             UPDATE users SET name = $3 WHERE id = (SELECT user_id FROM caller)
-             RETURNING id, email, name
-         )
-         SELECT {LIVE_AND_CALLER}, renamed.* FROM (SELECT 1) AS one LEFT JOIN renamed ON true",
-        credential.ctes()
-    );
     let row = db
-        .query_one(
-            &sql,
-            &credential.with_params(&[(&name.as_str(), Type::TEXT)]),
-        )
+        .query_one(&RENAME, &credential.with_values(&[&name.as_str()]))
         .await?;
     Ok(Outcome::judged(row.get(0), row.get(1), || {
         Some(User {
@@ -247,6 +285,19 @@ pub async fn rename(
     }))
 }
 
+pub static DELETE_ACCOUNT: LazyLock<Statement> = LazyLock::new(|| {
+    CallerKind::Session.statement(
+        &format!(
+            "deleted AS (
+                 DELETE FROM users WHERE id = (SELECT user_id FROM caller) RETURNING id
+             ), {throttle}
+             SELECT {LIVE_AND_CALLER}",
+            throttle = throttle::success_ctes(3, "EXISTS (SELECT 1 FROM deleted)"),
+        ),
+        &throttle::SUCCESS_TYPES,
+    )
+});
+
 /// Deletes the credential's user: its sessions, tasks and reset links go with it
 /// (ON DELETE CASCADE), and the confirmation's throttle counters are settled as a
 /// successful signin settles them. One statement.
@@ -255,23 +306,11 @@ pub async fn delete_account(
     credential: &Credential,
     attempt: &Attempt,
 ) -> Result<Outcome<()>, DbError> {
-    let sql = format!(
-        "WITH {}, deleted AS (
-             DELETE FROM users WHERE id = (SELECT user_id FROM caller) RETURNING id
-         ), {throttle}
-         SELECT {LIVE_AND_CALLER}",
-        credential.ctes(),
-        throttle = throttle::success_ctes(3, "EXISTS (SELECT 1 FROM deleted)"),
-    );
-    let [email_ip, email, ip] = attempt.success_params();
+    let [email_ip, email, ip] = attempt.success_keys();
     let row = db
         .query_one(
-            &sql,
-            &credential.with_params(&[
-                (&email_ip.0, email_ip.1),
-                (&email.0, email.1),
-                (&ip.0, ip.1),
-            ]),
+            &DELETE_ACCOUNT,
+            &credential.with_values(&[&email_ip, &email, &ip]),
         )
         .await?;
     Ok(Outcome::judged(row.get(0), row.get(1), || ()))

@@ -1,0 +1,85 @@
+//! Statements as the API sends them: the SQL text and the types of its parameters, built by
+//! the query modules. A function lists the statements it sends (its plan); each connection
+//! prepares them all as named statements when it opens, pipelined in one round trip, so
+//! every request then costs PostgreSQL a Bind and an Execute, never planning the text again.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio_postgres::types::Type;
+
+/// One statement: its text and parameter types are its identity (a connection finds its
+/// prepared copy by them).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Statement {
+    pub sql: Arc<str>,
+    pub types: Arc<[Type]>,
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<Arc<str>>, types: impl Into<Arc<[Type]>>) -> Self {
+        Self {
+            sql: sql.into(),
+            types: types.into(),
+        }
+    }
+}
+
+impl fmt::Debug for Statement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The first line is enough to recognise it in a log.
+        let first_line = self.sql.trim().lines().next().unwrap_or_default();
+        write!(
+            f,
+            "Statement({first_line:?} …, {} parameters)",
+            self.types.len()
+        )
+    }
+}
+
+/// The statements one function sends: what its connections prepare when they open.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    statements: Vec<Statement>,
+}
+
+impl Plan {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `statements` (each once).
+    pub fn with(mut self, statements: impl IntoIterator<Item = Statement>) -> Self {
+        for statement in statements {
+            if !self.statements.contains(&statement) {
+                self.statements.push(statement);
+            }
+        }
+        self
+    }
+
+    /// Adds, for each of `kinds`, what `statements` builds for it.
+    pub fn for_kinds<I>(
+        self,
+        kinds: &[super::credentials::CallerKind],
+        statements: impl Fn(&super::credentials::CallerKind) -> I,
+    ) -> Self
+    where
+        I: IntoIterator<Item = Statement>,
+    {
+        let all: Vec<Statement> = kinds.iter().flat_map(statements).collect();
+        self.with(all)
+    }
+
+    pub fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+}
