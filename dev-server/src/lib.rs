@@ -5,6 +5,7 @@
 pub mod fixtures;
 pub mod gateway;
 pub mod mailbox;
+pub mod pgbouncer;
 pub mod postgres;
 
 use std::convert::Infallible;

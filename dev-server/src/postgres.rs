@@ -220,7 +220,8 @@ fn find_bindir() -> anyhow::Result<PathBuf> {
     )
 }
 
-fn postgres_user() -> anyhow::Result<(u32, u32)> {
+/// The uid and gid of the `postgres` user, which the server runs as when we are root.
+pub fn postgres_user() -> anyhow::Result<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd")?;
     passwd
         .lines()

@@ -88,11 +88,43 @@ fn admin_url() -> String {
     }
 }
 
-/// A fresh, migrated database on the server of `admin`; returns its URL.
+/// With `TEST_PGBOUNCER` set, the app under test reaches its database through a PgBouncer
+/// in transaction mode in front of the test server (started once per test process), as
+/// on Neon's pooled host, with `DATABASE_PREPARED_STATEMENTS=off` unless a test says
+/// otherwise; the test's own client still connects directly.
+pub fn pgbouncer() -> Option<&'static dev_server::pgbouncer::PgBouncer> {
+    static BOUNCER: OnceLock<Option<dev_server::pgbouncer::PgBouncer>> = OnceLock::new();
+    BOUNCER
+        .get_or_init(|| {
+            std::env::var_os("TEST_PGBOUNCER")?;
+            let admin: tokio_postgres::Config = admin_url().parse().expect("admin URL");
+            let host = match admin.get_hosts().first() {
+                Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+                _ => panic!("TEST_PGBOUNCER needs a TCP host in the admin URL"),
+            };
+            let port = admin.get_ports().first().copied().unwrap_or(5432);
+            Some(
+                dev_server::pgbouncer::PgBouncer::start(&host, port, 8)
+                    .unwrap_or_else(|err| panic!("PgBouncer: {err:#}")),
+            )
+        })
+        .as_ref()
+}
+
+/// A fresh, migrated database on the server of `admin`; returns its URL. With
+/// `TEST_PGBOUNCER` the migrations go through PgBouncer, as they may on Neon's pooler.
 pub async fn fresh_database_on(admin: &str) -> String {
-    dev_server::fixtures::fresh_database(admin, "test")
+    let url = dev_server::fixtures::create_database(admin, "test")
         .await
-        .unwrap_or_else(|err| panic!("fresh database: {err:#}"))
+        .unwrap_or_else(|err| panic!("fresh database: {err:#}"));
+    let migrate_via = match pgbouncer().filter(|bouncer| bouncer.fronts(&url)) {
+        Some(bouncer) => bouncer.url_for(&url).expect("a URL through PgBouncer"),
+        None => url.clone(),
+    };
+    dev_server::migrate(&migrate_via)
+        .await
+        .unwrap_or_else(|err| panic!("migrations: {err:#}"));
+    url
 }
 
 pub struct TestApp {
@@ -154,14 +186,24 @@ impl TestApp {
         overrides: &[(&str, &str)],
         mailer: Option<Arc<dyn Mailer>>,
     ) -> Self {
+        // Through PgBouncer when it fronts this database's server (a test's own cluster
+        // is reached directly).
+        let bouncer = pgbouncer().filter(|bouncer| bouncer.fronts(&url));
+        let app_url = match bouncer {
+            Some(bouncer) => bouncer.url_for(&url).expect("a URL through PgBouncer"),
+            None => url.clone(),
+        };
         let mut vars: HashMap<String, String> = HashMap::from([
-            ("DATABASE_URL".into(), url.clone()),
+            ("DATABASE_URL".into(), app_url),
             ("BETTER_AUTH_SECRET".into(), SECRET.into()),
             ("ALLOWED_ORIGINS".into(), ORIGIN.into()),
             ("DATABASE_POOL_SIZE".into(), "4".into()),
             ("EMAIL_FROM".into(), MAIL_FROM.into()),
             ("APP_URL".into(), ORIGIN.into()),
         ]);
+        if bouncer.is_some() {
+            vars.insert("DATABASE_PREPARED_STATEMENTS".into(), "off".into());
+        }
         vars.extend(
             overrides
                 .iter()

@@ -7,6 +7,7 @@ mod cookies;
 mod faults;
 mod helpers;
 mod jwt_attacks;
+mod pgbouncer;
 mod races;
 mod tasks;
 mod throttle;

@@ -177,6 +177,7 @@ impl Db {
             config,
             tls,
             plan: settings.prepared_statements.then(|| Arc::new(plan)),
+            fallbacks: Arc::default(),
         };
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
@@ -298,6 +299,12 @@ impl Db {
     /// How many statements this pool has sent so far.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// How many connections fell back to unnamed statements because the server refused
+    /// named ones.
+    pub fn fallbacks(&self) -> u64 {
+        self.pool.manager().fallbacks.load(Ordering::Relaxed)
     }
 
     /// How many statements were sent unnamed although their connection had prepared its

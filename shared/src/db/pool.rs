@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use tokio::task::JoinHandle;
@@ -18,6 +19,8 @@ pub struct Connection {
     pub client: tokio_postgres::Client,
     task: JoinHandle<()>,
     prepared: HashMap<Statement, tokio_postgres::Statement>,
+    /// The pool's count of connections that fell back to unnamed statements.
+    fallbacks: Arc<AtomicU64>,
 }
 
 impl Drop for Connection {
@@ -68,6 +71,7 @@ impl Connection {
     /// From now on this connection runs every statement unnamed; logged once.
     pub fn fall_back(&mut self, cause: &tokio_postgres::Error) {
         if !self.prepared.is_empty() {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 error = %cause,
                 "the database refused a named statement (a pooler that does not keep them? \
@@ -91,6 +95,8 @@ pub struct Manager {
     pub tls: MakeRustlsConnect,
     /// What each connection prepares; `None` with `DATABASE_PREPARED_STATEMENTS=off`.
     pub plan: Option<Arc<Plan>>,
+    /// Connections that fell back to unnamed statements, so far.
+    pub fallbacks: Arc<AtomicU64>,
 }
 
 impl managed::Manager for Manager {
@@ -108,6 +114,7 @@ impl managed::Manager for Manager {
             client,
             task,
             prepared: HashMap::new(),
+            fallbacks: self.fallbacks.clone(),
         };
         if let Some(plan) = self.plan.as_ref().filter(|plan| !plan.is_empty()) {
             connection.prepare(plan).await;
