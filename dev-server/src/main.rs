@@ -12,6 +12,8 @@ use dev_server::mailbox::DevMailbox;
 use dev_server::postgres::Cluster;
 use shared::AppState;
 use shared::config::{Config, MailSettings};
+use shared::db::Db;
+use shared::db::statements::Plan;
 use shared::mail::Mailbox;
 use shared::routes::ROUTES;
 
@@ -102,15 +104,20 @@ async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
         mail_dir.display()
     );
     let state = Arc::new(state);
-    if let Err(err) = state.db.warm_up().await {
+    // Migrations first, on a connection of their own: the serving pool's connections
+    // prepare statements on the tables the migrations create.
+    let migrations = Db::connect_lazy(&state.config.http.database, Plan::new())?;
+    if let Err(err) = migrations.warm_up().await {
         anyhow::bail!("{}", shared::db::tls::explain_connect_error(&err));
     }
-    let applied = shared::db::migrations::run_with(&state.db)
+    let applied = shared::db::migrations::run_with(&migrations)
         .await
         .context("applying migrations")?;
+    drop(migrations);
     if !applied.is_empty() {
         println!("migrations applied: {applied:?}");
     }
+    state.db.warm_up().await?;
 
     let port: u16 = std::env::var("PORT")
         .ok()

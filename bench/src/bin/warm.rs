@@ -545,7 +545,7 @@ async fn forgot_registered_vs_unknown(
 async fn refused_signup_vs_hash(iterations: usize) -> anyhow::Result<Vec<Row>> {
     let db = BenchDb::start().await?;
     let state = db.state(&[("DATABASE_POOL_SIZE", "1"), ("THROTTLE_SIGNUP_IP", "1")])?;
-    state.db.warm_up().await?;
+    state.db.warm_up_prepared().await?;
     let signup = |n: usize| {
         let body = json!({ "name": "Refused", "email": format!("refused{n}@example.com"), "password": PASSWORD });
         gateway_request("signup", "/api/auth/signup", None, Some(&body))
@@ -627,7 +627,7 @@ async fn main() -> anyhow::Result<()> {
         settings.push(("BETTER_AUTH_URL", server.address.as_str()));
     }
     let state = db.state(&settings)?;
-    state.db.warm_up().await?;
+    state.db.warm_up_prepared().await?;
     // Better Auth's keys are read as a cold start reads them.
     if let Some(keys) = &state.better_auth {
         keys.read_keys_logged(&state.db).await;

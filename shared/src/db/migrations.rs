@@ -68,7 +68,7 @@ fn is_whole_text_checksum(version: i32, sql: &str, recorded: i64) -> bool {
 /// Connects with `db` (TLS as configured) and applies what is missing.
 pub async fn run_with(db: &super::Db) -> anyhow::Result<Vec<i32>> {
     let mut connection = db.client().await?;
-    run(&mut connection.client).await
+    run(connection.exclusive().await?).await
 }
 
 /// Applies what is missing; returns the versions applied now. Concurrent runs serialise on

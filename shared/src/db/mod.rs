@@ -64,6 +64,15 @@ impl ConnectTarget {
         if config.get_hosts().is_empty() {
             return Err("no host given".into());
         }
+        // As libpq: direct TLS negotiation skips the plaintext SSLRequest, so it needs a
+        // mode that never falls back to plaintext.
+        if config.get_ssl_negotiation() == tokio_postgres::config::SslNegotiation::Direct
+            && config.get_ssl_mode() != SslMode::Require
+        {
+            return Err(
+                "sslnegotiation=direct needs sslmode=require, verify-ca or verify-full".into(),
+            );
+        }
         Ok(Self { config })
     }
 
@@ -196,10 +205,17 @@ impl Db {
         })
     }
 
-    /// Opens the first connection now (and prepares its plan), so a cold start pays for
-    /// it before the first request rather than during it.
+    /// Opens the first connection now and sends its plan to be prepared, so a cold start
+    /// pays for the connection before the first request. The plan's answers arrive while
+    /// the runtime fetches the first event; that request does not wait for them.
     pub async fn warm_up(&self) -> anyhow::Result<()> {
         self.client().await.map(drop)
+    }
+
+    /// Opens a connection and waits until its plan is prepared: for benchmarks and tests
+    /// that count what each request sends from then on.
+    pub async fn warm_up_prepared(&self) -> anyhow::Result<()> {
+        self.client().await?.exclusive().await.map(drop)
     }
 
     /// [`Db::warm_up`] for a cold start: a database that is down, or refuses TLS or a
@@ -396,6 +412,23 @@ mod tests {
             assert!(
                 parse(url).unwrap().unverified_remote_warning().is_none(),
                 "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn direct_tls_negotiation_needs_a_mode_that_never_goes_plaintext() {
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let url =
+                format!("postgres://u@ep-x.neon.tech/db?sslmode={mode}&sslnegotiation=direct");
+            assert!(parse(&url).is_ok(), "{mode}");
+        }
+        for query in ["", "sslmode=disable&", "sslmode=allow&", "sslmode=prefer&"] {
+            let url = format!("postgres://u@ep-x.neon.tech/db?{query}sslnegotiation=direct");
+            assert_eq!(
+                parse(&url).err().as_deref(),
+                Some("sslnegotiation=direct needs sslmode=require, verify-ca or verify-full"),
+                "{query}"
             );
         }
     }

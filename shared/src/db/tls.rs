@@ -16,7 +16,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The connector for `sslmode`: verifying when `verify`, else accepting any certificate.
 pub fn connector(verify: bool, extra_ca_file: Option<&Path>) -> anyhow::Result<MakeRustlsConnect> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(postgres_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
@@ -30,7 +30,24 @@ pub fn connector(verify: bool, extra_ca_file: Option<&Path>) -> anyhow::Result<M
             .with_custom_certificate_verifier(Arc::new(UnverifiedServer(provider)))
             .with_no_client_auth()
     };
+    // PostgreSQL 17 refuses a direct TLS connection (`sslnegotiation=direct`) whose client
+    // names no protocol; servers before 17 ignore the extension.
+    let mut config = config;
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// ring's provider with P-256 as the first key exchange group, the one a TLS 1.3 client
+/// sends a key share for. PostgreSQL before 18 accepts only its `ssl_ecdh_curve`
+/// (default `prime256v1`), so leading with X25519 costs a HelloRetryRequest: a whole
+/// round trip of every connection. Every TLS 1.3 server must support P-256 (RFC 8446,
+/// 9.1), Neon's included.
+fn postgres_provider() -> CryptoProvider {
+    use rustls::crypto::ring::kx_group::{SECP256R1, SECP384R1, X25519};
+    CryptoProvider {
+        kx_groups: vec![SECP256R1, X25519, SECP384R1],
+        ..rustls::crypto::ring::default_provider()
+    }
 }
 
 /// A verifying client configuration for HTTPS (a JWKS document): webpki's roots.
