@@ -2,6 +2,8 @@
 //! database, the application state on it, and percentile summaries. Requests and seeded
 //! users come from `dev_server::fixtures`, as in the tests.
 
+pub mod proxy;
+
 use std::time::Duration;
 
 /// p50 and p99 of a set of samples.
@@ -55,6 +57,47 @@ impl BenchDb {
         Ok(Self { url, cluster })
     }
 
+    /// A fresh, migrated database on a private cluster that a client meets as it meets a
+    /// hosted server: TLS with a certificate for `localhost`, and SCRAM-SHA-256 password
+    /// authentication over TCP. The server is `bindir`'s when given (another major
+    /// version), else the installed one. `url` is for the benchmark's own plaintext use.
+    pub async fn start_secured(
+        bindir: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<(Self, SecuredServer)> {
+        use dev_server::postgres::Cluster;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/bench-db")
+            .join(format!("{}-secured", std::process::id()));
+        let cluster = match bindir {
+            Some(bindir) => Cluster::init_from(&dir, bindir)?,
+            None => Cluster::init(&dir)?,
+        };
+        let tls = cluster.tls()?;
+        let mut settings = tls.settings;
+        settings.push(cluster.scram_over_tcp()?);
+        cluster.start(&settings)?;
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        let port = cluster.port;
+        // Owned by a BenchDb from here, so a failure below still stops the cluster.
+        let mut db = Self {
+            url: String::new(),
+            cluster: Some((cluster, dir)),
+        };
+        if let Some((cluster, _)) = &db.cluster {
+            cluster.set_password(&password).await?;
+        }
+        let admin =
+            format!("postgres://postgres:{password}@127.0.0.1:{port}/postgres?sslmode=disable");
+        db.url = dev_server::fixtures::fresh_database(&admin, "bench").await?;
+        Ok((
+            db,
+            SecuredServer {
+                ca_file: tls.ca_file,
+                password,
+            },
+        ))
+    }
+
     /// The application state the local server builds (every function's statements
     /// prepared), on this database.
     pub fn state(&self, overrides: &[(&str, &str)]) -> anyhow::Result<shared::AppState> {
@@ -90,6 +133,29 @@ impl BenchDb {
                 })
         };
         shared::AppState::new(shared::config::Config::from_lookup(lookup)?, plan)
+    }
+}
+
+/// How a client reaches a [`BenchDb::start_secured`] server.
+pub struct SecuredServer {
+    /// The CA to verify the server's certificate with (`DATABASE_CA_FILE`).
+    pub ca_file: std::path::PathBuf,
+    pub password: String,
+}
+
+impl SecuredServer {
+    /// The URL of `database` at `address` (the server, or a proxy in front of it) as a
+    /// function would be given it for a hosted server: host name `localhost` verified
+    /// against the certificate, connected at `address`, password authentication, TLS
+    /// negotiated the classic way or, with `direct`, PostgreSQL 17's direct way.
+    pub fn url(&self, address: std::net::SocketAddr, database: &str, direct: bool) -> String {
+        format!(
+            "postgres://postgres:{}@localhost:{}/{database}?sslmode=verify-full&hostaddr={}{}",
+            self.password,
+            address.port(),
+            address.ip(),
+            if direct { "&sslnegotiation=direct" } else { "" },
+        )
     }
 }
 

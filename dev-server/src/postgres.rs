@@ -20,7 +20,11 @@ pub struct Cluster {
 impl Cluster {
     /// Prepares (initdb on first use) a cluster whose data lives in `dir`, on a free port.
     pub fn init(dir: &Path) -> anyhow::Result<Self> {
-        let bindir = find_bindir()?;
+        Self::init_from(dir, find_bindir()?)
+    }
+
+    /// As [`Cluster::init`], with the server programs of `bindir` (another major version).
+    pub fn init_from(dir: &Path, bindir: PathBuf) -> anyhow::Result<Self> {
         let run_as = if std::fs::metadata("/proc/self")?.uid() == 0 {
             Some(postgres_user()?)
         } else {
@@ -85,6 +89,62 @@ impl Cluster {
             chown(&path, Some(uid), Some(gid))?;
         }
         Ok(path)
+    }
+
+    /// TLS for this cluster: a fresh CA, and a certificate for `localhost` it signed, so
+    /// clients verify the chain and the host name against `ca_file`. Start the cluster with
+    /// `settings`.
+    pub fn tls(&self) -> anyhow::Result<ClusterTls> {
+        let ca_key = rcgen::KeyPair::generate()?;
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key)?;
+        let server_key = rcgen::KeyPair::generate()?;
+        let server = rcgen::CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(
+            &server_key,
+            &ca,
+            &ca_key,
+        )?;
+        let cert_file = self.write_owned("server.crt", &server.pem())?;
+        let key_file = self.write_owned("server.key", &server_key.serialize_pem())?;
+        Ok(ClusterTls {
+            ca_file: self.write_owned("ca.crt", &ca.pem())?,
+            settings: vec![
+                "ssl=on".to_owned(),
+                format!("ssl_cert_file={}", cert_file.display()),
+                format!("ssl_key_file={}", key_file.display()),
+            ],
+        })
+    }
+
+    /// The setting that makes every TCP connection authenticate with SCRAM-SHA-256, as a
+    /// hosted server does; the Unix socket stays trusted, for [`Cluster::set_password`].
+    pub fn scram_over_tcp(&self) -> anyhow::Result<String> {
+        let hba = self.write_owned(
+            "pg_hba.conf",
+            "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n",
+        )?;
+        Ok(format!("hba_file={}", hba.display()))
+    }
+
+    /// Sets `postgres`'s password, over the Unix socket.
+    pub async fn set_password(&self, password: &str) -> anyhow::Result<()> {
+        let (client, connection) = tokio_postgres::Config::new()
+            .host_path(&self.socket_dir)
+            .port(self.port)
+            .user("postgres")
+            .dbname("postgres")
+            .connect(tokio_postgres::NoTls)
+            .await
+            .context("connecting over the Unix socket")?;
+        tokio::spawn(connection);
+        // A literal, not a parameter: utility statements take none.
+        let literal = password.replace('\'', "''");
+        client
+            .batch_execute(&format!("ALTER ROLE postgres PASSWORD '{literal}'"))
+            .await
+            .context("setting the password")?;
+        Ok(())
     }
 
     /// Starts the server and waits until it accepts connections. A server left running by
@@ -184,6 +244,14 @@ impl Cluster {
             self.port
         )
     }
+}
+
+/// What [`Cluster::tls`] made.
+pub struct ClusterTls {
+    /// The CA that signed the server's certificate: a client's `DATABASE_CA_FILE`.
+    pub ca_file: PathBuf,
+    /// The server settings that turn TLS on with that certificate.
+    pub settings: Vec<String>,
 }
 
 fn find_bindir() -> anyhow::Result<PathBuf> {

@@ -1,6 +1,11 @@
 //! Cold start and memory of the real bootstraps: a mock AWS Lambda Runtime API on loopback,
 //! one API Gateway HTTP API (payload v2) event per function, fresh child processes timed
 //! from exec to their first response, and peak RSS after a stream of warm invocations.
+//!
+//! With `--link-delay-ms D` the database is reached as a hosted one is from Lambda: over
+//! a link that adds D ms each way (a passthrough proxy that also counts the round trips on
+//! the wire, TCP handshake included), with TLS verified and SCRAM password authentication;
+//! the report then sets each cold start's round trips against the protocol's minimum.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -9,10 +14,13 @@ use std::io::IsTerminal as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::str::FromStr as _;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail, ensure};
+use bench::proxy::{Counters, Mode, Proxy, upstream};
 use bench::{BenchDb, Percentiles};
 use dev_server::fixtures::SeededUser;
 use http::{Request, Response, StatusCode};
@@ -31,6 +39,7 @@ use uuid::Uuid;
 const USAGE: &str = "\
 usage: cold_start [--function NAME[=PATH]]... [--runs N] [--requests N] [--markdown FILE]
                   [--database-url URL] [--env KEY=VALUE]...
+                  [--link-delay-ms D [--postgres-bindir DIR] [--sslnegotiation direct]]
 
   --function NAME[=PATH]  a bootstrap to measure; NAME picks the event (hello, health,
                           session, tasks-list); PATH defaults to target/release/NAME.
@@ -43,7 +52,13 @@ usage: cold_start [--function NAME[=PATH]]... [--runs N] [--requests N] [--markd
   --database-url URL      a migrated database for the functions (else DATABASE_URL, else
                           a fresh one from bench::BenchDb); BETTER_AUTH_SECRET comes from
                           the environment, else the bench's own secret
-  --env KEY=VALUE         extra environment for every bootstrap (e.g. RUST_LOG=warn)";
+  --env KEY=VALUE         extra environment for every bootstrap (e.g. RUST_LOG=warn)
+  --link-delay-ms D       reach a private TLS + SCRAM server through a proxy adding D ms
+                          each way, count the round trips of each cold start, and skip the
+                          warm invocations (default functions: health, session, tasks-list)
+  --postgres-bindir DIR   with --link-delay-ms: that server's programs (e.g. PostgreSQL 17)
+  --sslnegotiation direct with --link-delay-ms: TLS from the first byte, no SSLRequest
+                          (PostgreSQL 17+)";
 
 /// A first response later than this is a hang, not a slow start (the database connect
 /// timeout is 5 s by default).
@@ -77,9 +92,37 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // The bench database stays alive (and is dropped, so stopped) at the end of main.
-    let (url, _bench_db) = match args.database_url.clone() {
-        Some(url) => (url, None),
-        None => {
+    let mut link = None;
+    let (url, _bench_db) = match (&args.link, args.database_url.clone()) {
+        (Some(settings), _) => {
+            let (db, secured) = BenchDb::start_secured(settings.postgres_bindir.clone())
+                .await
+                .context("starting the bench database")?;
+            let proxy = Proxy::start(upstream(&db.url)?, Mode::Passthrough).await?;
+            proxy.delay_ms.store(settings.delay_ms, Ordering::SeqCst);
+            let database = tokio_postgres::Config::from_str(&db.url)?
+                .get_dbname()
+                .context("the bench URL names no database")?
+                .to_owned();
+            let function_env = vec![
+                (
+                    "DATABASE_URL".to_owned(),
+                    secured.url(proxy.addr, &database, settings.direct),
+                ),
+                (
+                    "DATABASE_CA_FILE".to_owned(),
+                    secured.ca_file.display().to_string(),
+                ),
+            ];
+            link = Some(Link {
+                server_version: server_version(&db.url).await?,
+                proxy,
+                function_env,
+            });
+            (db.url.clone(), Some(db))
+        }
+        (None, Some(url)) => (url, None),
+        (None, None) => {
             let db = BenchDb::start()
                 .await
                 .context("starting the bench database")?;
@@ -98,10 +141,11 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("seeding the bench user")?;
 
-    let mut env = vec![
-        ("DATABASE_URL".to_owned(), url.clone()),
-        ("BETTER_AUTH_SECRET".to_owned(), secret),
-    ];
+    let mut env = match &link {
+        Some(link) => link.function_env.clone(),
+        None => vec![("DATABASE_URL".to_owned(), url.clone())],
+    };
+    env.push(("BETTER_AUTH_SECRET".to_owned(), secret));
     env.extend(args.env.iter().cloned());
     let log_dir = target_dir().join("cold-start");
     std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
@@ -114,17 +158,22 @@ async fn main() -> anyhow::Result<()> {
                 log: log_dir.join(format!("{}.log", function.name)),
                 function: function.clone(),
                 cold: Vec::new(),
+                round_trips: Vec::new(),
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
-    let result = measure(subjects, &args, &env).await;
+    let counters = link.as_ref().map(|link| link.proxy.counters.as_ref());
+    let result = measure(subjects, &args, &env, counters).await;
     // The seeded user goes whatever happened, so an external database keeps no bench rows;
     // a failed measurement is still the error reported first.
     let removed = fixture.remove(&state).await;
     let rows = result?;
     removed?;
 
+    if let (Some(link), Some(settings)) = (&link, &args.link) {
+        return report_link(&rows, link, settings, &args);
+    }
     let table = Table::new(&rows);
     println!();
     print!("{}", table.plain());
@@ -148,17 +197,25 @@ async fn measure(
     mut subjects: Vec<Subject>,
     args: &Args,
     env: &[(String, String)],
+    link: Option<&Counters>,
 ) -> anyhow::Result<Vec<Row>> {
     // A progress line only where it redraws in place.
     let progress = std::io::stderr().is_terminal();
     for round in 0..=args.runs {
         for subject in &mut subjects {
+            let before = link.map(Counters::snapshot);
             let (instance, cold) = Instance::cold_start(subject, env).await?;
+            // Read at the first response, before the process is stopped (its goodbye
+            // is no round trip the request waited for).
+            let round_trips = link
+                .zip(before)
+                .map(|(counters, before)| (counters.snapshot() - before).link_round_trips());
             instance.stop().await?;
             // Round 0 brings the binary and its libraries into the page cache, as a
             // provisioned sandbox would have them; it is not recorded.
             if round > 0 {
                 subject.cold.push(cold);
+                subject.round_trips.extend(round_trips);
             }
         }
         if progress {
@@ -171,6 +228,20 @@ async fn measure(
 
     let mut rows = Vec::with_capacity(subjects.len());
     for mut subject in subjects {
+        if link.is_some() {
+            // Over the slow link only the cold start is measured.
+            subject.cold.sort_unstable();
+            rows.push(Row {
+                name: subject.function.name.clone(),
+                cold_min: subject.cold[0],
+                cold_p50: Percentiles::of(&mut subject.cold).p50,
+                cold_max: subject.cold[subject.cold.len() - 1],
+                warm_p50: None,
+                peak_rss_kib: 0,
+                round_trips: subject.round_trips,
+            });
+            continue;
+        }
         let (mut instance, _) = Instance::cold_start(&subject, env).await?;
         let mut warm = Vec::with_capacity(args.requests);
         for _ in 0..args.requests {
@@ -191,6 +262,7 @@ async fn measure(
             cold_max: subject.cold[subject.cold.len() - 1],
             warm_p50: (!warm.is_empty()).then(|| Percentiles::of(&mut warm).p50),
             peak_rss_kib,
+            round_trips: Vec::new(),
         });
     }
     Ok(rows)
@@ -214,6 +286,15 @@ struct Args {
     markdown: Option<PathBuf>,
     database_url: Option<String>,
     env: Vec<(String, String)>,
+    link: Option<LinkSettings>,
+}
+
+/// `--link-delay-ms` and what goes with it.
+#[derive(Debug, Default)]
+struct LinkSettings {
+    delay_ms: u64,
+    postgres_bindir: Option<PathBuf>,
+    direct: bool,
 }
 
 impl Args {
@@ -228,7 +309,9 @@ impl Args {
                 .ok()
                 .filter(|url| !url.trim().is_empty()),
             env: Vec::new(),
+            link: None,
         };
+        let (mut delay_ms, mut postgres_bindir, mut direct) = (None, None, false);
         while let Some(flag) = args.next() {
             let mut value = || {
                 args.next()
@@ -255,12 +338,51 @@ impl Args {
                     let (key, val) = value.split_once('=').context("--env takes KEY=VALUE")?;
                     parsed.env.push((key.to_owned(), val.to_owned()));
                 }
+                "--link-delay-ms" => {
+                    delay_ms = Some(
+                        value()?
+                            .parse()
+                            .context("--link-delay-ms takes milliseconds")?,
+                    );
+                }
+                "--postgres-bindir" => postgres_bindir = Some(PathBuf::from(value()?)),
+                "--sslnegotiation" => {
+                    let value = value()?;
+                    ensure!(
+                        matches!(value.as_str(), "direct" | "postgres"),
+                        "--sslnegotiation is direct or postgres"
+                    );
+                    direct = value == "direct";
+                }
                 other => bail!("unknown argument `{other}`\n\n{USAGE}"),
             }
         }
         ensure!(parsed.runs > 0, "--runs must be at least 1");
+        match delay_ms {
+            Some(delay_ms) => {
+                parsed.link = Some(LinkSettings {
+                    delay_ms,
+                    postgres_bindir,
+                    direct,
+                });
+            }
+            None => ensure!(
+                postgres_bindir.is_none() && !direct,
+                "--postgres-bindir and --sslnegotiation go with --link-delay-ms"
+            ),
+        }
+        let known: &[&str] = if parsed.link.is_some() {
+            // Every function that reaches the database.
+            &Scenario::KNOWN[1..]
+        } else {
+            &Scenario::KNOWN
+        };
+        ensure!(
+            parsed.link.is_none() || parsed.functions.iter().all(|f| f.name != "hello"),
+            "hello opens no database connection: nothing to measure over a link"
+        );
         if parsed.functions.is_empty() {
-            parsed.functions = Scenario::KNOWN
+            parsed.functions = known
                 .iter()
                 .map(|name| Function {
                     name: (*name).to_owned(),
@@ -682,6 +804,8 @@ struct Subject {
     /// The child's stdout and stderr, overwritten by each process.
     log: PathBuf,
     cold: Vec<Duration>,
+    /// Over a slow link: each recorded cold start's round trips on the wire.
+    round_trips: Vec<u64>,
 }
 
 /// One bootstrap process and the Runtime API it talks to.
@@ -848,6 +972,85 @@ struct Row {
     cold_max: Duration,
     warm_p50: Option<Duration>,
     peak_rss_kib: u64,
+    round_trips: Vec<u64>,
+}
+
+/// The slow link of a `--link-delay-ms` run.
+struct Link {
+    proxy: Proxy,
+    /// How the functions reach the server through the proxy.
+    function_env: Vec<(String, String)>,
+    server_version: String,
+}
+
+async fn server_version(url: &str) -> anyhow::Result<String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let row = client.query_one("SHOW server_version", &[]).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The fewest round trips a cold start can take to its first statement's answer: the TCP
+/// handshake, the SSLRequest (not with direct negotiation), the TLS 1.3 handshake, the
+/// startup message (answered with the SCRAM challenge request), SCRAM's two exchanges, and
+/// the statement.
+fn protocol_minimum(direct: bool) -> u64 {
+    let ssl_request = if direct { 0 } else { 1 };
+    1 + ssl_request + 1 + 1 + 2 + 1
+}
+
+fn report_link(
+    rows: &[Row],
+    link: &Link,
+    settings: &LinkSettings,
+    args: &Args,
+) -> anyhow::Result<()> {
+    let minimum = protocol_minimum(settings.direct);
+    let negotiation = if settings.direct {
+        "direct"
+    } else {
+        "SSLRequest"
+    };
+    let millis = |duration: Duration| format!("{:.1}", duration.as_secs_f64() * 1e3);
+    let mut out = String::new();
+    for row in rows {
+        let fewest = row.round_trips.iter().min().copied().unwrap_or_default();
+        let most = row.round_trips.iter().max().copied().unwrap_or_default();
+        let counted = if fewest == most {
+            fewest.to_string()
+        } else {
+            format!("{fewest}–{most}")
+        };
+        let _ = writeln!(
+            out,
+            "| {} | PostgreSQL {} | {negotiation} | {} | {} | {} | {counted} | {minimum} | {} |",
+            row.name,
+            link.server_version,
+            millis(row.cold_min),
+            millis(row.cold_p50),
+            millis(row.cold_max),
+            millis(Duration::from_millis(2 * settings.delay_ms * most)),
+        );
+    }
+    let header = "| function | server | TLS negotiation | cold min ms | cold p50 ms | cold max ms | round trips (wire) | protocol minimum | round trips × 2D ms |\n\
+                  |---|---|---|---:|---:|---:|---:|---:|---:|\n";
+    println!("{header}{out}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, format!("{header}{out}"))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    let over: Vec<&str> = rows
+        .iter()
+        .filter(|row| row.round_trips.iter().any(|&n| n > minimum))
+        .map(|row| row.name.as_str())
+        .collect();
+    ensure!(
+        over.is_empty(),
+        "above the protocol's minimum of {minimum} round trips: {}",
+        over.join(", ")
+    );
+    Ok(())
 }
 
 struct Table {

@@ -46,25 +46,10 @@ impl PrivateCluster {
         let watchdog = cluster.stop_when_process_exits(&dir)?;
 
         // A CA and a server certificate for `localhost`, so TLS is tested with verification on.
-        let ca_key = rcgen::KeyPair::generate()?;
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca = ca_params.self_signed(&ca_key)?;
-        let server_key = rcgen::KeyPair::generate()?;
-        let server = rcgen::CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(
-            &server_key,
-            &ca,
-            &ca_key,
-        )?;
-        let cert_file = cluster.write_owned("server.crt", &server.pem())?;
-        let key_file = cluster.write_owned("server.key", &server_key.serialize_pem())?;
-        let ca_file = cluster.write_owned("ca.crt", &ca.pem())?;
-        let mut settings = vec![
-            "ssl=on".to_owned(),
-            format!("ssl_cert_file={}", cert_file.display()),
-            format!("ssl_key_file={}", key_file.display()),
-            "max_connections=300".to_owned(),
-        ];
+        let tls = cluster.tls()?;
+        let ca_file = tls.ca_file;
+        let mut settings = tls.settings;
+        settings.push("max_connections=300".to_owned());
         settings.extend(extra_settings.iter().map(|s| s.to_string()));
         cluster.start(&settings)?;
         Ok(PrivateCluster {
