@@ -1,12 +1,25 @@
 //! What an AWS SDK client needs, read from the environment Lambda gives every function:
 //! `AWS_REGION` and the execution role's credentials (`AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), the SDK's standard endpoint variables,
-//! and one HTTP client (hyper 1 over the rustls/ring stack the database already uses).
+//! and one HTTP client (hyper 1, HTTP/1.1, over the rustls/ring stack the database already
+//! uses).
 //! aws-config's chain of profile, SSO and STS providers is left out: Lambda never needs it,
 //! and it was a fifth of every binary.
 
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use aws_sdk_secretsmanager::config::{Credentials, Region, SharedHttpClient};
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
+use hyper_util::rt::TokioExecutor;
 
 use crate::config::ConfigError;
 
@@ -45,9 +58,82 @@ impl AwsEnvironment {
     }
 }
 
-/// The SDK's HTTP client: hyper 1 over the rustls/ring stack the database already uses.
+/// The SDK's HTTP client: hyper 1 over HTTP/1.1 and the rustls/ring stack the database
+/// and the JWKS fetch already use. AWS's own client (aws-smithy-http-client) brings HTTP/2,
+/// a tower stack and its own connector on top: half a megabyte of every function, for
+/// the one or two calls a cold start makes.
 pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    SharedHttpClient::new(Http1Client::default())
+}
+
+type HyperClient = Client<hyper_rustls::HttpsConnector<TcpConnector>, SdkBody>;
+
+/// One hyper client (and so one connection pool) for every connector the SDK asks for;
+/// built on the first ask, with the connect timeout the SDK's settings give.
+#[derive(Debug, Default)]
+struct Http1Client {
+    client: OnceLock<Result<HyperClient, String>>,
+}
+
+impl HttpClient for Http1Client {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        _: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        let client = self
+            .client
+            .get_or_init(|| {
+                build_client(settings.connect_timeout()).map_err(|err| format!("{err:#}"))
+            })
+            .clone();
+        SharedHttpConnector::new(Http1Connector {
+            client,
+            read_timeout: settings.read_timeout(),
+        })
+    }
+}
+
+fn build_client(connect_timeout: Option<Duration>) -> anyhow::Result<HyperClient> {
+    let mut http = TcpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(connect_timeout);
+    http.set_nodelay(true);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(crate::db::tls::web_client_config()?)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
+
+#[derive(Debug)]
+struct Http1Connector {
+    /// The client, or why it could not be built (no TLS roots, say): every call says so.
+    client: Result<HyperClient, String>,
+    read_timeout: Option<Duration>,
+}
+
+impl HttpConnector for Http1Connector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let client = self.client.clone();
+        let read_timeout = self.read_timeout;
+        HttpConnectorFuture::new(async move {
+            let client = client.map_err(|err| ConnectorError::other(err.into(), None))?;
+            let request = request
+                .try_into_http1x()
+                .map_err(|err| ConnectorError::user(err.into()))?;
+            let sent = client.request(request);
+            let response = match read_timeout {
+                Some(limit) => tokio::time::timeout(limit, sent).await.map_err(|_| {
+                    ConnectorError::timeout(format!("no response within {limit:?}").into())
+                })?,
+                None => sent.await,
+            }
+            // Connection refused, reset, TLS failure: transient, so the SDK may retry.
+            .map_err(|err| ConnectorError::io(err.into()))?;
+            HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
+                .map_err(|err| ConnectorError::other(err.into(), None))
+        })
+    }
 }

@@ -4,8 +4,11 @@
 //! requests log them: below `info`, lambda_runtime and lambda_http log entire events
 //! (Authorization headers, password bodies) and tokio-postgres logs statement parameters.
 
-use tracing_subscriber::EnvFilter;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub fn init() {
     let json = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
@@ -18,18 +21,18 @@ where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
+    let builder = tracing_subscriber::fmt().with_writer(writer);
     let result = if json {
         builder
             .json()
             .with_current_span(true)
             .with_span_list(false)
             .flatten_event(true)
+            .finish()
+            .with(filter)
             .try_init()
     } else {
-        builder.try_init()
+        builder.finish().with(filter).try_init()
     };
     // A second init (tests spawning several servers) keeps the first subscriber.
     drop(result);
@@ -39,16 +42,20 @@ where
 /// `RUST_LOG` says.
 const CREDENTIAL_LOGGING_CRATES: [&str; 3] = ["lambda_runtime", "lambda_http", "tokio_postgres"];
 
-/// `RUST_LOG` (default `info`) with [`CREDENTIAL_LOGGING_CRATES`] held at `info`.
-fn filter(rust_log: Option<&str>) -> EnvFilter {
+/// `RUST_LOG` (default `info`), a list of `level` and `target=level` entries, with
+/// [`CREDENTIAL_LOGGING_CRATES`] held at `info`. (`tracing_subscriber`'s `Targets` rather
+/// than `EnvFilter`: the same syntax without span filters, and no regex engine, 0.2 MB, in
+/// every function.)
+fn filter(rust_log: Option<&str>) -> Targets {
     let base = rust_log
         .filter(|spec| !spec.trim().is_empty())
-        .and_then(|spec| EnvFilter::try_new(spec).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     CREDENTIAL_LOGGING_CRATES
         .iter()
-        .filter_map(|target| format!("{target}=info").parse().ok())
-        .fold(base, EnvFilter::add_directive)
+        .fold(base, |filter, target| {
+            filter.with_target(*target, LevelFilter::INFO)
+        })
 }
 
 #[cfg(test)]
@@ -57,7 +64,6 @@ mod tests {
 
     /// Whether a subscriber filtered by `rust_log` would log `target` at `level`.
     fn logs(rust_log: Option<&str>, target: &str, level: tracing::Level) -> bool {
-        use tracing_subscriber::layer::SubscriberExt as _;
         let subscriber = tracing_subscriber::registry().with(filter(rust_log));
         tracing::subscriber::with_default(subscriber, || match (target, level) {
             ("lambda_runtime", tracing::Level::DEBUG) => {
