@@ -33,7 +33,7 @@ pub fn micros(duration: Duration) -> String {
 pub const SECRET: &str = "bench-secret-0123456789-ABCDEFGHIJ-klmnop";
 
 /// A fresh, migrated database: on `BENCH_DATABASE_URL`'s server if set, else on a private
-/// cluster under `target/bench-db/<pid>` (so benchmarks may run side by side) that is
+/// cluster under `target/bench-db/<pid>-<n>` (so benchmarks may run side by side) that is
 /// stopped and removed when this is dropped.
 pub struct BenchDb {
     pub url: String,
@@ -45,9 +45,7 @@ impl BenchDb {
         let (admin, cluster) = match std::env::var("BENCH_DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => (url, None),
             _ => {
-                let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../target/bench-db")
-                    .join(std::process::id().to_string());
+                let dir = private_cluster_dir();
                 let cluster = dev_server::postgres::Cluster::init(&dir)?;
                 cluster.start(&[])?;
                 (cluster.url("postgres"), Some((cluster, dir)))
@@ -65,9 +63,7 @@ impl BenchDb {
         bindir: Option<std::path::PathBuf>,
     ) -> anyhow::Result<(Self, SecuredServer)> {
         use dev_server::postgres::Cluster;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/bench-db")
-            .join(format!("{}-secured", std::process::id()));
+        let dir = private_cluster_dir();
         let cluster = match bindir {
             Some(bindir) => Cluster::init_from(&dir, bindir)?,
             None => Cluster::init(&dir)?,
@@ -134,6 +130,17 @@ impl BenchDb {
         };
         shared::AppState::new(shared::config::Config::from_lookup(lookup)?, plan)
     }
+}
+
+/// A directory of its own for each private cluster: `target/bench-db/<pid>-<n>`, so a
+/// benchmark may start several (each one's drop removes its directory, and starting a
+/// cluster in a directory stops whatever server ran there).
+fn private_cluster_dir() -> std::path::PathBuf {
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/bench-db")
+        .join(format!("{}-{n}", std::process::id()))
 }
 
 /// How a client reaches a [`BenchDb::start_secured`] server.
