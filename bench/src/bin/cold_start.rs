@@ -85,8 +85,10 @@ async fn main() -> anyhow::Result<()> {
         );
         ensure!(
             function.path.is_file(),
-            "{} not found: build it with `cargo build --release -p {}`",
+            "{} not found: build it with `cargo build --release -p {}` \
+             (or pass `--function {}=PATH`)",
             function.path.display(),
+            function.name,
             function.name
         );
     }
