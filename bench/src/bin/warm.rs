@@ -702,10 +702,11 @@ async fn main() -> anyhow::Result<()> {
     report.push_str(&table(
         "GET /api/{user_id}/tasks, 20 tasks",
         &format!(
-            "Interleaved in a fresh random order each iteration, after a warm-up. The raw row is the statement the \
-             handler sent (text read back from `pg_stat_activity`), with the same four \
-             parameters, through the same `query_typed` call on the pool's one connection, \
-             checked out outside the timer. Each handler request is built outside the timer too \
+            "Interleaved in a fresh random order each iteration, after a warm-up. The prepared raw row is the statement the \
+             handler sent (text read back from `pg_stat_activity`), prepared once on the pool's \
+             one connection and executed with the same six parameters, the connection checked \
+             out outside the timer: PostgreSQL executing a planned statement, the floor. The \
+             unnamed row sends the same text through `query_typed`, planned on every call. Each handler request is built outside the timer too \
              (in Lambda the runtime builds it from the event). The db-layer row adds the pool checkout, the \
              client-side statement timeout and decoding into `Task`s; the handler adds JWT \
              verification, path and query parsing, JSON serialisation and the response.\n\n\
