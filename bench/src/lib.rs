@@ -6,6 +6,8 @@ pub mod proxy;
 
 use std::time::Duration;
 
+use dev_server::fixtures::better_auth::{BetterAuthServer, BetterAuthUser};
+
 /// p50 and p99 of a set of samples.
 #[derive(Debug, Clone, Copy)]
 pub struct Percentiles {
@@ -31,6 +33,22 @@ pub fn micros(duration: Duration) -> String {
 
 /// The signing secret of every benchmark run (never a deployment's).
 pub const SECRET: &str = "bench-secret-0123456789-ABCDEFGHIJ-klmnop";
+
+/// A real Better Auth (the fixture app) on `database_url`, signing with [`SECRET`] and
+/// listening on a free port of 127.0.0.1, and one user signed up on it.
+pub async fn better_auth_with_user(
+    database_url: &str,
+    name: &str,
+    email: &str,
+) -> anyhow::Result<(BetterAuthServer, BetterAuthUser)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let server = BetterAuthServer::try_start(database_url, SECRET, &base_url, port, &[]).await?;
+    let user = server.try_sign_up(name, email).await?;
+    Ok((server, user))
+}
 
 /// A fresh, migrated database: on `BENCH_DATABASE_URL`'s server if set, else on a private
 /// cluster under `target/bench-db/<pid>-<n>` (so benchmarks may run side by side) that is

@@ -47,6 +47,9 @@ impl Browser {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
+            // A group of its own, so dropping the browser ends Chromium too (killing the
+            // driver alone would leave it running).
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|err| panic!("{driver_path}: {err} (apt-get install chromium-driver)"));
         let endpoint = format!("http://127.0.0.1:{port}");
@@ -185,6 +188,12 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The driver's whole process group: chromedriver, Chromium and its helpers.
+        if let Some(group) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .status();
+        }
         let _ = self.driver.start_kill();
     }
 }
@@ -270,14 +279,8 @@ fn post_json(body: Value) -> Value {
     })
 }
 
-#[tokio::test]
-#[ignore = "needs chromium and chromedriver; CI runs it with --ignored"]
-async fn a_browser_app_uses_the_session_cookie_that_its_scripts_cannot_read() {
-    let sites = sites(&[]).await;
-    let api = sites.api.as_str();
-    let browser = Browser::start().await;
-    browser.goto(&sites.page).await;
-
+/// Signs Ada up from the current page; her user id and the whole `{status, body}` answer.
+async fn sign_up_ada(browser: &Browser, api: &str) -> (String, Value) {
     let signup = json!({ "name": "Ada", "email": "ada@example.com", "password": PASSWORD });
     let answer = browser
         .run(&fetch(api, "/api/auth/signup", post_json(signup)))
@@ -287,6 +290,18 @@ async fn a_browser_app_uses_the_session_cookie_that_its_scripts_cannot_read() {
         .as_str()
         .expect("user id")
         .to_owned();
+    (user, answer)
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; CI runs it with --ignored"]
+async fn a_browser_app_uses_the_session_cookie_that_its_scripts_cannot_read() {
+    let sites = sites(&[]).await;
+    let api = sites.api.as_str();
+    let browser = Browser::start().await;
+    browser.goto(&sites.page).await;
+
+    let (user, answer) = sign_up_ada(&browser, api).await;
     let token = answer["body"]["token"].as_str().expect("token").to_owned();
     let cookies = browser.run("return document.cookie;").await;
     assert!(
@@ -364,15 +379,7 @@ async fn a_cross_site_form_post_carrying_the_cookie_changes_nothing() {
     let api = sites.api.as_str();
     let browser = Browser::start().await;
     browser.goto(&sites.page).await;
-    let signup = json!({ "name": "Ada", "email": "ada@example.com", "password": PASSWORD });
-    let answer = browser
-        .run(&fetch(api, "/api/auth/signup", post_json(signup)))
-        .await;
-    assert_eq!(answer["status"], 201, "{answer}");
-    let user = answer["body"]["user"]["id"]
-        .as_str()
-        .expect("user id")
-        .to_owned();
+    let (user, _) = sign_up_ada(&browser, api).await;
 
     browser.goto(&sites.attacker_page).await;
     // The classic JSON CSRF: a text/plain form whose one field spells a JSON object.

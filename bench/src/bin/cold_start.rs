@@ -232,16 +232,7 @@ async fn measure(
     for mut subject in subjects {
         if link.is_some() {
             // Over the slow link only the cold start is measured.
-            subject.cold.sort_unstable();
-            rows.push(Row {
-                name: subject.function.name.clone(),
-                cold_min: subject.cold[0],
-                cold_p50: Percentiles::of(&mut subject.cold).p50,
-                cold_max: subject.cold[subject.cold.len() - 1],
-                warm_p50: None,
-                peak_rss_kib: 0,
-                round_trips: subject.round_trips,
-            });
+            rows.push(Row::cold(&mut subject));
             continue;
         }
         let (mut instance, _) = Instance::cold_start(&subject, env).await?;
@@ -256,15 +247,10 @@ async fn measure(
             subject.function.name, args.requests
         );
 
-        subject.cold.sort_unstable();
         rows.push(Row {
-            name: subject.function.name.clone(),
-            cold_min: subject.cold[0],
-            cold_p50: Percentiles::of(&mut subject.cold).p50,
-            cold_max: subject.cold[subject.cold.len() - 1],
             warm_p50: (!warm.is_empty()).then(|| Percentiles::of(&mut warm).p50),
             peak_rss_kib,
-            round_trips: Vec::new(),
+            ..Row::cold(&mut subject)
         });
     }
     Ok(rows)
@@ -975,6 +961,22 @@ struct Row {
     warm_p50: Option<Duration>,
     peak_rss_kib: u64,
     round_trips: Vec<u64>,
+}
+
+impl Row {
+    /// The subject's cold starts alone (no warm invocations, no RSS).
+    fn cold(subject: &mut Subject) -> Self {
+        let p50 = Percentiles::of(&mut subject.cold).p50;
+        Self {
+            name: subject.function.name.clone(),
+            cold_min: subject.cold[0],
+            cold_p50: p50,
+            cold_max: subject.cold[subject.cold.len() - 1],
+            warm_p50: None,
+            peak_rss_kib: 0,
+            round_trips: std::mem::take(&mut subject.round_trips),
+        }
+    }
 }
 
 /// The slow link of a `--link-delay-ms` run.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use bench::BenchDb;
 use bench::proxy::{Counters, Mode, Proxy, Snapshot, through_proxy, upstream};
-use dev_server::fixtures::better_auth::{BetterAuthServer, BetterAuthUser};
+use dev_server::fixtures::better_auth::BetterAuthUser;
 use dev_server::mailbox::DevMailbox;
 use lambda_http::Body;
 use serde_json::{Value, json};
@@ -113,7 +113,16 @@ struct Pass<'a> {
     measured: HashMap<&'static str, Measured>,
 }
 
-impl Pass<'_> {
+impl<'a> Pass<'a> {
+    fn new(functions: &'a Functions, counters: &'a Counters, mailbox: &'a DevMailbox) -> Self {
+        Self {
+            functions,
+            counters,
+            mailbox,
+            measured: HashMap::new(),
+        }
+    }
+
     /// A signin that a later request needs, not measured; its token.
     async fn setup_signin(&self, email: &str, password: &str) -> anyhow::Result<String> {
         let body = json!({ "email": email, "password": password });
@@ -185,12 +194,7 @@ async fn pass(
     mailbox: &DevMailbox,
     tag: &str,
 ) -> anyhow::Result<HashMap<&'static str, Measured>> {
-    let mut pass = Pass {
-        functions,
-        counters,
-        mailbox,
-        measured: HashMap::new(),
-    };
+    let mut pass = Pass::new(functions, counters, mailbox);
     let (email, password) = (format!("rt-{tag}@example.com"), "correct horse battery");
     let body = json!({ "name": "Round Trip", "email": email, "password": password });
     let signed_up = pass
@@ -368,12 +372,7 @@ async fn better_auth_pass(
     user: &BetterAuthUser,
     kind: Kind,
 ) -> anyhow::Result<HashMap<&'static str, Measured>> {
-    let mut pass = Pass {
-        functions,
-        counters,
-        mailbox,
-        measured: HashMap::new(),
-    };
+    let mut pass = Pass::new(functions, counters, mailbox);
     let credential = match kind {
         Kind::BetterAuthJwt => &user.jwt,
         _ => &user.session_token,
@@ -525,21 +524,12 @@ async fn main() -> anyhow::Result<()> {
     // proxy: only the API's statements are counted), and one of its users.
     let better_auth = match args.better_auth {
         false => None,
-        true => {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port();
-            let base_url = format!("http://127.0.0.1:{port}");
-            let server =
-                BetterAuthServer::try_start(&db.url, bench::SECRET, &base_url, port, &[]).await?;
-            let user = server.try_sign_up("Round Trip", "rt@example.com").await?;
-            Some((base_url, server, user))
-        }
+        true => Some(bench::better_auth_with_user(&db.url, "Round Trip", "rt@example.com").await?),
     };
     // Production settings (throttling on at its defaults) on one pooled connection.
     let mut settings = vec![("DATABASE_URL", url.as_str()), ("DATABASE_POOL_SIZE", "1")];
-    if let Some((base_url, _, _)) = &better_auth {
-        settings.push(("BETTER_AUTH_URL", base_url));
+    if let Some((server, _)) = &better_auth {
+        settings.push(("BETTER_AUTH_URL", server.address.as_str()));
     }
     // The local server's mailbox: forgot-password's mail, read back for its link.
     let mail_dir =
@@ -572,7 +562,7 @@ async fn main() -> anyhow::Result<()> {
 
     let plain = pass(&functions, &proxy.counters, &mailbox, "plain").await?;
     let mut passes = vec![(Kind::Ours, plain)];
-    if let Some((_, _, user)) = &better_auth {
+    if let Some((_, user)) = &better_auth {
         for kind in [Kind::BetterAuthJwt, Kind::BetterAuthSession] {
             passes.push((
                 kind,

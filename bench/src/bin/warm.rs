@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use bench::{BenchDb, Percentiles, micros};
-use dev_server::fixtures::better_auth::{BetterAuthServer, BetterAuthUser};
+use dev_server::fixtures::better_auth::BetterAuthUser;
 use dev_server::fixtures::{SeededUser, gateway_request};
 use dev_server::mailbox::DevMailbox;
 use lambda_http::Body;
@@ -611,16 +611,7 @@ async fn main() -> anyhow::Result<()> {
     // A real Better Auth on the same database, when asked for, and one of its users.
     let better_auth = match args.better_auth {
         false => None,
-        true => {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port();
-            let base_url = format!("http://127.0.0.1:{port}");
-            let server =
-                BetterAuthServer::try_start(&db.url, bench::SECRET, &base_url, port, &[]).await?;
-            let user = server.try_sign_up("Warm", "warm-ba@example.com").await?;
-            Some((server, user))
-        }
+        true => Some(bench::better_auth_with_user(&db.url, "Warm", "warm-ba@example.com").await?),
     };
     let mut settings = STATE.to_vec();
     if let Some((server, _)) = &better_auth {

@@ -22,6 +22,24 @@ fn forgetful_pgbouncer(app: &TestApp) -> dev_server::pgbouncer::PgBouncer {
         .unwrap_or_else(|err| panic!("PgBouncer: {err:#}"))
 }
 
+/// An app whose connections go through a forgetful PgBouncer to a fresh test database,
+/// with `DATABASE_PREPARED_STATEMENTS` set to `prepared`; the direct app and the pooler
+/// must live as long as it.
+async fn behind_forgetful_pgbouncer(
+    prepared: &str,
+) -> (TestApp, dev_server::pgbouncer::PgBouncer, TestApp) {
+    let direct = TestApp::spawn().await;
+    let bouncer = forgetful_pgbouncer(&direct);
+    let url = bouncer.url_for(&direct.database_url).expect("URL");
+    let app = direct
+        .attach(&[
+            ("DATABASE_URL", &url),
+            ("DATABASE_PREPARED_STATEMENTS", prepared),
+        ])
+        .await;
+    (direct, bouncer, app)
+}
+
 /// Every route a signed-in user has, a few times over; each must succeed.
 async fn drive_every_route(app: &TestApp, ada: &Session) {
     for round in 0..3 {
@@ -67,15 +85,7 @@ async fn drive_every_route(app: &TestApp, ada: &Session) {
 #[tokio::test]
 #[ignore = "needs pgbouncer (apt-get install pgbouncer); CI runs it"]
 async fn named_statements_a_pooler_forgets_fall_back_and_no_request_fails() {
-    let direct = TestApp::spawn().await;
-    let bouncer = forgetful_pgbouncer(&direct);
-    let url = bouncer.url_for(&direct.database_url).expect("URL");
-    let app = direct
-        .attach(&[
-            ("DATABASE_URL", &url),
-            ("DATABASE_PREPARED_STATEMENTS", "on"),
-        ])
-        .await;
+    let (_direct, _bouncer, app) = behind_forgetful_pgbouncer("on").await;
     let ada = app.signup("ada@example.com").await;
     drive_every_route(&app, &ada).await;
     let fallbacks = app.state.db.fallbacks();
@@ -89,15 +99,7 @@ async fn named_statements_a_pooler_forgets_fall_back_and_no_request_fails() {
 #[tokio::test]
 #[ignore = "needs pgbouncer (apt-get install pgbouncer); CI runs it"]
 async fn with_prepared_statements_off_nothing_is_ever_named() {
-    let direct = TestApp::spawn().await;
-    let bouncer = forgetful_pgbouncer(&direct);
-    let url = bouncer.url_for(&direct.database_url).expect("URL");
-    let app = direct
-        .attach(&[
-            ("DATABASE_URL", &url),
-            ("DATABASE_PREPARED_STATEMENTS", "off"),
-        ])
-        .await;
+    let (_direct, _bouncer, app) = behind_forgetful_pgbouncer("off").await;
     let ada = session_of(&app.signup_with("Ada", "ada@example.com", PASSWORD).await.1);
     drive_every_route(&app, &ada).await;
     assert_eq!(app.state.db.fallbacks(), 0);
