@@ -13,6 +13,7 @@
 
 use ::http::header::{COOKIE, HeaderValue, ORIGIN, SET_COOKIE};
 use ::http::{Method, StatusCode};
+use futures_util::future::BoxFuture;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -101,7 +102,13 @@ fn cookie<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
 
 /// The caller a verified `token` stands for: our own HS256 token, or what the app's
 /// Better Auth server issued (a JWT by its algorithm, anything else as a session token).
-async fn identify(state: &AppState, token: &str) -> Result<Caller, AuthFailure> {
+// Boxed (see `Db::query`): verifying a Better Auth credential reaches its key fetch and
+// parsing, compiled once here.
+fn identify<'a>(state: &'a AppState, token: &'a str) -> BoxFuture<'a, Result<Caller, AuthFailure>> {
+    Box::pin(identify_inline(state, token))
+}
+
+async fn identify_inline(state: &AppState, token: &str) -> Result<Caller, AuthFailure> {
     let Some(better_auth) = &state.better_auth else {
         return state.tokens.verify(token).map(Caller::from);
     };

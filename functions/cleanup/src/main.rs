@@ -2,36 +2,24 @@
 //! password-reset tokens. Deployed, it is a Lambda on an EventBridge schedule (no HTTP
 //! route); run by hand, it purges once.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
 use shared::db::maintenance;
+use shared::db::statements::Plan;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let db = shared::state::or_exit(
-        shared::state::database_from_env(
-            shared::db::statements::Plan::new().with([maintenance::PURGE.clone()]),
-        )
-        .await,
-    );
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
-        let purged = maintenance::purge_expired(&db).await?;
-        println!("purged: {purged:?}");
-        return Ok(());
-    }
-    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
-        let purged = maintenance::purge_expired(&db).await.map_err(|err| {
-            tracing::error!(error = ?err, "clean-up failed");
-            err
-        })?;
-        tracing::info!(
-            sessions = purged.sessions,
-            throttle_counters = purged.throttle_counters,
-            password_resets = purged.password_resets,
-            "expired rows deleted"
-        );
-        Ok::<_, anyhow::Error>(purged)
-    }))
-    .await
+fn main() -> Result<(), lambda_runtime::Error> {
+    shared::lambda::run_job(
+        "cleanup",
+        Plan::new().with([maintenance::PURGE.clone()]),
+        |db| {
+            Box::pin(async move {
+                let purged = maintenance::purge_expired(db).await?;
+                tracing::info!(
+                    sessions = purged.sessions,
+                    throttle_counters = purged.throttle_counters,
+                    password_resets = purged.password_resets,
+                    "expired rows deleted"
+                );
+                Ok(serde_json::to_value(purged)?)
+            })
+        },
+    )
 }

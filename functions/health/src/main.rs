@@ -1,10 +1,7 @@
 //! Lambda entry point: build the state once per cold start, then serve events with it.
 
-use lambda_http::{Error, run, service_fn};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let state = shared::state::or_exit(shared::state::HttpState::cold_start(health::plan).await);
-    run(service_fn(|req| health::handler(&state, req))).await
+fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::run_http(health::plan, |state, req| {
+        Box::pin(health::handler(state, req))
+    })
 }

@@ -1,10 +1,9 @@
 //! Lambda entry point: build the state once per cold start, then serve events with it.
 
-use lambda_http::{Error, run, service_fn};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let state = shared::state::or_exit(shared::AppState::cold_start(signup::plan).await);
-    run(service_fn(|req| signup::handler(&state, req))).await
+fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::run(
+        signup::plan,
+        |_| {},
+        |state, req| Box::pin(signup::handler(state, req)),
+    )
 }

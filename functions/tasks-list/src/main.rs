@@ -1,10 +1,9 @@
 //! Lambda entry point: build the state once per cold start, then serve events with it.
 
-use lambda_http::{Error, run, service_fn};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let state = shared::state::or_exit(shared::AppState::cold_start(tasks_list::plan).await);
-    run(service_fn(|req| tasks_list::handler(&state, req))).await
+fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::run(
+        tasks_list::plan,
+        |_| {},
+        |state, req| Box::pin(tasks_list::handler(state, req)),
+    )
 }

@@ -1,10 +1,9 @@
 //! Lambda entry point: build the state once per cold start, then serve events with it.
 
-use lambda_http::{Error, run, service_fn};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let state = shared::state::or_exit(shared::AppState::cold_start(user_delete::plan).await);
-    run(service_fn(|req| user_delete::handler(&state, req))).await
+fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::run(
+        user_delete::plan,
+        |_| {},
+        |state, req| Box::pin(user_delete::handler(state, req)),
+    )
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use deadpool::Runtime;
+use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::Row;
 use tokio_postgres::config::SslMode;
@@ -227,23 +228,38 @@ impl Db {
         }
     }
 
-    pub async fn client(&self) -> anyhow::Result<Object> {
-        // Boxed: the pool's future holds the whole connect-and-prepare of a new connection,
-        // and every handler awaiting it inline would grow too deep for the compiler's
-        // layout computation.
-        Box::pin(self.pool.get())
-            .await
-            .map_err(|err| match err {
-                deadpool::managed::PoolError::Backend(err) => anyhow::Error::new(err),
-                other => anyhow::anyhow!("{other}"),
-            })
-            .context("getting a database connection")
+    /// A connection from the pool, opened (and its plan sent) if none is free.
+    // Boxed here, like `query`: the future holds the whole connect-and-prepare of a new
+    // connection, compiled once in this crate rather than in every function that awaits it.
+    pub fn client(&self) -> BoxFuture<'_, anyhow::Result<Object>> {
+        Box::pin(async move {
+            self.pool
+                .get()
+                .await
+                .map_err(|err| match err {
+                    deadpool::managed::PoolError::Backend(err) => anyhow::Error::new(err),
+                    other => anyhow::anyhow!("{other}"),
+                })
+                .context("getting a database connection")
+        })
     }
 
     /// Runs one statement in one round trip: its prepared copy when the connection has one
     /// (Bind and Execute only), else unnamed with its parameter types (Parse, Bind and
     /// Execute, still one round trip, and fine behind any pooler).
-    pub async fn query(
+    ///
+    /// Boxed: a non-generic function that returns the future is compiled in this crate,
+    /// while an `async fn`'s body (and the driver's, the pool's and the TLS client's below
+    /// it) would be compiled again into every function crate that awaits it.
+    pub fn query<'a>(
+        &'a self,
+        statement: &'a Statement,
+        values: &'a [&'a (dyn ToSql + Sync)],
+    ) -> BoxFuture<'a, Result<Vec<Row>, DbError>> {
+        Box::pin(self.run(statement, values))
+    }
+
+    async fn run(
         &self,
         statement: &Statement,
         values: &[&(dyn ToSql + Sync)],
