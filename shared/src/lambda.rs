@@ -8,8 +8,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use futures_util::future::BoxFuture;
-use lambda_runtime::LambdaEvent;
 use lambda_http::{Body, Error, Request, Response, service_fn};
+use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
 use crate::AppState;

@@ -164,6 +164,20 @@ struct Row {
     ratio: String,
 }
 
+/// Two rows, `measured` then `base`, with `measured`'s ratios against `base` (named
+/// `label` in the ratio column).
+fn versus(
+    (name, samples): (&str, &mut [Duration]),
+    (base_name, base_samples): (&str, &mut [Duration]),
+    label: &str,
+) -> Vec<Row> {
+    let base = Percentiles::of(base_samples);
+    vec![
+        row(name, samples, Some((label, base))),
+        row(base_name, base_samples, None),
+    ]
+}
+
 fn row(name: &str, samples: &mut [Duration], base: Option<(&str, Percentiles)>) -> Row {
     let stats = Percentiles::of(samples);
     let ratio = base.map_or_else(
@@ -343,15 +357,11 @@ async fn signin_vs_argon2(
             }
         }
     }
-    let base = Percentiles::of(&mut verify);
-    Ok(vec![
-        row(
-            "signin handler (right password)",
-            &mut handler,
-            Some(("argon2id verify", base)),
-        ),
-        row("argon2id verify (m=19456,t=2,p=1)", &mut verify, None),
-    ])
+    Ok(versus(
+        ("signin handler (right password)", &mut handler),
+        ("argon2id verify (m=19456,t=2,p=1)", &mut verify),
+        "argon2id verify",
+    ))
 }
 
 /// Unknown email and wrong password, interleaved: both must be the same 400, after the
@@ -471,15 +481,13 @@ async fn token_kinds(
         }
     }
     let [mut hs256, mut eddsa] = samples;
-    let base = Percentiles::of(&mut hs256);
-    Ok(vec![
-        row("tasks-list handler, our HS256 token", &mut hs256, None),
-        row(
-            "tasks-list handler, Better Auth EdDSA JWT",
-            &mut eddsa,
-            Some(("HS256", base)),
-        ),
-    ])
+    let mut rows = versus(
+        ("tasks-list handler, Better Auth EdDSA JWT", &mut eddsa),
+        ("tasks-list handler, our HS256 token", &mut hs256),
+        "HS256",
+    );
+    rows.reverse();
+    Ok(rows)
 }
 
 /// forgot-password for the registered email (a token stored, the mail written by the local
@@ -525,19 +533,16 @@ async fn forgot_registered_vs_unknown(
         "registered and unknown answered differently: {answers:?}"
     );
     let [mut registered, mut unknown] = samples;
-    let base = Percentiles::of(&mut registered);
-    Ok(vec![
-        row(
+    let mut rows = versus(
+        ("forgot-password, unknown email", &mut unknown),
+        (
             "forgot-password, registered email (mail written)",
             &mut registered,
-            None,
         ),
-        row(
-            "forgot-password, unknown email",
-            &mut unknown,
-            Some(("registered", base)),
-        ),
-    ])
+        "registered",
+    );
+    rows.reverse();
+    Ok(rows)
 }
 
 /// A signup the address's limit refuses (no hash: the verdict comes first) against one
@@ -575,15 +580,11 @@ async fn refused_signup_vs_hash(iterations: usize) -> anyhow::Result<Vec<Row>> {
         }
     }
     ensure!(state.passwords.runs() == 1, "refused signups hashed");
-    let base = Percentiles::of(&mut hashes);
-    Ok(vec![
-        row(
-            "signup refused by THROTTLE_SIGNUP_IP",
-            &mut refused,
-            Some(("hash", base)),
-        ),
-        row("one argon2id hash", &mut hashes, None),
-    ])
+    Ok(versus(
+        ("signup refused by THROTTLE_SIGNUP_IP", &mut refused),
+        ("one argon2id hash", &mut hashes),
+        "hash",
+    ))
 }
 
 fn table(title: &str, note: &str, rows: &[Row]) -> String {
