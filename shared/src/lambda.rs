@@ -4,9 +4,6 @@
 //! `lambda_http::run`, and the `async fn` bodies of this crate, were otherwise built again
 //! at full optimisation into each of the functions (most of a one-handler rebuild).
 
-use std::future::Future;
-use std::pin::Pin;
-
 use futures_util::future::BoxFuture;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use lambda_runtime::LambdaEvent;
@@ -18,11 +15,7 @@ use crate::db::statements::Plan;
 use crate::state::{HttpState, PlanOf, or_exit};
 
 /// A function's handler, its future boxed so that one event loop serves every function.
-pub type Handler<S> =
-    for<'a> fn(
-        &'a S,
-        Request,
-    ) -> Pin<Box<dyn Future<Output = Result<Response<Body>, Error>> + Send + 'a>>;
+pub type Handler<S> = for<'a> fn(&'a S, Request) -> BoxFuture<'a, Result<Response<Body>, Error>>;
 
 /// The work of a function without an HTTP route, on its database; what it returns is the
 /// invocation's answer.
