@@ -21,9 +21,14 @@ pub type Handler<S> = for<'a> fn(&'a S, Request) -> BoxFuture<'a, Result<Respons
 /// invocation's answer.
 pub type Job = for<'a> fn(&'a Db) -> BoxFuture<'a, anyhow::Result<Value>>;
 
-/// An HTTP function: the cold start with `plan`, `set_up` adding what only this function
-/// needs (forgot-password's mailbox), then events served with `handler`.
-pub fn run(
+/// An HTTP function: the cold start with `plan`, then events served with `handler`.
+pub fn run(plan: PlanOf, handler: Handler<AppState>) -> Result<(), Error> {
+    run_with(plan, |_| {}, handler)
+}
+
+/// [`run`], with `set_up` adding to the state what only this function needs
+/// (forgot-password's mailbox).
+pub fn run_with(
     plan: PlanOf,
     set_up: fn(&mut AppState),
     handler: Handler<AppState>,

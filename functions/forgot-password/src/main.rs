@@ -9,7 +9,7 @@ use shared::mail::Mailbox;
 use shared::state::or_exit;
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(forgot_password::plan, with_ses_mailbox, |state, req| {
+    shared::lambda::run_with(forgot_password::plan, with_ses_mailbox, |state, req| {
         Box::pin(forgot_password::handler(state, req))
     })
 }

@@ -1,9 +1,7 @@
 //! Lambda entry point: build the state once per cold start, then serve events with it.
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(
-        reset_password::plan,
-        |_| {},
-        |state, req| Box::pin(reset_password::handler(state, req)),
-    )
+    shared::lambda::run(reset_password::plan, |state, req| {
+        Box::pin(reset_password::handler(state, req))
+    })
 }

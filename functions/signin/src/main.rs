@@ -1,9 +1,7 @@
 //! Lambda entry point: build the state once per cold start, then serve events with it.
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(
-        signin::plan,
-        |_| {},
-        |state, req| Box::pin(signin::handler(state, req)),
-    )
+    shared::lambda::run(signin::plan, |state, req| {
+        Box::pin(signin::handler(state, req))
+    })
 }

@@ -1,9 +1,7 @@
 //! Lambda entry point: build the state once per cold start, then serve events with it.
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(
-        task_complete::plan,
-        |_| {},
-        |state, req| Box::pin(task_complete::handler(state, req)),
-    )
+    shared::lambda::run(task_complete::plan, |state, req| {
+        Box::pin(task_complete::handler(state, req))
+    })
 }

@@ -1,9 +1,7 @@
 //! Lambda entry point: build the state once per cold start, then serve events with it.
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(
-        task_get::plan,
-        |_| {},
-        |state, req| Box::pin(task_get::handler(state, req)),
-    )
+    shared::lambda::run(task_get::plan, |state, req| {
+        Box::pin(task_get::handler(state, req))
+    })
 }

@@ -157,8 +157,6 @@ fn rewrite_sslmode(url: &str) -> Result<String, String> {
 pub struct Db {
     pool: Pool,
     statement_timeout: Duration,
-    /// Whether connections prepare their plan (`DATABASE_PREPARED_STATEMENTS`).
-    prepares: bool,
     /// Statements sent, each one round trip: lets tests and benchmarks count them.
     round_trips: Arc<AtomicU64>,
     /// Statements sent unnamed although the connection had prepared its plan: a statement
@@ -200,7 +198,6 @@ impl Db {
         Ok(Self {
             pool,
             statement_timeout: settings.statement_timeout,
-            prepares: settings.prepared_statements,
             round_trips: Arc::default(),
             unplanned: Arc::default(),
         })
@@ -293,7 +290,7 @@ impl Db {
         values: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
         let Some(prepared) = connection.prepared(statement) else {
-            if self.prepares && connection.has_prepared() {
+            if connection.has_prepared() {
                 self.unplanned.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(statement = ?statement, "not in the plan: sent unnamed");
             }

@@ -75,10 +75,6 @@ impl Plan {
         &self.statements
     }
 
-    pub fn len(&self) -> usize {
-        self.statements.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
     }
