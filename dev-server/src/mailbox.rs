@@ -42,6 +42,17 @@ impl DevMailbox {
     }
 }
 
+/// The token of the reset link to `app_url`'s `/reset-password` page in a mail's text.
+pub fn reset_token_in(mail: &str, app_url: &str) -> Option<String> {
+    let link = format!("{app_url}/reset-password?token=");
+    let at = mail.find(&link)? + link.len();
+    let token: String = mail[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (!token.is_empty()).then_some(token)
+}
+
 impl Mailer for DevMailbox {
     fn send<'a>(
         &'a self,

@@ -81,22 +81,19 @@ async fn start() -> anyhow::Result<()> {
 }
 
 async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
-    let config = Config::from_lookup(|name| {
+    // The environment, with the local defaults for what it leaves unset or blank.
+    let lookup = |name: &str| {
         std::env::var(name)
             .ok()
             .filter(|v| !v.trim().is_empty())
             .or_else(|| defaults.get(name).cloned())
-    })?;
+    };
+    let config = Config::from_lookup(lookup)?;
     let config = dev_server::for_plain_http_localhost(config);
     let mut state = AppState::new(config, dev_server::plan)?;
     let mail_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dev-mail");
     state.mailbox = Some(Mailbox {
-        settings: MailSettings::from_lookup(&|name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .or_else(|| defaults.get(name).cloned())
-        })?,
+        settings: MailSettings::from_lookup(&lookup)?,
         mailer: Arc::new(DevMailbox::new(&mail_dir)?),
     });
     println!(

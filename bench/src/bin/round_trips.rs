@@ -26,6 +26,9 @@ use shared::config::MailSettings;
 use shared::mail::Mailbox;
 use shared::routes::ROUTES;
 
+/// The frontend the reset mail links to.
+const APP_URL: &str = "http://localhost:3000";
+
 // ---------------------------------------------------------------------------------------
 // The requests.
 
@@ -239,8 +242,13 @@ async fn account_requests(
     .await?;
     // A second device, to sign out from the first.
     let second = pass.setup_signin(email, password).await?;
-    let claims = jwtoken_claims_unverified(&second)?;
-    let second_session = claims["jti"].as_str().context("no jti")?;
+    let second_session = pass
+        .functions
+        .state("session-revoke")?
+        .tokens
+        .verify(&second)
+        .map_err(|err| anyhow::anyhow!("the second signin's token: {err:?}"))?
+        .session_id;
     pass.send(
         "sessions-list",
         "/api/auth/sessions",
@@ -276,12 +284,8 @@ async fn account_requests(
         .messages_to(email)?
         .pop()
         .context("no reset mail")?;
-    let link = "reset-password?token=";
-    let at = mail.find(link).context("no reset link")? + link.len();
-    let reset_token: String = mail[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let reset_token =
+        dev_server::mailbox::reset_token_in(&mail, APP_URL).context("no reset link")?;
     let reset_password = "a reset passphrase";
     let body = json!({ "token": reset_token, "password": reset_password });
     pass.send(
@@ -304,14 +308,6 @@ async fn account_requests(
     )
     .await?;
     Ok(token)
-}
-
-/// The claims of a JWT, read without verifying it (the bench's own token).
-fn jwtoken_claims_unverified(token: &str) -> anyhow::Result<Value> {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).context("not a JWT")?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?;
-    Ok(serde_json::from_slice(&bytes)?)
 }
 
 /// One typical successful request per protected route, as the caller `user` with `token`.
@@ -541,7 +537,7 @@ async fn main() -> anyhow::Result<()> {
         state.mailbox = Some(Mailbox {
             settings: MailSettings {
                 from: "no-reply@bench.example.com".into(),
-                app_url: "http://localhost:3000".into(),
+                app_url: APP_URL.into(),
                 reset_token_ttl: Duration::from_secs(1800),
             },
             mailer: mailbox.clone(),

@@ -164,15 +164,15 @@ struct Row {
     ratio: String,
 }
 
-/// Two rows, `measured` then `base`, with `measured`'s ratios against `base` (named
+/// The rows of `measured` and of `base`, `measured`'s with its ratios against `base` (named
 /// `label` in the ratio column).
 fn versus(
     (name, samples): (&str, &mut [Duration]),
     (base_name, base_samples): (&str, &mut [Duration]),
     label: &str,
-) -> Vec<Row> {
+) -> [Row; 2] {
     let base = Percentiles::of(base_samples);
-    vec![
+    [
         row(name, samples, Some((label, base))),
         row(base_name, base_samples, None),
     ]
@@ -217,14 +217,12 @@ async fn tasks_list(
     let query = ListQuery::parse(|_| None)?;
     let (limit, offset) = (query.limit, query.offset);
     let (completed, pattern): (Option<bool>, Option<String>) = (None, None);
-    let types = [
-        Type::UUID,
-        Type::UUID,
-        Type::INT8,
-        Type::INT8,
-        Type::BOOL,
-        Type::TEXT,
-    ];
+    let types = shared::db::tasks::list_statement(
+        &shared::db::credentials::CallerKind::Session,
+        query.sort,
+        query.descending,
+    )
+    .types;
     let values: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
         &verified.session_id,
         &verified.user_id,
@@ -361,7 +359,8 @@ async fn signin_vs_argon2(
         ("signin handler (right password)", &mut handler),
         ("argon2id verify (m=19456,t=2,p=1)", &mut verify),
         "argon2id verify",
-    ))
+    )
+    .into())
 }
 
 /// Unknown email and wrong password, interleaved: both must be the same 400, after the
@@ -481,13 +480,12 @@ async fn token_kinds(
         }
     }
     let [mut hs256, mut eddsa] = samples;
-    let mut rows = versus(
+    let [jwt, hs256] = versus(
         ("tasks-list handler, Better Auth EdDSA JWT", &mut eddsa),
         ("tasks-list handler, our HS256 token", &mut hs256),
         "HS256",
     );
-    rows.reverse();
-    Ok(rows)
+    Ok(vec![hs256, jwt])
 }
 
 /// forgot-password for the registered email (a token stored, the mail written by the local
@@ -533,7 +531,7 @@ async fn forgot_registered_vs_unknown(
         "registered and unknown answered differently: {answers:?}"
     );
     let [mut registered, mut unknown] = samples;
-    let mut rows = versus(
+    let [unknown, registered] = versus(
         ("forgot-password, unknown email", &mut unknown),
         (
             "forgot-password, registered email (mail written)",
@@ -541,8 +539,7 @@ async fn forgot_registered_vs_unknown(
         ),
         "registered",
     );
-    rows.reverse();
-    Ok(rows)
+    Ok(vec![registered, unknown])
 }
 
 /// A signup the address's limit refuses (no hash: the verdict comes first) against one
@@ -584,7 +581,8 @@ async fn refused_signup_vs_hash(iterations: usize) -> anyhow::Result<Vec<Row>> {
         ("signup refused by THROTTLE_SIGNUP_IP", &mut refused),
         ("one argon2id hash", &mut hashes),
         "hash",
-    ))
+    )
+    .into())
 }
 
 fn table(title: &str, note: &str, rows: &[Row]) -> String {

@@ -367,15 +367,9 @@ impl Session {
     }
 }
 
-/// The token of the reset link in a mail's text.
+/// The token of the reset link to the app ([`ORIGIN`]) in a mail's text.
 pub fn reset_token_in(mail: &str) -> Option<String> {
-    let link = format!("{ORIGIN}/reset-password?token=");
-    let at = mail.find(&link)? + link.len();
-    let token: String = mail[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    (!token.is_empty()).then_some(token)
+    dev_server::mailbox::reset_token_in(mail, ORIGIN)
 }
 
 pub fn session_of(body: &Value) -> Session {
