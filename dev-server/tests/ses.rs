@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use dev_server::fixtures::moto::Moto;
 use forgot_password::ses::SesMailer;
-use helpers::{MAIL_FROM, ORIGIN, PASSWORD, TestApp, error, reset_token_in, session_of};
+use helpers::{MAIL_FROM, ORIGIN, TestApp, error, reset_token_in};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -46,7 +46,7 @@ async fn the_link_mailed_through_ses_resets_the_password_end_to_end() {
         .expect("verify the sender");
     let app = ses_app(&moto, &[]).await;
     let laptop = app.signup("ada@example.com").await;
-    let phone = session_of(&app.signin_with("ada@example.com", PASSWORD).await.1);
+    let phone = app.signin("ada@example.com").await;
 
     let answer = json!({ "message": "If that email is registered, a reset link has been sent" });
     for email in ["ada@example.com", "nobody@example.com"] {

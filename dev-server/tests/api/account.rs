@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Session, TestApp, error, session_of};
+use crate::helpers::{PASSWORD, Session, TestApp, error};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
@@ -35,7 +35,7 @@ const RESET_SENT: &str = "If that email is registered, a reset link has been sen
 async fn change_password_checks_the_current_one_and_ends_the_other_sessions() {
     let app = TestApp::spawn().await;
     let laptop = app.signup("ada@example.com").await;
-    let phone = session_of(&app.signin_with("ada@example.com", PASSWORD).await.1);
+    let phone = app.signin("ada@example.com").await;
     let grace = app.signup("grace@example.com").await;
 
     for (body, expected) in [
@@ -187,7 +187,7 @@ async fn the_name_follows_the_signup_rules_and_the_session_shows_it() {
 async fn deleting_the_account_takes_its_sessions_and_tasks_and_frees_the_email() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada@example.com").await;
-    let phone = session_of(&app.signin_with("ada@example.com", PASSWORD).await.1);
+    let phone = app.signin("ada@example.com").await;
     let grace = app.signup("grace@example.com").await;
     app.create_task(&ada, "Mine", None).await;
     app.create_task(&grace, "Grace's", None).await;
@@ -243,8 +243,8 @@ async fn deleting_the_account_takes_its_sessions_and_tasks_and_frees_the_email()
 async fn sessions_are_listed_per_device_and_each_can_be_ended() {
     let app = TestApp::spawn().await;
     let first = app.signup("ada@example.com").await;
-    let second = session_of(&app.signin_with("ada@example.com", PASSWORD).await.1);
-    let third = session_of(&app.signin_with("ada@example.com", PASSWORD).await.1);
+    let second = app.signin("ada@example.com").await;
+    let third = app.signin("ada@example.com").await;
     let grace = app.signup("grace@example.com").await;
 
     let list = |who: &Session| app.with_token(Method::GET, "/api/auth/sessions", &who.token);
@@ -324,7 +324,7 @@ async fn sessions_are_listed_per_device_and_each_can_be_ended() {
 async fn the_mailed_reset_link_sets_a_new_password_once_and_ends_every_session() {
     let app = TestApp::spawn().await;
     let laptop = app.signup("ada@example.com").await;
-    let phone = session_of(&app.signin_with("ada@example.com", PASSWORD).await.1);
+    let phone = app.signin("ada@example.com").await;
     let grace = app.signup("grace@example.com").await;
 
     // Registered or not, the same answer; only the registered address gets mail.

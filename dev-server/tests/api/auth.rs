@@ -352,7 +352,7 @@ fn claims_of_unchecked(token: &str) -> Claims {
 async fn signout_revokes_only_that_session() {
     let app = TestApp::spawn().await;
     let laptop = app.signup("ada@example.com").await;
-    let phone = session_of(&app.signin_with("ada@example.com", PASSWORD).await.1);
+    let phone = app.signin("ada@example.com").await;
 
     let request = app
         .request(Method::POST, "/api/auth/signout")
@@ -379,7 +379,7 @@ async fn signout_revokes_only_that_session() {
 async fn global_signout_revokes_every_session_of_the_user_only() {
     let app = TestApp::spawn().await;
     let laptop = app.signup("ada@example.com").await;
-    let phone = session_of(&app.signin_with("ada@example.com", PASSWORD).await.1);
+    let phone = app.signin("ada@example.com").await;
     let grace = app.signup("grace@example.com").await;
 
     let request = app

@@ -311,6 +311,13 @@ impl TestApp {
         session_of(&body)
     }
 
+    /// Signs `email` in with [`PASSWORD`] (on another device, say), which must succeed.
+    pub async fn signin(&self, email: &str) -> Session {
+        let (status, body) = self.signin_with(email, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        session_of(&body)
+    }
+
     pub async fn get_session(&self, token: &str) -> (StatusCode, Value) {
         self.send(
             self.request(Method::GET, "/api/auth/session")

@@ -7,7 +7,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, Session, TestApp, session_of};
+use crate::helpers::{PASSWORD, Session, TestApp};
 
 /// A PgBouncer in front of the test server whose server connections forget every
 /// prepared statement after each transaction.
@@ -100,7 +100,7 @@ async fn named_statements_a_pooler_forgets_fall_back_and_no_request_fails() {
 #[ignore = "needs pgbouncer (apt-get install pgbouncer); CI runs it"]
 async fn with_prepared_statements_off_nothing_is_ever_named() {
     let (_direct, _bouncer, app) = behind_forgetful_pgbouncer("off").await;
-    let ada = session_of(&app.signup_with("Ada", "ada@example.com", PASSWORD).await.1);
+    let ada = app.signup("ada@example.com").await;
     drive_every_route(&app, &ada).await;
     assert_eq!(app.state.db.fallbacks(), 0);
 }
