@@ -24,7 +24,8 @@ pub enum AuditEvent {
     /// A wrong password confirming a change of password or the deletion of the account.
     PasswordCheckFailed,
     PasswordChanged,
-    /// A reset link was mailed (the user id only when the email is registered).
+    /// A reset link was mailed to a registered email (recorded without a user id: the
+    /// request names only the email).
     ResetRequested,
     PasswordReset,
     SessionRevoked,

@@ -11,7 +11,7 @@ use shared::audit::AuditEvent;
 use shared::db::credentials::CallerKind;
 use shared::db::statements::Plan;
 use shared::db::users;
-use shared::domain::Password;
+use shared::domain::{Password, required};
 use shared::{ApiError, AppState, http};
 
 pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
@@ -38,14 +38,8 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 async fn change_password(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let call = access::own_account(state, &req).await?;
     let parsed = http::parse_json::<ChangePasswordBody>(&req).and_then(|body| {
-        let current = body
-            .current_password
-            .filter(|password| !password.is_empty())
-            .ok_or_else(|| ApiError::validation("Current password is required"))?;
-        let new = body
-            .new_password
-            .filter(|password| !password.is_empty())
-            .ok_or_else(|| ApiError::validation("New password is required"))?;
+        let current = required(body.current_password, "Current password is required")?;
+        let new = required(body.new_password, "New password is required")?;
         Ok((current, Password::parse(Some(new))?))
     });
     let (current, new) = call.parsed_or_refused(parsed).await?;

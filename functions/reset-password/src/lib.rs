@@ -11,7 +11,7 @@ use shared::audit::{self, AuditEvent};
 use shared::db::credentials::CallerKind;
 use shared::db::password_resets;
 use shared::db::statements::Plan;
-use shared::domain::Password;
+use shared::domain::{Password, required};
 use shared::mail::ResetToken;
 use shared::{ApiError, AppState, http};
 
@@ -39,10 +39,7 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 
 async fn reset_password(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let body: ResetBody = http::parse_json(&req)?;
-    let token = body
-        .token
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| ApiError::validation(INVALID_TOKEN))?;
+    let token = required(body.token, INVALID_TOKEN)?;
     let password = Password::parse(body.password)?;
     let digest = ResetToken::digest_of(&token);
     if !password_resets::is_valid(&state.db, &digest).await? {

@@ -14,7 +14,7 @@ use shared::db::statements::Plan;
 use shared::db::throttle::Attempt;
 use shared::db::users::SigninLookup;
 use shared::db::{sessions, users};
-use shared::domain::Email;
+use shared::domain::{Email, required};
 use shared::secrecy::SecretString;
 use shared::{ApiError, AppState, http};
 
@@ -42,10 +42,7 @@ async fn signin(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
     let body: SigninBody = http::parse_json(&req)?;
     let email = Email::normalise(body.email.as_deref())
         .ok_or_else(|| ApiError::validation("Email is required"))?;
-    let password = body
-        .password
-        .filter(|password| !password.is_empty())
-        .ok_or_else(|| ApiError::validation("Password is required"))?;
+    let password = required(body.password, "Password is required")?;
 
     let source_ip = http::source_ip(&req);
     let attempt = Attempt::password_check(

@@ -11,6 +11,7 @@ use shared::audit::AuditEvent;
 use shared::db::credentials::CallerKind;
 use shared::db::statements::Plan;
 use shared::db::users;
+use shared::domain::required;
 use shared::{ApiError, AppState, http};
 
 pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
@@ -35,11 +36,8 @@ pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, E
 
 async fn delete_user(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let call = access::own_account(state, &req).await?;
-    let parsed = http::parse_json::<DeleteBody>(&req).and_then(|body| {
-        body.password
-            .filter(|password| !password.is_empty())
-            .ok_or_else(|| ApiError::validation("Password is required"))
-    });
+    let parsed = http::parse_json::<DeleteBody>(&req)
+        .and_then(|body| required(body.password, "Password is required"));
     let password = call.parsed_or_refused(parsed).await?;
     let attempt = call
         .confirm_password(password, "Password is incorrect")

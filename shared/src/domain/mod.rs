@@ -7,6 +7,13 @@ mod user;
 pub use task::{ListQuery, SortKey, StatusFilter, TaskDescription, TaskTitle};
 pub use user::{Email, Name, Password};
 
+/// A required value kept exactly as sent (a password to check, a reset token): present and
+/// not empty, else a 400 with `missing`.
+pub fn required(raw: Option<String>, missing: &str) -> Result<String, crate::ApiError> {
+    raw.filter(|value| !value.is_empty())
+        .ok_or_else(|| crate::ApiError::validation(missing))
+}
+
 /// A required free-text field: trimmed, then non-empty, without NUL and at most `max_chars`
 /// characters (Unicode scalar values, so any script counts the same).
 fn trimmed_text(
