@@ -429,12 +429,7 @@ pub fn through_proxy(url: &str, proxy: SocketAddr) -> anyhow::Result<String> {
 
 /// Host and port of the server behind `url`.
 pub fn upstream(url: &str) -> anyhow::Result<(String, u16)> {
-    let config: tokio_postgres::Config = url.parse()?;
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => bail!("the proxy needs a TCP host in the database URL"),
-    };
-    Ok((host, config.get_ports().first().copied().unwrap_or(5432)))
+    dev_server::postgres::host_and_port(url).context("the proxy needs a TCP host")
 }
 
 #[cfg(test)]

@@ -136,15 +136,7 @@ impl PgBouncer {
 
     /// Whether `url` names the server behind this PgBouncer.
     pub fn fronts(&self, url: &str) -> bool {
-        let Ok(config) = url.parse::<tokio_postgres::Config>() else {
-            return false;
-        };
-        let host = match config.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-            _ => return false,
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        (host, port) == self.upstream
+        crate::postgres::host_and_port(url).is_ok_and(|server| server == self.upstream)
     }
 
     /// `url` (a plaintext postgres:// URL to the upstream server) pointed at PgBouncer.

@@ -302,6 +302,16 @@ pub fn postgres_user() -> anyhow::Result<(u32, u32)> {
         .context("running as root needs a `postgres` user to run the server as (useradd postgres)")
 }
 
+/// The TCP host and port a postgres:// `url` connects to (port 5432 when it names none).
+pub fn host_and_port(url: &str) -> anyhow::Result<(String, u16)> {
+    let config: tokio_postgres::Config = url.parse().context("a postgres:// URL")?;
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => bail!("the database URL names no TCP host"),
+    };
+    Ok((host, config.get_ports().first().copied().unwrap_or(5432)))
+}
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

@@ -82,12 +82,8 @@ pub fn pgbouncer() -> Option<&'static dev_server::pgbouncer::PgBouncer> {
     BOUNCER
         .get_or_init(|| {
             std::env::var_os("TEST_PGBOUNCER")?;
-            let admin: tokio_postgres::Config = admin_url().parse().expect("admin URL");
-            let host = match admin.get_hosts().first() {
-                Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-                _ => panic!("TEST_PGBOUNCER needs a TCP host in the admin URL"),
-            };
-            let port = admin.get_ports().first().copied().unwrap_or(5432);
+            let (host, port) = dev_server::postgres::host_and_port(&admin_url())
+                .unwrap_or_else(|err| panic!("TEST_PGBOUNCER needs a TCP admin URL: {err:#}"));
             Some(
                 dev_server::pgbouncer::PgBouncer::start(&host, port, 8)
                     .unwrap_or_else(|err| panic!("PgBouncer: {err:#}")),

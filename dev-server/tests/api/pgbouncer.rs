@@ -12,12 +12,7 @@ use crate::helpers::{PASSWORD, Session, TestApp};
 /// A PgBouncer in front of the test server whose server connections forget every
 /// prepared statement after each transaction.
 fn forgetful_pgbouncer(app: &TestApp) -> dev_server::pgbouncer::PgBouncer {
-    let config: tokio_postgres::Config = app.database_url.parse().expect("database URL");
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => panic!("a TCP host"),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let (host, port) = dev_server::postgres::host_and_port(&app.database_url).expect("a TCP host");
     dev_server::pgbouncer::PgBouncer::start_forgetting_named_statements(&host, port, 4)
         .unwrap_or_else(|err| panic!("PgBouncer: {err:#}"))
 }
