@@ -3,7 +3,7 @@
 //! this process exits however it exits. PgBouncer refuses to run as root: as root it runs
 //! as the `postgres` user.
 
-use std::os::unix::fs::{MetadataExt, chown};
+use std::os::unix::fs::chown;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
@@ -55,17 +55,11 @@ impl PgBouncer {
     ) -> anyhow::Result<Self> {
         let program = which("pgbouncer")
             .context("pgbouncer is not installed (Debian: apt-get install pgbouncer)")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::postgres::free_port()?;
         let dir =
             std::env::temp_dir().join(format!("todo-api-pgbouncer-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let run_as = if std::fs::metadata("/proc/self")?.uid() == 0 {
-            Some(crate::postgres::postgres_user()?)
-        } else {
-            None
-        };
+        let run_as = crate::postgres::server_user_if_root()?;
         let users = dir.join("users.txt");
         std::fs::write(&users, "\"postgres\" \"\"\n")?;
         let ini = dir.join("pgbouncer.ini");
@@ -110,10 +104,7 @@ impl PgBouncer {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if let Some((uid, gid)) = run_as {
-            std::os::unix::process::CommandExt::uid(&mut command, uid);
-            std::os::unix::process::CommandExt::gid(&mut command, gid);
-        }
+        crate::postgres::run_as(&mut command, run_as);
         let mut child = command.spawn().context("starting pgbouncer")?;
         let stdin = child.stdin.take().context("pgbouncer watchdog stdin")?;
         let bouncer = Self {

@@ -25,11 +25,7 @@ impl Cluster {
 
     /// As [`Cluster::init`], with the server programs of `bindir` (another major version).
     pub fn init_from(dir: &Path, bindir: PathBuf) -> anyhow::Result<Self> {
-        let run_as = if std::fs::metadata("/proc/self")?.uid() == 0 {
-            Some(postgres_user()?)
-        } else {
-            None
-        };
+        let run_as = server_user_if_root()?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let data_dir = dir.join("data");
         let socket_dir = dir.to_path_buf();
@@ -73,10 +69,7 @@ impl Cluster {
     }
 
     fn as_server_user(&self, mut command: Command) -> Command {
-        if let Some((uid, gid)) = self.run_as {
-            std::os::unix::process::CommandExt::uid(&mut command, uid);
-            std::os::unix::process::CommandExt::gid(&mut command, gid);
-        }
+        run_as(&mut command, self.run_as);
         command
     }
 
@@ -302,6 +295,24 @@ pub fn postgres_user() -> anyhow::Result<(u32, u32)> {
         .context("running as root needs a `postgres` user to run the server as (useradd postgres)")
 }
 
+/// Who runs PostgreSQL and PgBouncer: the `postgres` user when we are root (both refuse
+/// root), else ourselves (`None`).
+pub fn server_user_if_root() -> anyhow::Result<Option<(u32, u32)>> {
+    if std::fs::metadata("/proc/self")?.uid() == 0 {
+        postgres_user().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Makes `command` run as `user` (uid, gid), when there is one.
+pub fn run_as(command: &mut Command, user: Option<(u32, u32)>) {
+    if let Some((uid, gid)) = user {
+        std::os::unix::process::CommandExt::uid(command, uid);
+        std::os::unix::process::CommandExt::gid(command, gid);
+    }
+}
+
 /// The TCP host and port a postgres:// `url` connects to (port 5432 when it names none).
 pub fn host_and_port(url: &str) -> anyhow::Result<(String, u16)> {
     let config: tokio_postgres::Config = url.parse().context("a postgres:// URL")?;
@@ -312,6 +323,7 @@ pub fn host_and_port(url: &str) -> anyhow::Result<(String, u16)> {
     Ok((host, config.get_ports().first().copied().unwrap_or(5432)))
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// A port of 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

@@ -92,16 +92,21 @@ pub fn pgbouncer() -> Option<&'static dev_server::pgbouncer::PgBouncer> {
         .as_ref()
 }
 
+/// `url` through the suite's PgBouncer, when there is one and it fronts `url`'s server
+/// (a test's own cluster is reached directly).
+fn through_pgbouncer(url: &str) -> Option<String> {
+    pgbouncer()
+        .filter(|bouncer| bouncer.fronts(url))
+        .map(|bouncer| bouncer.url_for(url).expect("a URL through PgBouncer"))
+}
+
 /// A fresh, migrated database on the server of `admin`; returns its URL. With
 /// `TEST_PGBOUNCER` the migrations go through PgBouncer, as they may on Neon's pooler.
 pub async fn fresh_database_on(admin: &str) -> String {
     let url = dev_server::fixtures::create_database(admin, "test")
         .await
         .unwrap_or_else(|err| panic!("fresh database: {err:#}"));
-    let migrate_via = match pgbouncer().filter(|bouncer| bouncer.fronts(&url)) {
-        Some(bouncer) => bouncer.url_for(&url).expect("a URL through PgBouncer"),
-        None => url.clone(),
-    };
+    let migrate_via = through_pgbouncer(&url).unwrap_or_else(|| url.clone());
     dev_server::migrate(&migrate_via)
         .await
         .unwrap_or_else(|err| panic!("migrations: {err:#}"));
@@ -169,20 +174,19 @@ impl TestApp {
     ) -> Self {
         // Through PgBouncer when it fronts this database's server (a test's own cluster
         // is reached directly).
-        let bouncer = pgbouncer().filter(|bouncer| bouncer.fronts(&url));
-        let app_url = match bouncer {
-            Some(bouncer) => bouncer.url_for(&url).expect("a URL through PgBouncer"),
-            None => url.clone(),
-        };
+        let pooled = through_pgbouncer(&url);
         let mut vars: HashMap<String, String> = HashMap::from([
-            ("DATABASE_URL".into(), app_url),
+            (
+                "DATABASE_URL".into(),
+                pooled.clone().unwrap_or_else(|| url.clone()),
+            ),
             ("BETTER_AUTH_SECRET".into(), SECRET.into()),
             ("ALLOWED_ORIGINS".into(), ORIGIN.into()),
             ("DATABASE_POOL_SIZE".into(), "4".into()),
             ("EMAIL_FROM".into(), MAIL_FROM.into()),
             ("APP_URL".into(), ORIGIN.into()),
         ]);
-        if bouncer.is_some() {
+        if pooled.is_some() {
             vars.insert("DATABASE_PREPARED_STATEMENTS".into(), "off".into());
         }
         vars.extend(
