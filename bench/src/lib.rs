@@ -31,6 +31,20 @@ pub fn micros(duration: Duration) -> String {
     format!("{:.1}", duration.as_secs_f64() * 1e6)
 }
 
+/// The status and JSON body of a handler's response.
+pub fn answer(
+    response: Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let response = response.map_err(|err| anyhow::anyhow!("handler failed: {err}"))?;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text)?,
+        lambda_http::Body::Binary(bytes) => serde_json::from_slice(bytes)?,
+        _ => serde_json::Value::Null,
+    };
+    Ok((status, body))
+}
+
 /// The signing secret of every benchmark run (never a deployment's).
 pub const SECRET: &str = "bench-secret-0123456789-ABCDEFGHIJ-klmnop";
 
@@ -41,9 +55,7 @@ pub async fn better_auth_with_user(
     name: &str,
     email: &str,
 ) -> anyhow::Result<(BetterAuthServer, BetterAuthUser)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = dev_server::postgres::free_port()?;
     let base_url = format!("http://127.0.0.1:{port}");
     let server = BetterAuthServer::try_start(database_url, SECRET, &base_url, port, &[]).await?;
     let user = server.try_sign_up(name, email).await?;

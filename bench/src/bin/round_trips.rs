@@ -19,7 +19,6 @@ use bench::BenchDb;
 use bench::proxy::{Counters, Mode, Proxy, Snapshot, through_proxy, upstream};
 use dev_server::fixtures::better_auth::BetterAuthUser;
 use dev_server::mailbox::DevMailbox;
-use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::config::MailSettings;
@@ -131,13 +130,11 @@ impl<'a> Pass<'a> {
         let body = json!({ "email": email, "password": password });
         let req =
             dev_server::fixtures::gateway_request("signin", "/api/auth/signin", None, Some(&body))?;
-        let response = dev_server::dispatch(self.functions.state("signin")?, "signin", req)
-            .await
-            .map_err(|err| anyhow::anyhow!("signin failed: {err}"))?;
-        let body: Value = match response.body() {
-            Body::Text(text) => serde_json::from_str(text)?,
-            _ => Value::Null,
-        };
+        let (status, body) = bench::answer(
+            dev_server::dispatch(self.functions.state("signin")?, "signin", req).await,
+        )
+        .context("signin")?;
+        ensure!(status == 200, "signin answered {status}: {body}");
         Ok(body["token"]
             .as_str()
             .context("signin gave no token")?
@@ -168,12 +165,7 @@ impl<'a> Pass<'a> {
             state.db.round_trips() - statements,
             state.db.unplanned_statements() - unplanned,
         );
-        let response = response.map_err(|err| anyhow::anyhow!("{function} failed: {err}"))?;
-        let got = response.status().as_u16();
-        let body = match response.body() {
-            Body::Text(text) => serde_json::from_str(text)?,
-            _ => Value::Null,
-        };
+        let (got, body) = bench::answer(response).context(function)?;
         ensure!(got == status, "{function} answered {got}: {body}");
         self.measured.insert(
             function,

@@ -10,11 +10,10 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
-use bench::{BenchDb, Percentiles, micros};
+use bench::{BenchDb, Percentiles, answer, micros};
 use dev_server::fixtures::better_auth::BetterAuthUser;
 use dev_server::fixtures::{SeededUser, gateway_request};
 use dev_server::mailbox::DevMailbox;
-use lambda_http::Body;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::config::MailSettings;
@@ -79,23 +78,8 @@ fn args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-/// The status and JSON body of a handler's response.
-fn answer(
-    response: Result<lambda_http::Response<Body>, lambda_http::Error>,
-) -> anyhow::Result<(u16, Value)> {
-    let response = response.map_err(|err| anyhow::anyhow!("handler failed: {err}"))?;
-    let status = response.status().as_u16();
-    let body = match response.body() {
-        Body::Text(text) => serde_json::from_str(text)?,
-        Body::Binary(bytes) => serde_json::from_slice(bytes)?,
-        _ => Value::Null,
-    };
-    Ok((status, body))
-}
-
 /// The SQL text the handler's last statement sent, read back from the server so the raw
-/// side runs exactly that text (the statement is built inside shared::db::tasks, not
-/// exported, and a copy here could drift from it).
+/// side runs exactly the text the handler sent.
 async fn last_statement_of_app(url: &str) -> anyhow::Result<String> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
