@@ -162,6 +162,49 @@ impl BenchDb {
     }
 }
 
+/// The frontend the benchmarks' reset mail links to.
+pub const APP_URL: &str = "http://localhost:3000";
+
+/// Where forgot-password's mail goes in a benchmark: the local server's mailbox (a file per
+/// mail) in a folder of its own, removed when this is dropped.
+pub struct BenchMail {
+    pub mailer: std::sync::Arc<dev_server::mailbox::DevMailbox>,
+    dir: std::path::PathBuf,
+}
+
+impl BenchMail {
+    pub fn new() -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "todo-api-bench-mail-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        Ok(Self {
+            mailer: std::sync::Arc::new(dev_server::mailbox::DevMailbox::new(&dir)?),
+            dir,
+        })
+    }
+
+    /// A state's mailbox on this folder: links to [`APP_URL`], the default token lifetime.
+    pub fn mailbox(&self) -> anyhow::Result<shared::mail::Mailbox> {
+        let settings = shared::config::MailSettings::from_lookup(&|name: &str| match name {
+            "EMAIL_FROM" => Some("no-reply@bench.example.com".to_owned()),
+            "APP_URL" => Some(APP_URL.to_owned()),
+            _ => None,
+        })?;
+        Ok(shared::mail::Mailbox {
+            settings,
+            mailer: self.mailer.clone(),
+        })
+    }
+}
+
+impl Drop for BenchMail {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A directory of its own for each private cluster: `target/bench-db/<pid>-<n>`, so a
 /// benchmark may start several (each one's drop removes its directory, and starting a
 /// cluster in a directory stops whatever server ran there).

@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -21,12 +20,7 @@ use dev_server::fixtures::better_auth::BetterAuthUser;
 use dev_server::mailbox::DevMailbox;
 use serde_json::{Value, json};
 use shared::AppState;
-use shared::config::MailSettings;
-use shared::mail::Mailbox;
 use shared::routes::ROUTES;
-
-/// The frontend the reset mail links to.
-const APP_URL: &str = "http://localhost:3000";
 
 // ---------------------------------------------------------------------------------------
 // The requests.
@@ -277,7 +271,7 @@ async fn account_requests(
         .pop()
         .context("no reset mail")?;
     let reset_token =
-        dev_server::mailbox::reset_token_in(&mail, APP_URL).context("no reset link")?;
+        dev_server::mailbox::reset_token_in(&mail, bench::APP_URL).context("no reset link")?;
     let reset_password = "a reset passphrase";
     let body = json!({ "token": reset_token, "password": reset_password });
     pass.send(
@@ -520,20 +514,11 @@ async fn main() -> anyhow::Result<()> {
         settings.push(("BETTER_AUTH_URL", server.address.as_str()));
     }
     // The local server's mailbox: forgot-password's mail, read back for its link.
-    let mail_dir =
-        std::env::temp_dir().join(format!("todo-api-round-trips-{}", std::process::id()));
-    let mailbox = Arc::new(DevMailbox::new(&mail_dir)?);
+    let mail = bench::BenchMail::new()?;
     let mut states = HashMap::new();
     for route in ROUTES {
         let mut state = db.state_of(route.function, &settings)?;
-        state.mailbox = Some(Mailbox {
-            settings: MailSettings {
-                from: "no-reply@bench.example.com".into(),
-                app_url: APP_URL.into(),
-                reset_token_ttl: Duration::from_secs(1800),
-            },
-            mailer: mailbox.clone(),
-        });
+        state.mailbox = Some(mail.mailbox()?);
         // The connection with its plan prepared, and Better Auth's keys, are paid here,
         // as a cold start pays them, outside every measured request.
         state.db.warm_up_prepared().await?;
@@ -548,20 +533,20 @@ async fn main() -> anyhow::Result<()> {
         "the warm-ups did not all go through the proxy"
     );
 
-    let plain = pass(&functions, &proxy.counters, &mailbox, "plain").await?;
+    let plain = pass(&functions, &proxy.counters, &mail.mailer, "plain").await?;
     let mut passes = vec![(Kind::Ours, plain)];
     if let Some((_, user)) = &better_auth {
         for kind in [Kind::BetterAuthJwt, Kind::BetterAuthSession] {
             passes.push((
                 kind,
-                better_auth_pass(&functions, &proxy.counters, &mailbox, user, kind).await?,
+                better_auth_pass(&functions, &proxy.counters, &mail.mailer, user, kind).await?,
             ));
         }
     }
     let delayed = match args.delay_ms {
         Some(delay) => {
             proxy.delay_ms.store(delay, Ordering::SeqCst);
-            let delayed = pass(&functions, &proxy.counters, &mailbox, "delayed").await?;
+            let delayed = pass(&functions, &proxy.counters, &mail.mailer, "delayed").await?;
             Some((delay, delayed))
         }
         None => None,

@@ -13,12 +13,9 @@ use anyhow::{Context as _, bail, ensure};
 use bench::{BenchDb, Percentiles, answer, micros};
 use dev_server::fixtures::better_auth::BetterAuthUser;
 use dev_server::fixtures::{SeededUser, gateway_request};
-use dev_server::mailbox::DevMailbox;
 use serde_json::{Value, json};
 use shared::AppState;
-use shared::config::MailSettings;
 use shared::domain::ListQuery;
-use shared::mail::Mailbox;
 use shared::secrecy::SecretString;
 use tokio_postgres::types::Type;
 
@@ -607,16 +604,9 @@ async fn main() -> anyhow::Result<()> {
         keys.read_keys_logged(&state.db).await;
     }
     let seeded = SeededUser::create(&state, EMAIL, PASSWORD, TASKS).await?;
-    let mail_dir = std::env::temp_dir().join(format!("todo-api-warm-{}", std::process::id()));
+    let mail = bench::BenchMail::new()?;
     let mut state = state;
-    state.mailbox = Some(Mailbox {
-        settings: MailSettings {
-            from: "no-reply@bench.example.com".into(),
-            app_url: "http://localhost:3000".into(),
-            reset_token_ttl: Duration::from_secs(1800),
-        },
-        mailer: std::sync::Arc::new(DevMailbox::new(&mail_dir)?),
-    });
+    state.mailbox = Some(mail.mailbox()?);
 
     // One handler call, so pg_stat_activity shows its statement as the connection's last.
     let req = gateway_request(
