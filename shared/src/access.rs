@@ -230,6 +230,11 @@ impl Call<'_> {
     fn audit_access_denied(&self) {
         self.audit(AuditEvent::AccessDenied);
     }
+
+    /// Logs `event` for this request and its caller.
+    pub fn audit(&self, event: AuditEvent) {
+        audit::record(self.state, self.req, event, self.caller.known_id.as_deref());
+    }
 }
 
 /// The caller of an account route (change-password, user, sessions): one of our own

@@ -3,7 +3,7 @@
 //! right password or wrong).
 
 use crate::access::Call;
-use crate::audit::{self, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::db::throttle::Attempt;
 use crate::db::users::{self, PasswordCheck};
 use crate::error::{ApiError, AuthFailure};
@@ -50,10 +50,5 @@ impl Call<'_> {
             return Err(ApiError::validation(wrong));
         }
         Ok(attempt)
-    }
-
-    /// Logs `event` for this request and its caller.
-    pub fn audit(&self, event: AuditEvent) {
-        audit::record(self.state, self.req, event, self.caller.known_id.as_deref());
     }
 }

@@ -27,8 +27,7 @@ pub enum ResetRequest {
 }
 
 pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
-    let mut types = vec![Type::TEXT];
-    types.extend(throttle::COUNTING_TYPES);
+    let mut types = throttle::email_and_attempt_types();
     types.extend([Type::BYTEA, Type::FLOAT8]);
     Statement::new(
         format!(

@@ -138,6 +138,14 @@ impl Attempt {
 pub(super) const COUNTING_TYPES: [Type; 3] =
     [Type::TEXT_ARRAY, Type::BYTEA_ARRAY, Type::INT4_ARRAY];
 
+/// `$1` (text: the email) and an [`Attempt`] counted by [`counting_ctes`] as `$2`..`$4`,
+/// the start of every statement that judges an attempt on an email.
+pub(super) fn email_and_attempt_types() -> Vec<Type> {
+    let mut types = vec![Type::TEXT];
+    types.extend(COUNTING_TYPES);
+    types
+}
+
 /// The types of the parameters [`success_ctes`] reads.
 pub(super) const SUCCESS_TYPES: [Type; 3] = [Type::BYTEA, Type::BYTEA, Type::BYTEA];
 

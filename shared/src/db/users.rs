@@ -34,13 +34,6 @@ pub enum SignupCheck {
     Throttled { retry_after_secs: u64 },
 }
 
-/// `$1` (text) and an [`Attempt`] counted by [`throttle::counting_ctes`] as `$2`..`$4`.
-fn email_and_attempt_types() -> Vec<Type> {
-    let mut types = vec![Type::TEXT];
-    types.extend(throttle::COUNTING_TYPES);
-    types
-}
-
 pub static CHECK_SIGNUP: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
         format!(
@@ -49,7 +42,7 @@ pub static CHECK_SIGNUP: LazyLock<Statement> = LazyLock::new(|| {
                     EXISTS (SELECT 1 FROM users WHERE lower(email) = $1)",
             throttle = throttle::counting_ctes(2),
         ),
-        email_and_attempt_types(),
+        throttle::email_and_attempt_types(),
     )
 });
 
@@ -141,7 +134,7 @@ pub static FIND_FOR_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
                FROM (SELECT 1) AS one LEFT JOIN users u ON lower(u.email) = $1",
             throttle = throttle::counting_ctes(2),
         ),
-        email_and_attempt_types(),
+        throttle::email_and_attempt_types(),
     )
 });
 
