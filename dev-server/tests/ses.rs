@@ -11,11 +11,9 @@ use std::sync::Arc;
 
 use dev_server::fixtures::moto::Moto;
 use forgot_password::ses::SesMailer;
-use helpers::{MAIL_FROM, ORIGIN, TestApp, error, reset_token_in};
+use helpers::{MAIL_FROM, NEW_PASSWORD, ORIGIN, RESET_SENT, TestApp, error, reset_token_in};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-const NEW_PASSWORD: &str = "a brand new passphrase";
 
 async fn ses_app(moto: &Moto, overrides: &[(&str, &str)]) -> TestApp {
     let env = moto.env(&[]);
@@ -48,11 +46,9 @@ async fn the_link_mailed_through_ses_resets_the_password_end_to_end() {
     let laptop = app.signup("ada@example.com").await;
     let phone = app.signin("ada@example.com").await;
 
-    let answer = json!({ "message": "If that email is registered, a reset link has been sent" });
+    let answer = json!({ "message": RESET_SENT });
     for email in ["ada@example.com", "nobody@example.com"] {
-        let (status, body) = app
-            .post_json("/api/auth/forgot-password", &json!({ "email": email }))
-            .await;
+        let (status, body) = app.forgot_password(email).await;
         assert_eq!((status, body), (StatusCode::OK, answer.clone()), "{email}");
     }
     assert!(sent_to(&moto, "nobody@example.com").await.is_empty());
@@ -71,13 +67,8 @@ async fn the_link_mailed_through_ses_resets_the_password_end_to_end() {
     );
     let token = reset_token_in(body).expect("a reset link");
 
-    let app = &app;
-    let reset = |token: &str, password: &str| {
-        let body = json!({ "token": token, "password": password });
-        async move { app.post_json("/api/auth/reset-password", &body).await }
-    };
     assert_eq!(
-        reset(&token, NEW_PASSWORD).await,
+        app.reset_password(&token, NEW_PASSWORD).await,
         (
             StatusCode::OK,
             json!({ "message": "Password has been reset" })
@@ -94,7 +85,7 @@ async fn the_link_mailed_through_ses_resets_the_password_end_to_end() {
         StatusCode::OK
     );
     assert_eq!(
-        reset(&token, "yet another passphrase").await,
+        app.reset_password(&token, "yet another passphrase").await,
         (
             StatusCode::BAD_REQUEST,
             error("Invalid or expired reset token")

@@ -6,30 +6,16 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Session, TestApp, error};
-
-const NEW_PASSWORD: &str = "a brand new passphrase";
+use crate::helpers::{NEW_PASSWORD, PASSWORD, RESET_SENT, Session, TestApp, error};
 
 async fn change_password(app: &TestApp, who: &Session, body: Value) -> (StatusCode, Value) {
     let request = app.with_token(Method::POST, "/api/auth/change-password", &who.token);
     app.send(request.json(&body)).await
 }
 
-async fn forgot(app: &TestApp, email: &str) -> (StatusCode, Value) {
-    app.post_json("/api/auth/forgot-password", &json!({ "email": email }))
-        .await
-}
-
-async fn reset(app: &TestApp, token: &str, password: &str) -> (StatusCode, Value) {
-    let body = json!({ "token": token, "password": password });
-    app.post_json("/api/auth/reset-password", &body).await
-}
-
 fn message(text: &str) -> Value {
     json!({ "message": text })
 }
-
-const RESET_SENT: &str = "If that email is registered, a reset link has been sent";
 
 #[tokio::test]
 async fn change_password_checks_the_current_one_and_ends_the_other_sessions() {
@@ -329,11 +315,11 @@ async fn the_mailed_reset_link_sets_a_new_password_once_and_ends_every_session()
 
     // Registered or not, the same answer; only the registered address gets mail.
     assert_eq!(
-        forgot(&app, " Ada@Example.com ").await,
+        app.forgot_password(" Ada@Example.com ").await,
         (StatusCode::OK, message(RESET_SENT))
     );
     assert_eq!(
-        forgot(&app, "nobody@example.com").await,
+        app.forgot_password("nobody@example.com").await,
         (StatusCode::OK, message(RESET_SENT))
     );
     assert!(
@@ -366,7 +352,7 @@ async fn the_mailed_reset_link_sets_a_new_password_once_and_ends_every_session()
 
     // The password follows the signup rules; a bad token changes nothing.
     assert_eq!(
-        reset(&app, &token, "short").await,
+        app.reset_password(&token, "short").await,
         (
             StatusCode::BAD_REQUEST,
             error("Password must be at least 8 characters")
@@ -377,7 +363,11 @@ async fn the_mailed_reset_link_sets_a_new_password_once_and_ends_every_session()
         error("Invalid or expired reset token"),
     );
     for bad in ["", "not-a-token", &token[..42]] {
-        assert_eq!(reset(&app, bad, NEW_PASSWORD).await, invalid, "{bad:?}");
+        assert_eq!(
+            app.reset_password(bad, NEW_PASSWORD).await,
+            invalid,
+            "{bad:?}"
+        );
     }
     assert_eq!(
         app.post_json(
@@ -390,7 +380,7 @@ async fn the_mailed_reset_link_sets_a_new_password_once_and_ends_every_session()
     assert_eq!(app.get_session(&laptop.token).await.0, StatusCode::OK);
 
     assert_eq!(
-        reset(&app, &token, NEW_PASSWORD).await,
+        app.reset_password(&token, NEW_PASSWORD).await,
         (StatusCode::OK, message("Password has been reset"))
     );
     for old in [&laptop, &phone] {
@@ -409,7 +399,7 @@ async fn the_mailed_reset_link_sets_a_new_password_once_and_ends_every_session()
         (StatusCode::BAD_REQUEST, error("Invalid email or password"))
     );
     assert_eq!(
-        reset(&app, &token, "another new passphrase").await,
+        app.reset_password(&token, "another new passphrase").await,
         invalid,
         "single use"
     );
@@ -420,8 +410,8 @@ async fn the_mailed_reset_link_sets_a_new_password_once_and_ends_every_session()
 async fn a_newer_request_voids_older_links_and_links_expire() {
     let app = TestApp::spawn().await;
     app.signup("ada@example.com").await;
-    forgot(&app, "ada@example.com").await;
-    forgot(&app, "ada@example.com").await;
+    app.forgot_password("ada@example.com").await;
+    app.forgot_password("ada@example.com").await;
     let tokens = app.reset_tokens_mailed_to("ada@example.com");
     assert_eq!(tokens.len(), 2);
     let invalid = (
@@ -429,7 +419,7 @@ async fn a_newer_request_voids_older_links_and_links_expire() {
         error("Invalid or expired reset token"),
     );
     assert_eq!(
-        reset(&app, &tokens[0], NEW_PASSWORD).await,
+        app.reset_password(&tokens[0], NEW_PASSWORD).await,
         invalid,
         "voided by the newer"
     );
@@ -441,7 +431,7 @@ async fn a_newer_request_voids_older_links_and_links_expire() {
         .await
         .expect("expire");
     assert_eq!(
-        reset(&app, &tokens[1], NEW_PASSWORD).await,
+        app.reset_password(&tokens[1], NEW_PASSWORD).await,
         invalid,
         "expired"
     );
@@ -458,21 +448,21 @@ async fn reset_requests_check_the_email_and_are_throttled_alike_for_every_addres
         TestApp::spawn_with(&[("THROTTLE_RESET_EMAIL", "2"), ("THROTTLE_RESET_IP", "5")]).await;
     app.signup("ada@example.com").await;
     assert_eq!(
-        forgot(&app, "").await,
+        app.forgot_password("").await,
         (StatusCode::BAD_REQUEST, error("Email is required"))
     );
     assert_eq!(
-        forgot(&app, "not an email").await,
+        app.forgot_password("not an email").await,
         (StatusCode::BAD_REQUEST, error("Please enter a valid email"))
     );
     for email in ["ada@example.com", "nobody@example.com"] {
         for _ in 0..2 {
             assert_eq!(
-                forgot(&app, email).await,
+                app.forgot_password(email).await,
                 (StatusCode::OK, message(RESET_SENT))
             );
         }
-        let (status, body) = forgot(&app, email).await;
+        let (status, body) = app.forgot_password(email).await;
         assert_eq!(
             (status, body),
             (
@@ -490,9 +480,12 @@ async fn reset_requests_check_the_email_and_are_throttled_alike_for_every_addres
         2
     );
     // Four requests counted from this address, so one more is allowed, then none.
-    assert_eq!(forgot(&app, "someone@example.com").await.0, StatusCode::OK);
     assert_eq!(
-        forgot(&app, "else@example.com").await.0,
+        app.forgot_password("someone@example.com").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.forgot_password("else@example.com").await.0,
         StatusCode::TOO_MANY_REQUESTS
     );
 }

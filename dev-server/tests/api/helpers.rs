@@ -17,6 +17,10 @@ use shared::mail::{Mailbox, Mailer};
 
 pub const SECRET: &str = "test-secret-0123456789-ABCDEFGHIJ-klmnop";
 pub const ORIGIN: &str = "http://localhost:3000";
+/// The password the reset and change-password tests move to.
+pub const NEW_PASSWORD: &str = "a brand new passphrase";
+/// forgot-password's answer, whether or not the email is registered.
+pub const RESET_SENT: &str = "If that email is registered, a reset link has been sent";
 pub const PASSWORD: &str = "correct horse battery";
 pub const MAIL_FROM: &str = "no-reply@todo.example.com";
 
@@ -309,6 +313,16 @@ impl TestApp {
         let (status, body) = self.signup_with("Ada Lovelace", email, PASSWORD).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         session_of(&body)
+    }
+
+    pub async fn forgot_password(&self, email: &str) -> (StatusCode, Value) {
+        self.post_json("/api/auth/forgot-password", &json!({ "email": email }))
+            .await
+    }
+
+    pub async fn reset_password(&self, token: &str, password: &str) -> (StatusCode, Value) {
+        let body = json!({ "token": token, "password": password });
+        self.post_json("/api/auth/reset-password", &body).await
     }
 
     /// Signs `email` in with [`PASSWORD`] (on another device, say), which must succeed.
