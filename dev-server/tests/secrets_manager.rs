@@ -11,14 +11,6 @@ use shared::auth::TokenKeys;
 use shared::config::Config;
 use shared::secrecy::ExposeSecret;
 
-async fn start_moto() -> Moto {
-    Moto::start().await
-}
-
-async fn start_moto_with(env: &[(&str, &str)]) -> Moto {
-    Moto::start_with(env).await
-}
-
 fn env(moto: &Moto, extra: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars = moto.env(&[("DATABASE_URL", "postgres://u@localhost/db")]);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -47,7 +39,7 @@ async fn store(moto: &Moto, name: &str, value: &str) -> String {
 #[tokio::test]
 #[ignore = "needs moto_server; CI runs it with --ignored"]
 async fn secrets_come_from_secrets_manager_and_sign_tokens() {
-    let moto = start_moto().await;
+    let moto = Moto::start().await;
     let stored = "secret-from-secrets-manager-0123456789abcdef";
     let auth_arn = store(&moto, "todo/auth", stored).await;
     let db_arn = store(
@@ -91,7 +83,7 @@ async fn secrets_come_from_secrets_manager_and_sign_tokens() {
 #[tokio::test]
 #[ignore = "needs moto_server; CI runs it with --ignored"]
 async fn a_missing_or_short_secret_stops_start_up_naming_the_variable() {
-    let moto = start_moto().await;
+    let moto = Moto::start().await;
     let missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:todo/none-AbCdEf";
     let vars = env(&moto, &[("BETTER_AUTH_SECRET_ARN", missing)]);
     let err = Config::load_with(|name| vars.get(name).cloned())
@@ -130,7 +122,7 @@ fn xml_value(xml: &str, tag: &str) -> String {
 #[ignore = "needs moto_server; CI runs it with --ignored"]
 async fn a_role_without_get_secret_value_is_told_access_denied() {
     // Three setup calls run unauthenticated; from then on moto enforces IAM.
-    let moto = start_moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]).await;
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]).await;
     let arn = store(
         &moto,
         "todo/auth",
