@@ -142,6 +142,18 @@ impl PgBouncer {
     }
 }
 
+/// The installed PgBouncer's version (`1.18.0`), found as [`PgBouncer::start`] finds it.
+pub fn version() -> Option<String> {
+    let output = Command::new(which("pgbouncer")?)
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    text.lines()
+        .next()
+        .map(|line| line.replace("PgBouncer ", ""))
+}
+
 fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .iter()

@@ -352,7 +352,7 @@ async fn measure(cluster: &Cluster, args: &Args) -> anyhow::Result<String> {
          as idle sessions end.\n\n",
         n = args.instances,
         s = args.seconds,
-        pgbouncer = pgbouncer_version(),
+        pgbouncer = dev_server::pgbouncer::version().unwrap_or_else(|| "?".into()),
         batch = MAX_CONNECTIONS / 2,
     );
     out.push_str(
@@ -401,18 +401,4 @@ async fn measure(cluster: &Cluster, args: &Args) -> anyhow::Result<String> {
     }
     ensure!(odd.is_empty(), "{}", odd.join("; "));
     Ok(out)
-}
-
-fn pgbouncer_version() -> String {
-    std::process::Command::new("pgbouncer")
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| {
-            text.lines()
-                .next()
-                .map(|line| line.replace("PgBouncer ", ""))
-        })
-        .unwrap_or_else(|| "?".into())
 }
