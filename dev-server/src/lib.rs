@@ -104,15 +104,36 @@ pub fn missing_handlers() -> Vec<&'static str> {
         .collect()
 }
 
-/// Serves until the listener fails; each connection on its own task.
+/// The statements of every function in `functions`: what a server serving only them
+/// prepares.
+pub fn plan_for(functions: &[&str], kinds: &[CallerKind]) -> Plan {
+    functions
+        .iter()
+        .filter_map(|function| plan_of(function))
+        .fold(Plan::new(), |plan, plan_of| {
+            plan.with(plan_of(kinds).statements().iter().cloned())
+        })
+}
+
+/// Serves every route until the listener fails; each connection on its own task.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
+    serve_only(listener, state, HANDLERS).await
+}
+
+/// Serves the routes of `functions` (crate names) alone, as a deployment of only those
+/// functions would: any other path is 404.
+pub async fn serve_only(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    functions: &'static [&'static str],
+) -> anyhow::Result<()> {
     loop {
         let (stream, peer) = listener.accept().await?;
         let state = state.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, peer, req).await) }
+                async move { Ok::<_, Infallible>(handle(&state, functions, peer, req).await) }
             });
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -126,6 +147,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>) -> anyhow::Resul
 
 async fn handle(
     state: &AppState,
+    functions: &[&str],
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
@@ -138,7 +160,7 @@ async fn handle(
 
     let matching: Vec<_> = ROUTES
         .iter()
-        .filter(|r| serves_path(r.path, &path))
+        .filter(|r| functions.contains(&r.function) && serves_path(r.path, &path))
         .collect();
     let route = matching
         .iter()

@@ -1,4 +1,6 @@
-//! `cargo run -p dev-server`: the whole API on http://127.0.0.1:8000 (`PORT` overrides).
+//! `cargo run -p dev-server`: the whole API on http://127.0.0.1:8000 (`PORT` overrides);
+//! `cargo run -p dev-server -- task-get task-delete` serves those functions' routes alone,
+//! preparing only their statements, as a deployment of only them would.
 //! With `DATABASE_URL` it uses that database; without, a private PostgreSQL kept under
 //! `target/dev-db` (stopped on Ctrl-C). Without `BETTER_AUTH_SECRET`, a throwaway one.
 //! Password-reset mail is written to `target/dev-mail/` and the log instead of being sent.
@@ -33,6 +35,7 @@ async fn start() -> anyhow::Result<()> {
         missing.is_empty(),
         "route table functions without a local handler: {missing:?}"
     );
+    let functions = functions_to_serve()?;
 
     let mut defaults: HashMap<&str, String> = HashMap::new();
     let mut cluster = None;
@@ -72,7 +75,7 @@ async fn start() -> anyhow::Result<()> {
     defaults.insert("EMAIL_FROM", "no-reply@localhost.localdomain".into());
     defaults.insert("APP_URL", "http://localhost:3000".into());
 
-    let result = run(&defaults).await;
+    let result = run(&defaults, functions).await;
     if let Some(cluster) = cluster {
         cluster.stop()?;
         println!("PostgreSQL stopped");
@@ -80,7 +83,34 @@ async fn start() -> anyhow::Result<()> {
     result
 }
 
-async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
+/// The functions named on the command line (crate names), or every function.
+fn functions_to_serve() -> anyhow::Result<&'static [&'static str]> {
+    let named: Vec<String> = std::env::args().skip(1).collect();
+    if named.is_empty() {
+        return Ok(dev_server::HANDLERS);
+    }
+    let functions = named
+        .iter()
+        .map(|name| {
+            dev_server::HANDLERS
+                .iter()
+                .copied()
+                .find(|function| function == name)
+                .with_context(|| {
+                    format!(
+                        "no function `{name}`; the functions are {}",
+                        dev_server::HANDLERS.join(", ")
+                    )
+                })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(functions.leak())
+}
+
+async fn run(
+    defaults: &HashMap<&str, String>,
+    functions: &'static [&'static str],
+) -> anyhow::Result<()> {
     // The environment, with the local defaults for what it leaves unset or blank.
     let lookup = |name: &str| {
         std::env::var(name)
@@ -90,7 +120,7 @@ async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
     };
     let config = Config::from_lookup(lookup)?;
     let config = dev_server::for_plain_http_localhost(config);
-    let mut state = AppState::new(config, dev_server::plan)?;
+    let mut state = AppState::new(config, |kinds| dev_server::plan_for(functions, kinds))?;
     let mail_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dev-mail");
     state.mailbox = Some(Mailbox {
         settings: MailSettings::from_lookup(&lookup)?,
@@ -126,7 +156,7 @@ async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding port {port}"))?;
     println!("API ready on http://{}", listener.local_addr()?);
-    for route in ROUTES {
+    for route in ROUTES.iter().filter(|r| functions.contains(&r.function)) {
         println!(
             "  {:<7} {:<38} -> {}",
             route.method, route.path, route.function
@@ -134,7 +164,7 @@ async fn run(defaults: &HashMap<&str, String>) -> anyhow::Result<()> {
     }
     tokio::spawn(purge_expired_rows(state.clone()));
     tokio::select! {
-        result = dev_server::serve(listener, state) => result,
+        result = dev_server::serve_only(listener, state, functions) => result,
         _ = shutdown_signal() => Ok(()),
     }
 }

@@ -58,8 +58,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state of a function whose statements `plan` gives.
-    pub fn new(config: Config, plan: PlanOf) -> anyhow::Result<Self> {
+    /// The state of a function whose statements `plan` gives, for the kinds of credential
+    /// `config` accepts.
+    pub fn new(config: Config, plan: impl FnOnce(&[CallerKind]) -> Plan) -> anyhow::Result<Self> {
         Ok(Self {
             http: HttpState::new(&config.http, plan(&accepted_kinds(&config)))?,
             tokens: TokenKeys::new(&config.auth_secret, config.token_lifetime),
