@@ -79,8 +79,8 @@ fn admin_url() -> String {
 
 /// With `TEST_PGBOUNCER` set, the app under test reaches its database through a PgBouncer
 /// in transaction mode in front of the test server (started once per test process), as
-/// on Neon's pooled host, with `DATABASE_PREPARED_STATEMENTS=off` unless a test says
-/// otherwise; the test's own client still connects directly.
+/// on Neon's pooled host, with every setting at its default (named statements included);
+/// the test's own client still connects directly.
 pub fn pgbouncer() -> Option<&'static dev_server::pgbouncer::PgBouncer> {
     static BOUNCER: OnceLock<Option<dev_server::pgbouncer::PgBouncer>> = OnceLock::new();
     BOUNCER
@@ -190,9 +190,6 @@ impl TestApp {
             ("EMAIL_FROM".into(), MAIL_FROM.into()),
             ("APP_URL".into(), ORIGIN.into()),
         ]);
-        if pooled.is_some() {
-            vars.insert("DATABASE_PREPARED_STATEMENTS".into(), "off".into());
-        }
         vars.extend(
             overrides
                 .iter()

@@ -1,8 +1,11 @@
 //! Versioned schema migrations, embedded in the binary and applied in order, once each.
 //! Only the `migrate` binary and the local server call this: a cold start never migrates.
+//! Every statement here is unnamed (simple or `*_typed`): named statements are a
+//! function's plan alone.
 
 use anyhow::Context as _;
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 
 /// Every migration, in order. Adding a file means adding a line here.
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -68,7 +71,7 @@ fn is_whole_text_checksum(version: i32, sql: &str, recorded: i64) -> bool {
 /// Connects with `db` (TLS as configured) and applies what is missing.
 pub async fn run_with(db: &super::Db) -> anyhow::Result<Vec<i32>> {
     let mut connection = db.client().await?;
-    run(connection.exclusive().await?).await
+    run(&mut connection.client).await
 }
 
 /// Applies what is missing; returns the versions applied now. Concurrent runs serialise on
@@ -89,25 +92,25 @@ pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {
     let mut applied_now = Vec::new();
     for &(version, name, sql) in MIGRATIONS {
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock(7266001)", &[])
+        tx.batch_execute("SELECT pg_advisory_xact_lock(7266001)")
             .await?;
         let recorded = tx
-            .query_opt(
+            .query_typed_opt(
                 "SELECT checksum FROM schema_migrations WHERE version = $1",
-                &[&version],
+                &[(&version, Type::INT4)],
             )
             .await?;
         match recorded {
             Some(row) => {
-                let recorded: i64 = row.get(0);
+                let recorded: i64 = row.try_get(0)?;
                 if recorded != checksum(sql) {
                     anyhow::ensure!(
                         is_whole_text_checksum(version, sql, recorded),
                         "migration V{version}__{name} was edited after it was applied; add a new migration instead"
                     );
-                    tx.execute(
+                    tx.execute_typed(
                         "UPDATE schema_migrations SET checksum = $2 WHERE version = $1",
-                        &[&version, &checksum(sql)],
+                        &[(&version, Type::INT4), (&checksum(sql), Type::INT8)],
                     )
                     .await?;
                 }
@@ -116,9 +119,13 @@ pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {
                 tx.batch_execute(sql)
                     .await
                     .with_context(|| format!("applying V{version}__{name}"))?;
-                tx.execute(
+                tx.execute_typed(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                    &[&version, &name, &checksum(sql)],
+                    &[
+                        (&version, Type::INT4),
+                        (&name, Type::TEXT),
+                        (&checksum(sql), Type::INT8),
+                    ],
                 )
                 .await?;
                 applied_now.push(version);

@@ -2,12 +2,14 @@
 //! pool, the client-side statement timeout, and one module of queries per table.
 
 pub mod better_auth;
+pub mod connect;
 pub mod credentials;
 pub mod maintenance;
 pub mod migrations;
 pub mod password_resets;
 pub mod pool;
 pub mod sessions;
+pub mod statement_names;
 pub mod statements;
 pub mod tasks;
 pub mod throttle;
@@ -24,9 +26,9 @@ use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::Row;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 
-use self::pool::{Connection, Manager, Object, Pool, refuses_named_statements};
+use self::pool::{Manager, Object, Pool};
 use self::statements::{Plan, Statement};
 
 use crate::config::DatabaseSettings;
@@ -64,6 +66,9 @@ impl ConnectTarget {
             .map_err(|err: tokio_postgres::Error| format!("not a PostgreSQL URL ({err})"))?;
         if config.get_hosts().is_empty() {
             return Err("no host given".into());
+        }
+        if let Some(unsupported) = connect::unsupported_option(&config) {
+            return Err(unsupported.into());
         }
         // As libpq: direct TLS negotiation skips the plaintext SSLRequest, so it needs a
         // mode that never falls back to plaintext.
@@ -203,17 +208,19 @@ impl Db {
         })
     }
 
-    /// Opens the first connection now and sends its plan to be prepared, so a cold start
-    /// pays for the connection before the first request. The plan's answers arrive while
-    /// the runtime fetches the first event; that request does not wait for them.
+    /// Opens the first connection now, so a cold start pays for the connection (TCP, TLS,
+    /// authentication) before the first request. Its plan goes with the first request's
+    /// statement, in the same round trip.
     pub async fn warm_up(&self) -> anyhow::Result<()> {
         self.client().await.map(drop)
     }
 
-    /// Opens a connection and waits until its plan is prepared: for benchmarks and tests
-    /// that count what each request sends from then on.
+    /// Opens a connection and prepares its plan now: for benchmarks and tests that count
+    /// what each request sends from then on.
     pub async fn warm_up_prepared(&self) -> anyhow::Result<()> {
-        self.client().await?.exclusive().await.map(drop)
+        let mut connection = self.client().await?;
+        connection.prepare_now().await?;
+        Ok(())
     }
 
     /// [`Db::warm_up`] for a cold start: a database that is down, or refuses TLS or a
@@ -268,11 +275,18 @@ impl Db {
             )));
         }
         let mut connection = self.client().await.map_err(DbError::Unavailable)?;
-        self.round_trips.fetch_add(1, Ordering::Relaxed);
-        let sent = self.send(&mut connection, statement, values);
+        let sent = connection.send(statement, values);
         match tokio::time::timeout(self.statement_timeout, sent).await {
-            Ok(result) => result.map_err(DbError::from),
+            Ok(sent) => {
+                self.round_trips
+                    .fetch_add(sent.statements, Ordering::Relaxed);
+                if sent.unplanned {
+                    self.unplanned.fetch_add(1, Ordering::Relaxed);
+                }
+                sent.rows.map_err(DbError::from)
+            }
             Err(_) => {
+                self.round_trips.fetch_add(1, Ordering::Relaxed);
                 // The connection may still be waiting on the lost answer: never reuse it.
                 let _ = Object::take(connection);
                 Err(DbError::Unavailable(anyhow::anyhow!(
@@ -280,30 +294,6 @@ impl Db {
                     self.statement_timeout
                 )))
             }
-        }
-    }
-
-    async fn send(
-        &self,
-        connection: &mut Connection,
-        statement: &Statement,
-        values: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        let Some(prepared) = connection.prepared(statement) else {
-            if connection.has_prepared() {
-                self.unplanned.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(statement = ?statement, "not in the plan: sent unnamed");
-            }
-            return unnamed(&connection.client, statement, values).await;
-        };
-        match connection.client.query(&prepared, values).await {
-            // Nothing ran: the server had no such statement. Once more, unnamed.
-            Err(err) if refuses_named_statements(&err) => {
-                connection.fall_back(&err);
-                self.round_trips.fetch_add(1, Ordering::Relaxed);
-                unnamed(&connection.client, statement, values).await
-            }
-            result => result,
         }
     }
 
@@ -341,20 +331,6 @@ impl Db {
     pub fn unplanned_statements(&self) -> u64 {
         self.unplanned.load(Ordering::Relaxed)
     }
-}
-
-/// `statement` as an unnamed statement: its text and types sent with the values.
-async fn unnamed(
-    client: &tokio_postgres::Client,
-    statement: &Statement,
-    values: &[&(dyn ToSql + Sync)],
-) -> Result<Vec<Row>, tokio_postgres::Error> {
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> = values
-        .iter()
-        .copied()
-        .zip(statement.types.iter().cloned())
-        .collect();
-    client.query_typed(&statement.sql, &typed).await
 }
 
 /// What can go wrong with a statement. Constraint violations a route expects (the

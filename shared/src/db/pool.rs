@@ -1,36 +1,48 @@
-//! The connection pool: deadpool over tokio-postgres connections that prepare their
-//! function's [`Plan`] as they open (one pipelined round trip), and fall back to unnamed
-//! statements, logged once, if the server refuses named ones (a transaction-mode pooler
-//! that does not keep them, such as PgBouncer before 1.21).
+//! The connection pool: deadpool over tokio-postgres connections (opened by
+//! [`super::connect`], so their statements are named by what they are) that prepare their
+//! function's [`Plan`] together with their first statement, and fall back to unnamed
+//! statements, logged once, if the server refuses named ones.
+//!
+//! **One Sync in flight outside a transaction.** A transaction-mode pooler that predates
+//! pipelining support (PgBouncer before 1.21) hands a server connection to the next client
+//! at the first ReadyForQuery outside a transaction, even when the client has sent more
+//! behind it: those messages then run, and are answered, on a connection another client
+//! holds. So a connection never sends after a Sync before its answer, except inside a
+//! transaction: the plan goes out as `BEGIN`, every statement prepared, the first
+//! statement, `COMMIT`, in one write and one round trip; every later statement is one
+//! Bind-Execute-Sync (or Parse-Bind-Execute-Sync unnamed) at a time; and prepared statements
+//! are never closed one by one (each Close carries its own Sync), only with the connection.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-use futures_util::FutureExt as _;
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::connect::{self, ConnectError};
 use super::statements::{Plan, Statement};
 
 /// One connection and the statements prepared on it.
 pub struct Connection {
-    /// Shared with the task that prepares the plan, while it runs.
-    pub client: Arc<tokio_postgres::Client>,
+    pub client: Client,
     task: JoinHandle<()>,
     statements: Statements,
+    /// Prepared statements no longer used (the server refused named ones): kept until the
+    /// connection closes, since dropping them would send a Close each.
+    retired: Vec<tokio_postgres::Statement>,
     /// The pool's count of connections that fell back to unnamed statements.
     fallbacks: Arc<AtomicU64>,
 }
 
 /// Where a connection is with its plan.
 enum Statements {
-    /// The plan's Parse messages are sent; their answers are still on the way. A statement
-    /// run meanwhile goes unnamed, pipelined right behind them, so preparing never costs a
-    /// request a round trip of its own (a Lambda's first request follows its init at once).
-    Preparing(JoinHandle<Result<Prepared, tokio_postgres::Error>>),
+    /// Not sent yet: it goes with the connection's first statement.
+    Planned(Arc<Plan>),
     Prepared(Prepared),
     /// No plan, `DATABASE_PREPARED_STATEMENTS=off`, or the server refused named statements.
     Unnamed,
@@ -38,71 +50,127 @@ enum Statements {
 
 type Prepared = HashMap<Statement, tokio_postgres::Statement>;
 
+/// What a statement sent on a connection found: its rows, and how many statements it took
+/// (more than one only when the server refused a named statement and it ran again).
+pub struct Sent {
+    pub rows: Result<Vec<Row>, tokio_postgres::Error>,
+    pub statements: u64,
+    /// It was not in the plan although the connection had prepared one.
+    pub unplanned: bool,
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
+        // First, so that nothing the statements' drops queue is ever sent.
         self.task.abort();
-        if let Statements::Preparing(task) = &self.statements {
-            task.abort();
-        }
     }
 }
 
 impl Connection {
+    /// Runs `statement` with `values`: the plan first if it has not gone yet, then its
+    /// prepared copy if there is one, else unnamed with its parameter types.
+    pub async fn send(&mut self, statement: &Statement, values: &[&(dyn ToSql + Sync)]) -> Sent {
+        if let Statements::Planned(plan) = &self.statements {
+            let plan = plan.clone();
+            return self.send_with_plan(&plan, statement, values).await;
+        }
+        let prepared = match &self.statements {
+            Statements::Prepared(prepared) => prepared.get(statement).cloned(),
+            _ => None,
+        };
+        let Some(prepared) = prepared else {
+            let unplanned = matches!(&self.statements, Statements::Prepared(p) if !p.is_empty());
+            if unplanned {
+                tracing::debug!(statement = ?statement, "not in the plan: sent unnamed");
+            }
+            return Sent {
+                rows: unnamed(&self.client, statement, values).await,
+                statements: 1,
+                unplanned,
+            };
+        };
+        match self.client.query(&prepared, values).await {
+            // Nothing ran: the server had no such statement. Once more, unnamed.
+            Err(err) if refuses_named_statements(&err) => {
+                self.fall_back(&err);
+                Sent {
+                    rows: unnamed(&self.client, statement, values).await,
+                    statements: 2,
+                    unplanned: false,
+                }
+            }
+            rows => Sent {
+                rows,
+                statements: 1,
+                unplanned: false,
+            },
+        }
+    }
+
+    /// The connection's first statement, with its plan: `BEGIN`, every statement of the
+    /// plan prepared, `statement` (unnamed: its prepared copy is not there to bind yet),
+    /// `COMMIT`, written at once. The transaction keeps every answer on one server
+    /// connection of a pooler; its COMMIT is what acknowledges the statement's work.
+    async fn send_with_plan(
+        &mut self,
+        plan: &Plan,
+        statement: &Statement,
+        values: &[&(dyn ToSql + Sync)],
+    ) -> Sent {
+        // `join!` polls in order, and each future sends its messages when first polled.
+        let (prepared, rows, committed) = futures_util::join!(
+            prepare_in_transaction(&self.client, plan),
+            unnamed(&self.client, statement, values),
+            self.client.batch_execute("COMMIT")
+        );
+        self.settle(prepared);
+        match (rows, committed) {
+            // A statement of the plan failed and took the transaction with it: the
+            // statement never ran. Now that the transaction is over, it runs on its own.
+            (Err(err), Ok(())) if err.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
+                Sent {
+                    rows: unnamed(&self.client, statement, values).await,
+                    statements: 2,
+                    unplanned: false,
+                }
+            }
+            (rows, committed) => Sent {
+                rows: committed.and(rows),
+                statements: 1,
+                unplanned: false,
+            },
+        }
+    }
+
+    /// Prepares the plan now, if it has not gone yet: `BEGIN`, every statement, `COMMIT`.
+    pub async fn prepare_now(&mut self) -> Result<(), tokio_postgres::Error> {
+        let Statements::Planned(plan) = &self.statements else {
+            return Ok(());
+        };
+        let plan = plan.clone();
+        let (prepared, committed) = futures_util::join!(
+            prepare_in_transaction(&self.client, &plan),
+            self.client.batch_execute("COMMIT")
+        );
+        self.settle(prepared);
+        committed
+    }
+
+    /// Takes what preparing the plan gave.
+    fn settle(&mut self, outcome: Result<Prepared, tokio_postgres::Error>) {
+        match outcome {
+            Ok(prepared) => self.statements = Statements::Prepared(prepared),
+            Err(refused) => self.turn_unnamed(&refused),
+        }
+    }
+
     /// Whether it runs named statements (it prepared its plan and the server kept them).
-    pub fn has_prepared(&mut self) -> bool {
-        self.settle();
+    pub fn has_prepared(&self) -> bool {
         matches!(&self.statements, Statements::Prepared(prepared) if !prepared.is_empty())
     }
 
-    /// Its prepared copy of `statement`, if it has one by now.
-    pub fn prepared(&mut self, statement: &Statement) -> Option<tokio_postgres::Statement> {
-        self.settle();
-        match &self.statements {
-            Statements::Prepared(prepared) => prepared.get(statement).cloned(),
-            _ => None,
-        }
-    }
-
-    /// The client alone, for what needs it exclusively (a migration's transaction): waits
-    /// for the plan's answers first.
-    pub async fn exclusive(&mut self) -> anyhow::Result<&mut tokio_postgres::Client> {
-        if let Statements::Preparing(task) = &mut self.statements {
-            // The task's end, not just its answer: then its share of the client is gone.
-            let outcome = task.await;
-            self.record(outcome.ok());
-        }
-        Arc::get_mut(&mut self.client).ok_or_else(|| anyhow::anyhow!("the client is shared"))
-    }
-
-    /// Sends every statement of `plan` to be prepared, without waiting for the answers.
-    fn start_preparing(&mut self, plan: Arc<Plan>) {
-        let client = self.client.clone();
-        let task = tokio::spawn(async move { prepare(&client, &plan).await });
-        self.statements = Statements::Preparing(task);
-    }
-
-    /// Takes the plan's answers if they have arrived.
-    fn settle(&mut self) {
-        if let Statements::Preparing(task) = &mut self.statements {
-            if !task.is_finished() {
-                return;
-            }
-            let outcome = task.now_or_never().and_then(Result::ok);
-            self.record(outcome);
-        }
-    }
-
-    fn record(&mut self, outcome: Option<Result<Prepared, tokio_postgres::Error>>) {
-        match outcome {
-            Some(Ok(prepared)) => self.statements = Statements::Prepared(prepared),
-            Some(Err(refused)) => self.turn_unnamed(&refused),
-            // The task was aborted or panicked: the connection is going away.
-            None => self.statements = Statements::Unnamed,
-        }
-    }
-
     /// From now on this connection runs every statement unnamed; logged once.
-    pub fn fall_back(&mut self, cause: &tokio_postgres::Error) {
+    fn fall_back(&mut self, cause: &tokio_postgres::Error) {
         if !matches!(self.statements, Statements::Unnamed) {
             self.turn_unnamed(cause);
         }
@@ -115,23 +183,32 @@ impl Connection {
             "the database refused a named statement (a pooler that does not keep them? \
              set DATABASE_PREPARED_STATEMENTS=off): this connection uses unnamed statements"
         );
-        self.statements = Statements::Unnamed;
+        if let Statements::Prepared(prepared) =
+            std::mem::replace(&mut self.statements, Statements::Unnamed)
+        {
+            self.retired.extend(prepared.into_values());
+        }
     }
 }
 
-/// Prepares every statement of `plan`, all sent before any answer is awaited. A statement
-/// the server cannot prepare (a table that does not exist yet, say) is left out and will
-/// run unnamed; a server that refuses named statements altogether is the error.
-async fn prepare(
-    client: &tokio_postgres::Client,
+/// `BEGIN` and every statement of `plan` prepared, all sent before any answer is awaited
+/// (the caller sends what ends the transaction right behind them). A statement the server
+/// cannot prepare (a table that does not exist yet, say; and after it, in the failed
+/// transaction, the rest) is left out and runs unnamed; a server that refuses named
+/// statements altogether is the error.
+async fn prepare_in_transaction(
+    client: &Client,
     plan: &Plan,
 ) -> Result<Prepared, tokio_postgres::Error> {
-    let answers = futures_util::future::join_all(
-        plan.statements()
-            .iter()
-            .map(|statement| client.prepare_typed(&statement.sql, &statement.types)),
-    )
-    .await;
+    let (began, answers) = futures_util::join!(
+        client.batch_execute("BEGIN"),
+        futures_util::future::join_all(
+            plan.statements()
+                .iter()
+                .map(|statement| client.prepare_typed(&statement.sql, &statement.types)),
+        )
+    );
+    began?;
     let mut prepared = HashMap::new();
     for (statement, answer) in plan.statements().iter().zip(answers) {
         match answer {
@@ -147,8 +224,23 @@ async fn prepare(
     Ok(prepared)
 }
 
+/// `statement` as an unnamed statement: its text and types sent with the values.
+async fn unnamed(
+    client: &Client,
+    statement: &Statement,
+    values: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = values
+        .iter()
+        .copied()
+        .zip(statement.types.iter().cloned())
+        .collect();
+    client.query_typed(&statement.sql, &typed).await
+}
+
 /// Whether `err` says the server does not keep this connection's named statements: one
-/// it prepared is gone ("does not exist"), or a name is taken by somebody else's.
+/// it prepared is gone ("does not exist"), or its name is taken (by that very statement,
+/// prepared there by another client of a pooler that does not keep statements apart).
 pub fn refuses_named_statements(err: &tokio_postgres::Error) -> bool {
     err.code().is_some_and(|code| {
         *code == SqlState::INVALID_SQL_STATEMENT_NAME || *code == SqlState::DUPLICATE_PSTATEMENT
@@ -166,25 +258,26 @@ pub struct Manager {
 
 impl managed::Manager for Manager {
     type Type = Connection;
-    type Error = tokio_postgres::Error;
+    type Error = ConnectError;
 
-    async fn create(&self) -> Result<Connection, tokio_postgres::Error> {
-        let (client, connection) = self.config.connect(self.tls.clone()).await?;
+    async fn create(&self) -> Result<Connection, ConnectError> {
+        let (client, connection) = connect::connect(&self.config, &self.tls).await?;
         let task = tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "database connection closed");
             }
         });
-        let mut connection = Connection {
-            client: Arc::new(client),
-            task,
-            statements: Statements::Unnamed,
-            fallbacks: self.fallbacks.clone(),
+        let statements = match self.plan.as_ref().filter(|plan| !plan.is_empty()) {
+            Some(plan) => Statements::Planned(plan.clone()),
+            None => Statements::Unnamed,
         };
-        if let Some(plan) = self.plan.as_ref().filter(|plan| !plan.is_empty()) {
-            connection.start_preparing(plan.clone());
-        }
-        Ok(connection)
+        Ok(Connection {
+            client,
+            task,
+            statements,
+            retired: Vec::new(),
+            fallbacks: self.fallbacks.clone(),
+        })
     }
 
     // No round trip: a connection the server closed reports itself closed and is replaced.
@@ -192,7 +285,7 @@ impl managed::Manager for Manager {
         &self,
         connection: &mut Connection,
         _: &Metrics,
-    ) -> RecycleResult<tokio_postgres::Error> {
+    ) -> RecycleResult<ConnectError> {
         if connection.client.is_closed() {
             return Err(RecycleError::message("connection closed"));
         }
