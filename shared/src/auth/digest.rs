@@ -47,8 +47,10 @@ impl DigestKeys {
     /// What an audit line says of a source address: the first 16 bytes of its keyed
     /// digest, as hex. The same address gives the same value, so events can be correlated.
     pub fn audit_source(&self, address: &str) -> String {
-        hmac::sign(&self.audit, address.as_bytes()).as_ref()[..16]
+        hmac::sign(&self.audit, address.as_bytes())
+            .as_ref()
             .iter()
+            .take(16)
             .map(|byte| format!("{byte:02x}"))
             .collect()
     }

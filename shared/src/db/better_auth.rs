@@ -18,17 +18,18 @@ pub async fn published_keys(db: &Db) -> Result<Vec<PublishedKey>, DbError> {
         [],
     );
     let rows = db.query(&statement, &[]).await?;
-    Ok(rows
+    let keys = rows
         .iter()
         .map(|row| {
-            let public_key: String = row.get(1);
-            PublishedKey {
-                kid: row.get(0),
-                alg: row.get(2),
+            let public_key: String = row.try_get(1)?;
+            Ok(PublishedKey {
+                kid: row.try_get(0)?,
+                alg: row.try_get(2)?,
                 // A key whose JSON does not parse is left out with the reason, like any
                 // other unusable key.
                 jwk: serde_json::from_str(&public_key).unwrap_or(serde_json::Value::Null),
-            }
+            })
         })
-        .collect())
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    Ok(keys)
 }

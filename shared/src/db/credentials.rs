@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
@@ -52,13 +53,42 @@ impl<T> Outcome<T> {
         }
     }
 
-    /// The outcome a statement's first two columns (`live`, `caller`) give.
-    pub fn judged(live: bool, caller: bool, done: impl FnOnce() -> T) -> Self {
-        match (live, caller) {
+    /// The outcome a statement's first two columns (`live`, `caller`) give; `done` reads
+    /// what the statement did only when both hold.
+    pub fn judged(
+        live: bool,
+        caller: bool,
+        done: impl FnOnce() -> Result<T, tokio_postgres::Error>,
+    ) -> Result<Self, tokio_postgres::Error> {
+        Ok(match (live, caller) {
             (false, _) => Outcome::CredentialEnded,
             (true, false) => Outcome::NotPathOwner,
-            (true, true) => Outcome::Done(done()),
-        }
+            (true, true) => Outcome::Done(done()?),
+        })
+    }
+
+    /// [`Outcome::judged`] for a statement answering one row, which starts with `live` and
+    /// `caller`.
+    pub fn of_row(
+        row: &Row,
+        done: impl FnOnce(&Row) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<Self, tokio_postgres::Error> {
+        Self::judged(row.try_get(0)?, row.try_get(1)?, || done(row))
+    }
+
+    /// [`Outcome::judged`] for a statement answering rows that each start with `live` and
+    /// `caller` (at least one row, the same in each).
+    pub fn of_rows(
+        rows: &[Row],
+        done: impl FnOnce(&[Row]) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<Self, tokio_postgres::Error> {
+        let judged = |column| -> Result<bool, tokio_postgres::Error> {
+            Ok(match rows.first() {
+                Some(row) => row.try_get(column)?,
+                None => false,
+            })
+        };
+        Self::judged(judged(0)?, judged(1)?, || done(rows))
     }
 }
 
@@ -215,7 +245,7 @@ fn sql_literal(text: &str) -> String {
 pub async fn check(db: &Db, credential: &Credential) -> Result<Outcome<()>, DbError> {
     let statement = credential.kind().check_statement();
     let row = db.query_one(&statement, &credential.values()).await?;
-    Ok(Outcome::judged(row.get(0), row.get(1), || ()))
+    Ok(Outcome::of_row(&row, |_| Ok(()))?)
 }
 
 #[cfg(test)]

@@ -48,7 +48,8 @@ pub async fn purge_expired(db: &Db) -> Result<Purged, DbError> {
     let mut purged = Purged::default();
     loop {
         let row = db.query_one(&PURGE, &[&BATCH]).await?;
-        let (sessions, counters, resets): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        let (sessions, counters, resets): (i64, i64, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         purged.sessions += sessions.unsigned_abs();
         purged.throttle_counters += counters.unsigned_abs();
         purged.password_resets += resets.unsigned_abs();

@@ -67,15 +67,17 @@ pub async fn request(
             &[&email, rules, keys, limits, &token_digest, &ttl_secs],
         )
         .await?;
-    if let Some(retry_after_secs) = throttle::retry_after(row.get(0)) {
+    if let Some(retry_after_secs) = throttle::retry_after(row.try_get(0)?) {
         return Ok(ResetRequest::Throttled { retry_after_secs });
     }
-    Ok(ResetRequest::Counted(row.get::<_, Option<String>>(1).map(
-        |email| Recipient {
+    let recipient = match row.try_get::<_, Option<String>>(1)? {
+        Some(email) => Some(Recipient {
             email,
-            name: row.get(2),
-        },
-    )))
+            name: row.try_get(2)?,
+        }),
+        None => None,
+    };
+    Ok(ResetRequest::Counted(recipient))
 }
 
 pub static IS_VALID: LazyLock<Statement> = LazyLock::new(|| {
@@ -89,7 +91,7 @@ pub static IS_VALID: LazyLock<Statement> = LazyLock::new(|| {
 /// password is hashed, so a bad token costs no hash.
 pub async fn is_valid(db: &Db, token_digest: &[u8]) -> Result<bool, DbError> {
     let row = db.query_one(&IS_VALID, &[&token_digest]).await?;
-    Ok(row.get(0))
+    Ok(row.try_get(0)?)
 }
 
 pub static REDEEM: LazyLock<Statement> = LazyLock::new(|| {
@@ -122,5 +124,5 @@ pub async fn redeem(
     let row = db
         .query_opt(&REDEEM, &[&token_digest, &password_hash])
         .await?;
-    Ok(row.map(|row| row.get(0)))
+    Ok(row.map(|row| row.try_get(0)).transpose()?)
 }

@@ -93,17 +93,18 @@ pub async fn live_user(
                 .await?
         }
     };
-    Ok(row.and_then(|row| {
-        let expires_at: Option<OffsetDateTime> = row.get(3);
-        Some((
-            SessionUser {
-                id: row.get(0),
-                email: row.get(1),
-                name: row.get(2),
-            },
-            expires_at?,
-        ))
-    }))
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let Some(expires_at) = row.try_get::<_, Option<OffsetDateTime>>(3)? else {
+        return Ok(None);
+    };
+    let user = SessionUser {
+        id: row.try_get(0)?,
+        email: row.try_get(1)?,
+        name: row.try_get(2)?,
+    };
+    Ok(Some((user, expires_at)))
 }
 
 pub static REVOKE: LazyLock<Statement> = LazyLock::new(|| {
@@ -173,19 +174,22 @@ pub async fn list(
     credential: &Credential,
 ) -> Result<Outcome<Vec<SessionSummary>>, DbError> {
     let rows = db.query(&LIST, &credential.values()).await?;
-    let judged = |column| rows.first().is_some_and(|row| row.get::<_, bool>(column));
-    Ok(Outcome::judged(judged(0), judged(1), || {
-        rows.iter()
-            .filter_map(|row| {
-                Some(SessionSummary {
-                    id: row.get::<_, Option<Uuid>>(2)?,
-                    created_at: row.get(3),
-                    expires_at: row.get(4),
-                    current: row.get(5),
-                })
-            })
-            .collect()
-    }))
+    Ok(Outcome::of_rows(&rows, |rows| {
+        let mut sessions = Vec::new();
+        for row in rows {
+            // The one row of a user without sessions has none of their columns.
+            let Some(id) = row.try_get::<_, Option<Uuid>>(2)? else {
+                continue;
+            };
+            sessions.push(SessionSummary {
+                id,
+                created_at: row.try_get(3)?,
+                expires_at: row.try_get(4)?,
+                current: row.try_get(5)?,
+            });
+        }
+        Ok(sessions)
+    })?)
 }
 
 pub static REVOKE_ONE: LazyLock<Statement> = LazyLock::new(|| {
@@ -211,5 +215,5 @@ pub async fn revoke_one(
     let row = db
         .query_one(&REVOKE_ONE, &credential.with_values(&[&session_id]))
         .await?;
-    Ok(Outcome::judged(row.get(0), row.get(1), || row.get(2)))
+    Ok(Outcome::of_row(&row, |row| row.try_get(2))?)
 }

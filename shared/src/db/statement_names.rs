@@ -127,8 +127,8 @@ impl<S: AsyncWrite + Unpin> StatementNames<S> {
     /// Hands `outgoing` to the stream beneath, as far as it takes it now.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.outgoing.len() {
-            let written =
-                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.outgoing[self.sent..]))?;
+            let unsent = self.outgoing.get(self.sent..).unwrap_or_default();
+            let written = ready!(Pin::new(&mut self.inner).poll_write(cx, unsent))?;
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -170,7 +170,7 @@ fn rename(names: &mut HashMap<Vec<u8>, Vec<u8>>, message: &[u8]) -> io::Result<O
         }
         // Describe and Close: 'S' and a statement, or 'P' and a portal.
         b'D' | b'C' if body.first() == Some(&b'S') => {
-            let (statement, rest) = c_string(&body[1..])?;
+            let (statement, rest) = c_string(body.get(1..).unwrap_or_default())?;
             let ours = if tag == b'C' {
                 names.remove(statement)
             } else {
@@ -214,7 +214,8 @@ fn c_string(bytes: &[u8]) -> io::Result<(&[u8], &[u8])> {
             "a frontend message without its NUL",
         )
     })?;
-    Ok((&bytes[..end], &bytes[end + 1..]))
+    let (string, rest) = bytes.split_at(end);
+    Ok((string, rest.get(1..).unwrap_or_default()))
 }
 
 fn read_u32(bytes: &[u8]) -> u32 {

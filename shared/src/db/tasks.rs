@@ -49,17 +49,21 @@ fn statement(kind: &CallerKind, op: &str, order_by: &str, types: &[Type]) -> Sta
     )
 }
 
-fn task_of(row: &Row) -> Option<Task> {
-    let id: Option<i64> = row.get(2);
-    Some(Task {
-        id: id?,
-        user_id: row.get(3),
-        title: row.get(4),
-        description: row.get(5),
-        completed: row.get(6),
-        created_at: row.get(7),
-        updated_at: row.get(8),
-    })
+/// The task in `row`, if it holds one (the one row of a statement that found no task
+/// has none of its columns).
+fn task_of(row: &Row) -> Result<Option<Task>, tokio_postgres::Error> {
+    let Some(id) = row.try_get::<_, Option<i64>>(2)? else {
+        return Ok(None);
+    };
+    Ok(Some(Task {
+        id,
+        user_id: row.try_get(3)?,
+        title: row.try_get(4)?,
+        description: row.try_get(5)?,
+        completed: row.try_get(6)?,
+        created_at: row.try_get(7)?,
+        updated_at: row.try_get(8)?,
+    }))
 }
 
 /// Runs a statement built by [`statement`] with the credential's values first.
@@ -70,10 +74,11 @@ async fn run(
     values: &[&(dyn ToSql + Sync)],
 ) -> Result<Outcome<Vec<Task>>, DbError> {
     let rows = db.query(statement, &credential.with_values(values)).await?;
-    let judged = |column| rows.first().is_some_and(|row| row.get::<_, bool>(column));
-    Ok(Outcome::judged(judged(0), judged(1), || {
-        rows.iter().filter_map(task_of).collect()
-    }))
+    Ok(Outcome::of_rows(&rows, |rows| {
+        rows.iter()
+            .filter_map(|row| task_of(row).transpose())
+            .collect()
+    })?)
 }
 
 async fn run_one(

@@ -115,8 +115,9 @@ impl Attempt {
     pub fn key(&self, rule: Rule) -> Option<&[u8]> {
         self.rules
             .iter()
-            .position(|name| *name == rule.name())
-            .map(|at| self.keys[at].as_slice())
+            .zip(&self.keys)
+            .find(|(name, _)| **name == rule.name())
+            .map(|(_, key)| key.as_slice())
     }
 
     /// The three keys that [`success_ctes`] reads (of types [`SUCCESS_TYPES`]).

@@ -18,6 +18,15 @@ pub struct User {
     pub name: String,
 }
 
+/// The user in `row`'s columns `first`.. (id, email, name).
+fn user_of(row: &tokio_postgres::Row, first: usize) -> Result<User, tokio_postgres::Error> {
+    Ok(User {
+        id: row.try_get(first)?,
+        email: row.try_get(first + 1)?,
+        name: row.try_get(first + 2)?,
+    })
+}
+
 pub struct UserWithHash {
     pub user: User,
     pub password_hash: String,
@@ -57,9 +66,9 @@ pub async fn check_signup(
     let row = db
         .query_one(&CHECK_SIGNUP, &[&email.as_str(), rules, keys, limits])
         .await?;
-    Ok(match throttle::retry_after(row.get(0)) {
+    Ok(match throttle::retry_after(row.try_get(0)?) {
         Some(retry_after_secs) => SignupCheck::Throttled { retry_after_secs },
-        None if row.get::<_, bool>(1) => SignupCheck::EmailTaken,
+        None if row.try_get::<_, bool>(1)? => SignupCheck::EmailTaken,
         None => SignupCheck::Counted,
     })
 }
@@ -110,11 +119,7 @@ pub async fn create_with_session(
             ],
         )
         .await?;
-    Ok(row.map(|row| User {
-        id: row.get(0),
-        email: row.get(1),
-        name: row.get(2),
-    }))
+    Ok(row.map(|row| user_of(&row, 0)).transpose()?)
 }
 
 /// What the first signin statement found.
@@ -148,19 +153,16 @@ pub async fn find_for_signin(
     let row = db
         .query_one(&FIND_FOR_SIGNIN, &[&email, rules, keys, limits])
         .await?;
-    if let Some(retry_after_secs) = throttle::retry_after(row.get(0)) {
+    if let Some(retry_after_secs) = throttle::retry_after(row.try_get(0)?) {
         return Ok(SigninLookup::Throttled { retry_after_secs });
     }
-    Ok(SigninLookup::Counted(row.get::<_, Option<Uuid>>(1).map(
-        |id| UserWithHash {
-            user: User {
-                id,
-                email: row.get(2),
-                name: row.get(3),
-            },
-            password_hash: row.get(4),
-        },
-    )))
+    if row.try_get::<_, Option<Uuid>>(1)?.is_none() {
+        return Ok(SigninLookup::Counted(None));
+    }
+    Ok(SigninLookup::Counted(Some(UserWithHash {
+        user: user_of(&row, 1)?,
+        password_hash: row.try_get(4)?,
+    })))
 }
 
 /// What the first statement of a password confirmation (change-password, deleting the
@@ -196,16 +198,14 @@ pub async fn password_check(
     let row = db
         .query_one(&PASSWORD_CHECK, &credential.with_values(&attempt.values()))
         .await?;
-    Ok(Outcome::judged(
-        row.get(0),
-        row.get(1),
-        || match throttle::retry_after(row.get(2)) {
+    Ok(Outcome::of_row(&row, |row| {
+        Ok(match throttle::retry_after(row.try_get(2)?) {
             Some(retry_after_secs) => Some(PasswordCheck::Throttled { retry_after_secs }),
             None => row
-                .get::<_, Option<String>>(3)
+                .try_get::<_, Option<String>>(3)?
                 .map(|password_hash| PasswordCheck::Counted { password_hash }),
-        },
-    ))
+        })
+    })?)
 }
 
 pub static CHANGE_PASSWORD: LazyLock<Statement> = LazyLock::new(|| {
@@ -244,7 +244,7 @@ pub async fn change_password(
             &credential.with_values(&[&password_hash, &email_ip, &email, &ip]),
         )
         .await?;
-    Ok(Outcome::judged(row.get(0), row.get(1), || ()))
+    Ok(Outcome::of_row(&row, |_| Ok(()))?)
 }
 
 pub static RENAME: LazyLock<Statement> = LazyLock::new(|| {
@@ -269,13 +269,12 @@ pub async fn rename(
     let row = db
         .query_one(&RENAME, &credential.with_values(&[&name.as_str()]))
         .await?;
-    Ok(Outcome::judged(row.get(0), row.get(1), || {
-        Some(User {
-            id: row.get::<_, Option<Uuid>>(2)?,
-            email: row.get(3),
-            name: row.get(4),
-        })
-    }))
+    Ok(Outcome::of_row(&row, |row| {
+        if row.try_get::<_, Option<Uuid>>(2)?.is_none() {
+            return Ok(None);
+        }
+        user_of(row, 2).map(Some)
+    })?)
 }
 
 pub static DELETE_ACCOUNT: LazyLock<Statement> = LazyLock::new(|| {
@@ -306,5 +305,5 @@ pub async fn delete_account(
             &credential.with_values(&[&email_ip, &email, &ip]),
         )
         .await?;
-    Ok(Outcome::judged(row.get(0), row.get(1), || ()))
+    Ok(Outcome::of_row(&row, |_| Ok(()))?)
 }
