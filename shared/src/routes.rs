@@ -60,7 +60,10 @@ pub fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
     let path_segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let skip = path_segments.len().checked_sub(template_segments.len())?;
     let mut params = Vec::new();
-    for (pattern, segment) in template_segments.iter().zip(path_segments.iter().skip(skip)) {
+    for (pattern, segment) in template_segments
+        .iter()
+        .zip(path_segments.iter().skip(skip))
+    {
         match pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
             Some(_) if segment.is_empty() => return None,
             Some(name) => params.push((name.to_owned(), (*segment).to_owned())),

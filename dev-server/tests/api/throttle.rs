@@ -446,3 +446,108 @@ async fn the_clean_up_deletes_only_expired_sessions_and_dead_counters() {
     );
     assert_eq!(app.get_session(&live.token).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_burst_of_wrong_signins_for_a_new_email_checks_at_most_the_limit_of_passwords() {
+    let app = TestApp::spawn_with(&[("DATABASE_POOL_SIZE", "25")]).await;
+    let email = "nobody@example.com";
+    // The burst meets in the database: a transaction of the test's holds the email's
+    // counter, inserted and not yet committed, so every signin statement waits on it with
+    // no counter row visible to it, as many first attempts arriving together do.
+    app.db.batch_execute("BEGIN").await.expect("BEGIN");
+    let key = app.state.digests.throttle_key(&[email]);
+    app.db
+        .execute(
+            "INSERT INTO throttle_counters (rule, key, window_start, attempts)
+             VALUES ('signin_email', $1, now(), 0)",
+            &[&key],
+        )
+        .await
+        .expect("the held counter");
+    let burst = tokio::spawn({
+        let (address, client) = (app.address.clone(), reqwest::Client::new());
+        async move {
+            let signins = (0..50).map(|_| {
+                client
+                    .post(format!("{address}/api/auth/signin"))
+                    .json(&json!({ "email": email, "password": "wrong password" }))
+                    .send()
+            });
+            futures_util::future::join_all(signins).await
+        }
+    });
+    let (monitor, connection) = tokio_postgres::connect(&app.database_url, tokio_postgres::NoTls)
+        .await
+        .expect("monitor");
+    tokio::spawn(connection);
+    let waiting_on_the_counter = || async {
+        let row = monitor
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity");
+        row.get::<_, i64>(0)
+    };
+    for _ in 0..200 {
+        if waiting_on_the_counter().await >= 20 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        waiting_on_the_counter().await >= 20,
+        "the burst waits together"
+    );
+    app.db.batch_execute("ROLLBACK").await.expect("ROLLBACK");
+
+    let mut answers = Vec::new();
+    for response in burst.await.expect("the burst") {
+        let response = response.expect("an answer");
+        let status = response.status();
+        let retry_after = response.headers().contains_key("retry-after");
+        answers.push((
+            status,
+            retry_after,
+            response.json::<Value>().await.expect("JSON"),
+        ));
+    }
+    let checked = answers
+        .iter()
+        .filter(|answer| {
+            **answer
+                == (
+                    StatusCode::BAD_REQUEST,
+                    false,
+                    error("Invalid email or password"),
+                )
+        })
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|answer| **answer == (StatusCode::TOO_MANY_REQUESTS, true, error(TOO_MANY)))
+        .count();
+    assert_eq!(
+        (checked, refused),
+        (5, 45),
+        "THROTTLE_SIGNIN_EMAIL (5) passwords checked, the rest refused: {answers:?}"
+    );
+    let counted: Vec<String> = app
+        .db
+        .query(
+            "SELECT rule || ' ' || attempts FROM throttle_counters ORDER BY rule",
+            &[],
+        )
+        .await
+        .expect("counters")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        counted,
+        ["signin_email 5", "signin_email_ip 5", "signin_ip 5"],
+        "refused attempts move no counter"
+    );
+}

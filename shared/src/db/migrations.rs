@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "account_lifecycle",
         include_str!("../../../migrations/V6__account_lifecycle.sql"),
     ),
+    (
+        7,
+        "throttle_serialised",
+        include_str!("../../../migrations/V7__throttle_serialised.sql"),
+    ),
 ];
 
 /// FNV-1a of `text`: a stable fingerprint, the same on every platform and release.

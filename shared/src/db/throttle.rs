@@ -2,14 +2,14 @@
 //! in `throttle_counters`, counting attempts in a fixed window that opens with the first.
 //!
 //! An attempt is judged and counted inside the statement that does the request's own work,
-//! so throttling adds no round trip. The counters it touches are locked (in one order, so
-//! two attempts cannot deadlock) and read first: if any is at its limit, the attempt is
-//! refused and **no** counter moves, so an address over its own limit cannot push other
-//! people's accounts into lockout. Otherwise every counter is incremented before the
-//! password is looked at, and parallel guesses queue on those locks instead of slipping
-//! between a check and a write (only a counter's very first attempts, before its row
-//! exists, are not serialised, which matters for a limit of 1 alone). A successful signin
-//! then gives its attempts back.
+//! so throttling adds no round trip. Its counters are locked (in one order, so two attempts
+//! cannot deadlock), whether or not their rows exist yet, and only then read: if any is at
+//! its limit, the attempt is refused and **no** counter moves, so an address over its own
+//! limit cannot push other people's accounts into lockout. Otherwise every counter is
+//! incremented before the password is looked at, and parallel guesses, first ones
+//! included, queue on those locks instead of slipping between a check and a write (the
+//! database function `count_attempt`, migration V7). A successful signin then gives its
+//! attempts back.
 
 use tokio_postgres::types::{ToSql, Type};
 
@@ -150,11 +150,12 @@ pub(super) fn email_and_attempt_types() -> Vec<Type> {
 /// The types of the parameters [`success_ctes`] reads.
 pub(super) const SUCCESS_TYPES: [Type; 3] = [Type::BYTEA, Type::BYTEA, Type::BYTEA];
 
-/// CTEs that judge and count an [`Attempt`] given as parameters `$first`..`$first+2`,
-/// ending with `throttle_verdict`: one row whose `retry_after` is the seconds until the
-/// latest full counter's window ends, or null when the attempt may proceed (and has been
-/// counted). Statements that may not proceed when throttled test
-/// `(SELECT retry_after FROM throttle_verdict) IS NULL`.
+/// A CTE that judges and counts an [`Attempt`] given as parameters `$first`..`$first+2`:
+/// `throttle_verdict`, one row whose `retry_after` is the seconds until the latest full
+/// counter's window ends, or null when the attempt may proceed (and has been counted).
+/// Statements that may not proceed when throttled test
+/// `(SELECT retry_after FROM throttle_verdict) IS NULL`. The work is `count_attempt`'s
+/// (migration V7), which serialises attempts on each counter, existing or not.
 pub(super) fn counting_ctes(first: usize) -> String {
     counting_ctes_if(first, "true")
 }
@@ -164,31 +165,10 @@ pub(super) fn counting_ctes(first: usize) -> String {
 pub(super) fn counting_ctes_if(first: usize, condition: &str) -> String {
     let (rules, keys, limits) = (first, first + 1, first + 2);
     format!(
-        "throttle_attempt AS (
-             SELECT a.rule, a.key, a.max_attempts
-               FROM unnest(${rules}::text[], ${keys}::bytea[], ${limits}::int4[])
-                    AS a(rule, key, max_attempts)
-              WHERE {condition}
-         ), throttle_current AS (
-             SELECT c.window_start,
-                    c.window_start > now() - {WINDOW} AND c.attempts >= a.max_attempts AS at_limit
-               FROM throttle_counters c JOIN throttle_attempt a USING (rule, key)
-              ORDER BY c.rule, c.key
-                FOR UPDATE OF c
-         ), throttle_verdict AS (
-             SELECT max(greatest(1, ceil(extract(epoch FROM
-                        window_start + {WINDOW} - now()))))::int8 AS retry_after
-               FROM throttle_current WHERE at_limit
-         ), throttle_hits AS (
-             INSERT INTO throttle_counters AS c (rule, key, window_start, attempts)
-             SELECT rule, key, now(), 1 FROM throttle_attempt
-              WHERE (SELECT retry_after FROM throttle_verdict) IS NULL
-              ORDER BY rule, key
-             ON CONFLICT (rule, key) DO UPDATE SET
-                 window_start = CASE WHEN c.window_start <= now() - {WINDOW}
-                                     THEN now() ELSE c.window_start END,
-                 attempts = CASE WHEN c.window_start <= now() - {WINDOW}
-                                 THEN 1 ELSE c.attempts + 1 END
+        "throttle_verdict AS (
+             SELECT CASE WHEN {condition}
+                         THEN count_attempt(${rules}::text[], ${keys}::bytea[], ${limits}::int4[])
+                    END AS retry_after
          )"
     )
 }
