@@ -125,7 +125,8 @@ pub struct TestApp {
     pub database_url: String,
     /// Where the local server's mail goes (see [`TestApp::mails_to`]).
     pub mailbox: Arc<DevMailbox>,
-    mail_dir: PathBuf,
+    /// The mailbox's folder: one file per mail (the example app's journey reads it).
+    pub mail_dir: PathBuf,
 }
 
 impl Drop for TestApp {

@@ -1,0 +1,140 @@
+//! The example frontend, examples/nextjs, in a real browser: its journey script
+//! (e2e/journey.mjs) drives Debian's Chromium with playwright-core through signup, tasks,
+//! a password reset by mail, two sessions and the account's deletion, against `next start`
+//! and the local server on a fresh database.
+//!
+//! Needs Node.js, `apt-get install chromium`, and the app built beforehand:
+//! `npm ci --prefix examples/nextjs && npm --prefix examples/nextjs run build && cargo test -p dev-server --test example_app -- --ignored`.
+//! The screenshots go to `SCREENSHOT_DIR` if set, else under cargo's target tmp folder.
+//! `CHROMIUM` overrides `/usr/bin/chromium`.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use helpers::TestApp;
+
+/// A child process leading a process group of its own; dropping it kills the whole group
+/// (`next start` and its server, node and Chromium with its helpers).
+struct Group {
+    child: tokio::process::Child,
+    log: PathBuf,
+}
+
+impl Group {
+    fn spawn(command: &mut tokio::process::Command, log: PathBuf) -> Self {
+        let file = std::fs::File::create(&log)
+            .unwrap_or_else(|err| panic!("creating {}: {err}", log.display()));
+        let child = command
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|err| panic!("{command:?}: {err}"));
+        Self { child, log }
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(group) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .status();
+        }
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+async fn free_port() -> u16 {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+/// Waits until `next start` serves the signin page.
+async fn wait_for(next: &mut Group, url: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..600 {
+        if let Ok(Some(status)) = next.child.try_wait() {
+            panic!("next start exited ({status}):\n{}", next.output());
+        }
+        if client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|answer| answer.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "next start did not answer {url} in 60 s:\n{}",
+        next.output()
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js, chromium and a built examples/nextjs; CI runs it with --ignored"]
+async fn the_example_app_journey_passes_in_chromium() {
+    let app_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/nextjs");
+    assert!(
+        app_dir.join(".next/BUILD_ID").is_file(),
+        "examples/nextjs is not built: run `npm ci --prefix examples/nextjs && npm --prefix examples/nextjs run build` first"
+    );
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let screenshots = std::env::var_os("SCREENSHOT_DIR")
+        .map_or_else(|| tmp.join("example-app-screenshots"), PathBuf::from);
+
+    // The app's origin is the one the browser sends and the one the mails link to.
+    let port = free_port().await;
+    let origin = format!("http://localhost:{port}");
+    let api = TestApp::spawn_with(&[("ALLOWED_ORIGINS", &origin), ("APP_URL", &origin)]).await;
+
+    let mut next = Group::spawn(
+        tokio::process::Command::new(app_dir.join("node_modules/.bin/next"))
+            .args(["start", "--port", &port.to_string()])
+            .current_dir(&app_dir)
+            .env("API_URL", &api.address)
+            .env("NEXT_TELEMETRY_DISABLED", "1"),
+        tmp.join(format!("next-start-{port}.log")),
+    );
+    wait_for(&mut next, &format!("{origin}/signin")).await;
+
+    let mut journey = Group::spawn(
+        tokio::process::Command::new("node")
+            .arg("e2e/journey.mjs")
+            .current_dir(&app_dir)
+            .env("APP_URL", &origin)
+            .env("MAIL_DIR", &api.mail_dir)
+            .env("SCREENSHOT_DIR", &screenshots),
+        tmp.join(format!("journey-{port}.log")),
+    );
+    let status = tokio::time::timeout(Duration::from_secs(300), journey.child.wait()).await;
+    let report = journey.output();
+    match status {
+        Ok(Ok(status)) if status.success() => println!("{report}"),
+        Ok(Ok(status)) => panic!(
+            "the journey failed ({status}):\n{report}\n--- next start ---\n{}",
+            next.output()
+        ),
+        Ok(Err(err)) => panic!("node e2e/journey.mjs: {err}"),
+        Err(_) => panic!(
+            "the journey took over 300 s:\n{report}\n--- next start ---\n{}",
+            next.output()
+        ),
+    }
+}
