@@ -400,16 +400,38 @@ async function main() {
       await until("who is signed in", who, `Signed in as Ada King (${EMAIL})`);
     });
 
+    await step("change the password", async () => {
+      const form = page.getByRole("region", { name: "Password" });
+      await form.getByLabel("Current password", { exact: true }).fill(PASSWORD);
+      await form.getByLabel("New password", { exact: true }).fill(PASSWORD);
+      await form.getByRole("button", { name: "Change password" }).click();
+      await expectFieldError(form, "Current password", "Current password is incorrect");
+      await form.getByLabel("Current password", { exact: true }).fill(NEW_PASSWORD);
+      await form.getByRole("button", { name: "Change password" }).click();
+      await expectNotice(form, "Password changed");
+      await until("the sessions", devices, ["This device"]);
+    });
+
+    await step("sign out everywhere", async () => {
+      await sessions.getByRole("button", { name: "Sign out everywhere" }).click();
+      await landsOn(page, "/signin");
+      await expectNotice(page, "Signed out on every device");
+      await signIn(page, EMAIL, PASSWORD);
+      await landsOn(page, "/tasks");
+      await page.getByRole("link", { name: "Account" }).click();
+      await until("the sessions", devices, ["This device"]);
+    });
+
     await step("delete the account", async () => {
       const danger = page.getByRole("region", { name: "Delete account" });
-      await danger.getByLabel("Password", { exact: true }).fill(PASSWORD);
+      await danger.getByLabel("Password", { exact: true }).fill(NEW_PASSWORD);
       await danger.getByRole("button", { name: "Delete account" }).click();
       await expectFieldError(danger, "Password", "Password is incorrect");
-      await danger.getByLabel("Password", { exact: true }).fill(NEW_PASSWORD);
+      await danger.getByLabel("Password", { exact: true }).fill(PASSWORD);
       await danger.getByRole("button", { name: "Delete account" }).click();
       await landsOn(page, "/signin");
       await expectNotice(page, "Account deleted");
-      await signIn(page, EMAIL, NEW_PASSWORD);
+      await signIn(page, EMAIL, PASSWORD);
       await expectFormError(page, "Invalid email or password");
       await page.goto(`${APP_URL}/tasks`);
       await landsOn(page, "/signin");
