@@ -17,13 +17,16 @@
 //! - a Parse that lands where its name already exists meets that same statement and gets
 //!   "already exists", which turns the connection to unnamed statements the same way;
 //! - with a pooler that keeps statements per client (PgBouncer 1.21+, Neon) or without a
-//!   pooler, names are only ever compared with the same client's own, as before.
+//!   pooler, names are only ever compared with the same client's own, as before;
+//! - the same statement prepared twice on one connection (tokio-postgres allows it) gets
+//!   `_1`, `_2`, … after the name of its second and later copies: still a function of the
+//!   statement, never the name of another.
 //!
 //! Nothing else changes: the driver still believes its statements are `s<n>`, every other
 //! message passes through untouched, and the messages keep their order and framing, so a
 //! request is still one round trip of a statement planned once per connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -53,8 +56,7 @@ pub struct StatementNames<S> {
     sent: usize,
     /// Whether the startup message has gone: from then on every message has a type byte.
     started: bool,
-    /// The driver's names of the statements it prepared, and what they are called here.
-    names: HashMap<Vec<u8>, Vec<u8>>,
+    names: Names,
 }
 
 impl<S> StatementNames<S> {
@@ -65,7 +67,7 @@ impl<S> StatementNames<S> {
             outgoing: Vec::new(),
             sent: 0,
             started: false,
-            names: HashMap::new(),
+            names: Names::default(),
         }
     }
 
@@ -140,9 +142,44 @@ impl<S: AsyncWrite + Unpin> StatementNames<S> {
     }
 }
 
+/// The statements a connection has prepared: the driver's name of each, and ours.
+#[derive(Default)]
+struct Names {
+    ours: HashMap<Vec<u8>, Vec<u8>>,
+    /// Our names of the statements prepared and not closed.
+    live: HashSet<Vec<u8>>,
+}
+
+impl Names {
+    /// Our name for the statement the driver prepares as `driver`, whose derived name is
+    /// `derived`: that, or (another copy of it is live here) that with the first free
+    /// `_<n>` after it.
+    fn prepare(&mut self, driver: &[u8], derived: Vec<u8>) -> Vec<u8> {
+        let mut ours = derived.clone();
+        let mut copy = 0u32;
+        while self.live.contains(&ours) {
+            copy += 1;
+            ours = [&derived[..], format!("_{copy}").as_bytes()].concat();
+        }
+        self.live.insert(ours.clone());
+        self.ours.insert(driver.to_vec(), ours.clone());
+        ours
+    }
+
+    fn get(&self, driver: &[u8]) -> Option<&Vec<u8>> {
+        self.ours.get(driver)
+    }
+
+    fn close(&mut self, driver: &[u8]) -> Option<Vec<u8>> {
+        let ours = self.ours.remove(driver)?;
+        self.live.remove(&ours);
+        Some(ours)
+    }
+}
+
 /// `message` (one whole typed frontend message) with its statement name replaced, if it
 /// carries one; `None` when it stays as it is.
-fn rename(names: &mut HashMap<Vec<u8>, Vec<u8>>, message: &[u8]) -> io::Result<Option<Vec<u8>>> {
+fn rename(names: &mut Names, message: &[u8]) -> io::Result<Option<Vec<u8>>> {
     let (Some(&tag), Some(body)) = (message.first(), message.get(5..)) else {
         return Ok(None);
     };
@@ -154,10 +191,8 @@ fn rename(names: &mut HashMap<Vec<u8>, Vec<u8>>, message: &[u8]) -> io::Result<O
                 return Ok(None);
             }
             let (query, types) = c_string(rest)?;
-            let ours = derived_name(query, types);
-            let body = [&ours[..], &[0], rest].concat();
-            names.insert(name.to_vec(), ours);
-            body
+            let ours = names.prepare(name, derived_name(query, types));
+            [&ours[..], &[0], rest].concat()
         }
         // Bind: portal, statement, then the values.
         b'B' => {
@@ -172,7 +207,7 @@ fn rename(names: &mut HashMap<Vec<u8>, Vec<u8>>, message: &[u8]) -> io::Result<O
         b'D' | b'C' if body.first() == Some(&b'S') => {
             let (statement, rest) = c_string(body.get(1..).unwrap_or_default())?;
             let ours = if tag == b'C' {
-                names.remove(statement)
+                names.close(statement)
             } else {
                 names.get(statement).cloned()
             };
@@ -385,6 +420,32 @@ mod tests {
                 assert_ne!(a, b);
             }
         }
+    }
+
+    #[test]
+    fn a_second_copy_on_one_connection_is_named_apart_until_the_first_is_closed() {
+        let ours = name_of("SELECT $1", &[20]);
+        let out = sent(
+            &[
+                parse("s0", "SELECT $1", &[20]),
+                parse("s1", "SELECT $1", &[20]),
+                bind("s1"),
+                statement_message(b'C', "s0"),
+                parse("s2", "SELECT $1", &[20]),
+            ],
+            7,
+        );
+        assert_eq!(
+            out,
+            [
+                parse(&ours, "SELECT $1", &[20]),
+                parse(&format!("{ours}_1"), "SELECT $1", &[20]),
+                bind(&format!("{ours}_1")),
+                statement_message(b'C', &ours),
+                parse(&ours, "SELECT $1", &[20]),
+            ]
+            .concat()
+        );
     }
 
     #[test]
