@@ -124,28 +124,39 @@ impl BenchDb {
         ))
     }
 
-    /// The application state the local server builds (every function's statements
-    /// prepared), on this database.
-    pub fn state(&self, overrides: &[(&str, &str)]) -> anyhow::Result<shared::AppState> {
-        self.state_with_plan(overrides, dev_server::plan)
+    /// The state the local server builds (every function's statements prepared), on this
+    /// database, its mail to `mail`.
+    pub fn state(
+        &self,
+        mail: &BenchMail,
+        overrides: &[(&str, &str)],
+    ) -> anyhow::Result<shared::state::MailState> {
+        Ok(shared::state::MailState {
+            app: self.app_state(overrides, dev_server::plan)?,
+            mailbox: mail.mailbox()?,
+        })
     }
 
-    /// The application state `function` builds at its cold start (its own statements
-    /// prepared), on this database.
+    /// The state `function` builds at its cold start (its own statements prepared), on
+    /// this database, its mail to `mail`.
     pub fn state_of(
         &self,
         function: &str,
+        mail: &BenchMail,
         overrides: &[(&str, &str)],
-    ) -> anyhow::Result<shared::AppState> {
-        let plan = dev_server::plan_of(function)
+    ) -> anyhow::Result<shared::state::MailState> {
+        let declared = dev_server::declared(function)
             .ok_or_else(|| anyhow::anyhow!("no function {function}"))?;
-        self.state_with_plan(overrides, plan)
+        Ok(shared::state::MailState {
+            app: self.app_state(overrides, |kinds| declared.access.plan(kinds))?,
+            mailbox: mail.mailbox()?,
+        })
     }
 
-    fn state_with_plan(
+    fn app_state(
         &self,
         overrides: &[(&str, &str)],
-        plan: shared::state::PlanOf,
+        plan: impl FnOnce(&[shared::db::credentials::CredentialKind]) -> shared::db::statements::Plan,
     ) -> anyhow::Result<shared::AppState> {
         let lookup = |name: &str| {
             overrides

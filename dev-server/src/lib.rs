@@ -18,54 +18,36 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
-use shared::AppState;
 use shared::config::{Config, SameSite};
-use shared::db::credentials::CallerKind;
+use shared::db::credentials::CredentialKind;
 use shared::db::statements::Plan;
 use shared::error::ApiError;
 use shared::routes::{self, ROUTES};
-use shared::state::PlanOf;
+use shared::function::Declaration;
+use shared::state::MailState;
 use tokio::net::TcpListener;
 
 /// The API's OpenAPI document, served at [`OPENAPI_PATH`].
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 pub const OPENAPI_PATH: &str = "/openapi.yaml";
 
-/// Generates the local server's [`dispatch`] and its list of [`HANDLERS`] from one list of
-/// function crates (each also a dependency in this crate's manifest; a test checks both
-/// against the route table and `functions/`).
-macro_rules! handlers {
+/// Generates, from the list of function crates `build.rs` reads off this crate's manifest,
+/// the local server's [`dispatch`] and the list of what they declare ([`FUNCTIONS`]).
+macro_rules! functions {
     ($($function:ident),+ $(,)?) => {
-        /// Every function the local server has a handler for, by its crate name.
-        pub const HANDLERS: &[&str] = &[$($function::FUNCTION),+];
+        /// What every function the local server serves declares, by its crate name.
+        pub const FUNCTIONS: &[Declaration] = &[$($function::FUNCTION.declaration()),+];
 
-        /// What the local server's connections prepare: every function's statements.
-        pub fn plan(kinds: &[CallerKind]) -> Plan {
-            let mut plan = Plan::new();
-            $(plan = plan.with($function::plan(kinds).statements().iter().cloned());)+
-            plan
-        }
-
-        /// The statements of `function`, as its Lambda prepares them.
-        pub fn plan_of(function: &str) -> Option<PlanOf> {
-            $(
-                if function == $function::FUNCTION {
-                    return Some($function::plan);
-                }
-            )+
-            None
-        }
-
-        /// Calls the real handler of `function`.
+        /// Calls the real handler of `function`, with the part of the state its function
+        /// builds.
         pub async fn dispatch(
-            state: &AppState,
+            state: &MailState,
             function: &str,
             req: lambda_http::Request,
         ) -> Result<lambda_http::Response<Body>, lambda_http::Error> {
             $(
-                if function == $function::FUNCTION {
-                    // Each handler borrows the part of the state its function builds.
-                    return $function::handler(state.as_ref(), req).await;
+                if function == $function::FUNCTION.name {
+                    return ($function::FUNCTION.handler)(state.as_ref(), req).await;
                 }
             )+
             Err(format!("the local server has no handler for function `{function}`").into())
@@ -73,67 +55,62 @@ macro_rules! handlers {
     };
 }
 
-handlers!(
-    signup,
-    signin,
-    signout,
-    session,
-    health,
-    tasks_list,
-    task_create,
-    task_get,
-    task_replace,
-    task_update,
-    task_delete,
-    task_complete,
-    change_password,
-    user_update,
-    user_delete,
-    sessions_list,
-    session_revoke,
-    forgot_password,
-    reset_password,
-);
+include!(concat!(env!("OUT_DIR"), "/functions.rs"));
+
+/// The crate names of every function the local server serves.
+pub fn function_names() -> Vec<&'static str> {
+    FUNCTIONS.iter().map(|function| function.name).collect()
+}
+
+/// What `function` declares.
+pub fn declared(function: &str) -> Option<&'static Declaration> {
+    FUNCTIONS.iter().find(|declared| declared.name == function)
+}
+
+/// What the local server's connections prepare: every function's statements.
+pub fn plan(kinds: &[CredentialKind]) -> Plan {
+    plan_for(&function_names(), kinds)
+}
 
 /// Functions of the route table without a handler here; checked at start-up.
 pub fn missing_handlers() -> Vec<&'static str> {
     ROUTES
         .iter()
         .map(|route| route.function)
-        .filter(|function| !HANDLERS.contains(function))
+        .filter(|function| declared(function).is_none())
         .collect()
 }
 
 /// The statements of every function in `functions`: what a server serving only them
 /// prepares.
-pub fn plan_for(functions: &[&str], kinds: &[CallerKind]) -> Plan {
+pub fn plan_for(functions: &[&str], kinds: &[CredentialKind]) -> Plan {
     functions
         .iter()
-        .filter_map(|function| plan_of(function))
-        .fold(Plan::new(), |plan, plan_of| {
-            plan.with(plan_of(kinds).statements().iter().cloned())
+        .filter_map(|function| declared(function))
+        .fold(Plan::new(), |plan, declared| {
+            plan.with(declared.access.plan(kinds).statements().iter().cloned())
         })
 }
 
 /// Serves every route until the listener fails; each connection on its own task.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
-    serve_only(listener, state, HANDLERS).await
+pub async fn serve(listener: TcpListener, state: Arc<MailState>) -> anyhow::Result<()> {
+    serve_only(listener, state, function_names().into()).await
 }
 
 /// Serves the routes of `functions` (crate names) alone, as a deployment of only those
 /// functions would: any other path is 404.
 pub async fn serve_only(
     listener: TcpListener,
-    state: Arc<AppState>,
-    functions: &'static [&'static str],
+    state: Arc<MailState>,
+    functions: Arc<[&'static str]>,
 ) -> anyhow::Result<()> {
     loop {
         let (stream, peer) = listener.accept().await?;
-        let state = state.clone();
+        let (state, functions) = (state.clone(), functions.clone());
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, functions, peer, req).await) }
+                let (state, functions) = (state.clone(), functions.clone());
+                async move { Ok::<_, Infallible>(handle(&state, &functions, peer, req).await) }
             });
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -146,7 +123,7 @@ pub async fn serve_only(
 }
 
 async fn handle(
-    state: &AppState,
+    state: &MailState,
     functions: &[&str],
     peer: SocketAddr,
     req: hyper::Request<Incoming>,

@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use dev_server::mailbox::DevMailbox;
 use dev_server::postgres::Cluster;
 use shared::AppState;
+use shared::state::MailState;
 use shared::config::{Config, MailSettings};
 use shared::db::Db;
 use shared::db::statements::Plan;
@@ -84,32 +85,28 @@ async fn start() -> anyhow::Result<()> {
 }
 
 /// The functions named on the command line (crate names), or every function.
-fn functions_to_serve() -> anyhow::Result<&'static [&'static str]> {
+fn functions_to_serve() -> anyhow::Result<Arc<[&'static str]>> {
+    let all = dev_server::function_names();
     let named: Vec<String> = std::env::args().skip(1).collect();
     if named.is_empty() {
-        return Ok(dev_server::HANDLERS);
+        return Ok(all.into());
     }
-    let functions = named
+    named
         .iter()
         .map(|name| {
-            dev_server::HANDLERS
-                .iter()
+            all.iter()
                 .copied()
                 .find(|function| function == name)
                 .with_context(|| {
-                    format!(
-                        "no function `{name}`; the functions are {}",
-                        dev_server::HANDLERS.join(", ")
-                    )
+                    format!("no function `{name}`; the functions are {}", all.join(", "))
                 })
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(functions.leak())
+        .collect()
 }
 
 async fn run(
     defaults: &HashMap<&str, String>,
-    functions: &'static [&'static str],
+    functions: Arc<[&'static str]>,
 ) -> anyhow::Result<()> {
     // The environment, with the local defaults for what it leaves unset or blank.
     let lookup = |name: &str| {
@@ -120,12 +117,14 @@ async fn run(
     };
     let config = Config::from_lookup(lookup)?;
     let config = dev_server::for_plain_http_localhost(config);
-    let mut state = AppState::new(config, |kinds| dev_server::plan_for(functions, kinds))?;
     let mail_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dev-mail");
-    state.mailbox = Some(Mailbox {
-        settings: MailSettings::from_lookup(&lookup)?,
-        mailer: Arc::new(DevMailbox::new(&mail_dir)?),
-    });
+    let state = MailState {
+        app: AppState::new(config, |kinds| dev_server::plan_for(&functions, kinds))?,
+        mailbox: Mailbox {
+            settings: MailSettings::from_lookup(&lookup)?,
+            mailer: Arc::new(DevMailbox::new(&mail_dir)?),
+        },
+    };
     println!(
         "Mail (password resets): not sent, written to {}",
         mail_dir.display()
@@ -170,7 +169,7 @@ async fn run(
 }
 
 /// What the deployed `cleanup` function does on its schedule.
-async fn purge_expired_rows(state: Arc<AppState>) {
+async fn purge_expired_rows(state: Arc<MailState>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         every.tick().await;

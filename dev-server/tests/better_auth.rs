@@ -492,7 +492,7 @@ async fn a_new_better_auth_key_is_picked_up_on_its_first_use() {
             .kid,
         jsonwebtoken::decode_header(&ada.jwt).expect("header").kid
     );
-    tokio::time::sleep(shared::better_auth::RELOAD_INTERVAL + Duration::from_secs(1)).await;
+    tokio::time::sleep(shared::key_store::RELOAD_INTERVAL + Duration::from_secs(1)).await;
     let reads = app.state.db.round_trips();
     assert_eq!(app.get_session(&session.jwt).await.0, StatusCode::OK);
     assert_eq!(

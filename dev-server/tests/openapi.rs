@@ -262,14 +262,24 @@ fn every_reference_resolves() {
 /// The local server, on a database it never reaches: the pool connects lazily, and neither
 /// the document nor a 405 needs it.
 async fn spawn_without_database() -> String {
-    let config = shared::config::Config::from_lookup(|name| match name {
+    let lookup = |name: &str| match name {
         "DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none".to_owned()),
         "BETTER_AUTH_SECRET" => Some("openapi-test-secret-0123456789-ABCDEF".to_owned()),
+        "EMAIL_FROM" => Some("no-reply@example.com".to_owned()),
+        "APP_URL" => Some("http://localhost:3000".to_owned()),
         _ => None,
-    })
-    .expect("config");
-    let state =
-        std::sync::Arc::new(shared::AppState::new(config, dev_server::plan).expect("state"));
+    };
+    let config = shared::config::Config::from_lookup(lookup).expect("config");
+    let mail_dir = std::env::temp_dir().join("todo-api-openapi-test-mail");
+    let state = std::sync::Arc::new(shared::state::MailState {
+        app: shared::AppState::new(config, dev_server::plan).expect("state"),
+        mailbox: shared::mail::Mailbox {
+            settings: shared::config::MailSettings::from_lookup(&lookup).expect("mail"),
+            mailer: std::sync::Arc::new(
+                dev_server::mailbox::DevMailbox::new(&mail_dir).expect("mailbox"),
+            ),
+        },
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

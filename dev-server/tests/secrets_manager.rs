@@ -8,7 +8,6 @@ use std::time::Duration;
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use dev_server::fixtures::moto::Moto;
 use shared::auth::TokenKeys;
-use shared::config::Config;
 use shared::secrecy::ExposeSecret;
 
 fn env(moto: &Moto, extra: &[(&str, &str)]) -> HashMap<String, String> {
@@ -59,7 +58,7 @@ async fn secrets_come_from_secrets_manager_and_sign_tokens() {
             ("DATABASE_URL_SECRET_ARN", &db_arn),
         ],
     );
-    let config = Config::load_with(|name| vars.get(name).cloned())
+    let config = shared::secrets::load_config(|name| vars.get(name).cloned())
         .await
         .expect("config");
     assert_eq!(config.auth_secret.expose_secret(), stored);
@@ -86,7 +85,7 @@ async fn a_missing_or_short_secret_stops_start_up_naming_the_variable() {
     let moto = Moto::start().await;
     let missing = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:todo/none-AbCdEf";
     let vars = env(&moto, &[("BETTER_AUTH_SECRET_ARN", missing)]);
-    let err = Config::load_with(|name| vars.get(name).cloned())
+    let err = shared::secrets::load_config(|name| vars.get(name).cloned())
         .await
         .unwrap_err();
     assert_eq!(
@@ -96,7 +95,7 @@ async fn a_missing_or_short_secret_stops_start_up_naming_the_variable() {
 
     let short = store(&moto, "todo/short", "too-short").await;
     let vars = env(&moto, &[("BETTER_AUTH_SECRET_ARN", &short)]);
-    let err = Config::load_with(|name| vars.get(name).cloned())
+    let err = shared::secrets::load_config(|name| vars.get(name).cloned())
         .await
         .unwrap_err();
     assert_eq!(
@@ -143,7 +142,7 @@ async fn a_role_without_get_secret_value_is_told_access_denied() {
             ("AWS_SECRET_ACCESS_KEY", &key_secret),
         ],
     );
-    let err = Config::load_with(|name| vars.get(name).cloned())
+    let err = shared::secrets::load_config(|name| vars.get(name).cloned())
         .await
         .unwrap_err();
     assert_eq!(

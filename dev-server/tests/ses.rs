@@ -10,7 +10,7 @@ mod helpers;
 use std::sync::Arc;
 
 use dev_server::fixtures::moto::Moto;
-use forgot_password::ses::SesMailer;
+use shared::mail::ses::SesMailer;
 use helpers::{MAIL_FROM, NEW_PASSWORD, ORIGIN, RESET_SENT, TestApp, error, reset_token_in};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

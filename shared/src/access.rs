@@ -1,8 +1,9 @@
-//! Who is calling. The one place that turns a request into a [`Caller`], refuses
-//! cross-site requests that only the cookie authenticates, applies the path-owner rule
-//! (403), and lets a refusal decided before the route's statement through only once the
-//! credential is known to be live, so an ended credential gets 401 everywhere. It also
-//! sets and clears the session cookie.
+//! Who is calling, and the protocol of a protected request. The one place that turns a
+//! request into a [`Caller`], refuses cross-site requests that only the cookie
+//! authenticates, and applies the path-owner rule (403). An [`Authenticated`] request owns
+//! its request, so its input is read only through a step that lets a refusal through once
+//! the credential is known to be live: an ended credential gets 401 everywhere. It also
+//! answers throttled attempts, and sets and clears the session cookie.
 //!
 //! A credential comes from the `Authorization` header or else the `todo_session` cookie,
 //! and is one of: our HS256 token; with `BETTER_AUTH_URL` set, a JWT of the app's Better
@@ -21,7 +22,8 @@ use time::OffsetDateTime;
 use crate::audit::{self, AuditEvent};
 use crate::auth::better_auth::{BetterAuthClaims, jwt_algorithm};
 use crate::auth::{AuthFailure, IssuedToken, VerifiedToken, bearer_token};
-use crate::db::credentials::{self, Credential, Outcome};
+use crate::db::credentials::{self, Checked, Credential};
+use crate::db::throttle::Throttled;
 use crate::db::users::User;
 use crate::error::{ACCESS_DENIED, ApiError, CROSS_SITE_REFUSED, MANAGED_BY_BETTER_AUTH};
 use crate::{AppState, http};
@@ -29,10 +31,10 @@ use crate::{AppState, http};
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The id the client knows the caller by (the `{user_id}` of its paths), when the
-    /// credential names it: always, but for a Better Auth session token, whose user only
-    /// its row in the database names.
-    pub known_id: Option<String>,
+    /// The id the client knows the caller by (the `{user_id}` of its paths, the `user_id`
+    /// of its tasks), when the credential names it: always, but for a Better Auth session
+    /// token, whose user only its row in the database names.
+    pub public_id: Option<String>,
     pub credential: Credential,
     /// What a Better Auth JWT says of its user and lifetime.
     pub better_auth_claims: Option<BetterAuthClaims>,
@@ -43,7 +45,7 @@ pub struct Caller {
 impl From<VerifiedToken> for Caller {
     fn from(token: VerifiedToken) -> Self {
         Self {
-            known_id: Some(token.user_id.to_string()),
+            public_id: Some(token.user_id.to_string()),
             credential: Credential::Session {
                 session_id: token.session_id,
                 user_id: token.user_id,
@@ -73,7 +75,7 @@ pub const SESSION_COOKIE: &str = "todo_session";
 
 /// Where the request's credential was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Presented {
+enum CredentialSource {
     Header,
     /// The browser sent it by itself, whichever page made the request: CSRF applies.
     Cookie,
@@ -81,11 +83,11 @@ enum Presented {
 
 /// The credential a request presents: the `Authorization` header wins; without one, the
 /// session cookie.
-fn presented_credential(req: &Request) -> Result<Option<(&str, Presented)>, AuthFailure> {
+fn presented_credential(req: &Request) -> Result<Option<(&str, CredentialSource)>, AuthFailure> {
     if let Some(token) = bearer_token(req)? {
-        return Ok(Some((token, Presented::Header)));
+        return Ok(Some((token, CredentialSource::Header)));
     }
-    Ok(cookie(req, SESSION_COOKIE).map(|token| (token, Presented::Cookie)))
+    Ok(cookie(req, SESSION_COOKIE).map(|token| (token, CredentialSource::Cookie)))
 }
 
 /// The value of cookie `name`, from every `Cookie` header of `req`.
@@ -117,7 +119,7 @@ async fn identify_inline(state: &AppState, token: &str) -> Result<Caller, AuthFa
         Some(Ok(_)) => {
             let claims = better_auth.verify_jwt(&state.db, token).await?;
             Ok(Caller {
-                known_id: Some(claims.subject.clone()),
+                public_id: Some(claims.subject.clone()),
                 credential: Credential::BetterAuthJwt {
                     issuer: better_auth.issuer.clone(),
                     subject: claims.subject.clone(),
@@ -128,7 +130,7 @@ async fn identify_inline(state: &AppState, token: &str) -> Result<Caller, AuthFa
         }
         Some(Err(failure)) => Err(failure),
         None if better_auth.settings.accepts_session_tokens() => Ok(Caller {
-            known_id: None,
+            public_id: None,
             credential: Credential::BetterAuthSession {
                 issuer: better_auth.issuer.clone(),
                 token: better_auth.verifier().session_token(token)?,
@@ -152,12 +154,15 @@ pub async fn authenticate(state: &AppState, req: &Request) -> Result<Caller, Api
         .await
         .map_err(ApiError::Unauthorized)?;
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if presented == Presented::Cookie && !safe && !state.cors.allows(req.headers().get(ORIGIN)) {
+    if presented == CredentialSource::Cookie
+        && !safe
+        && !state.cors.allows(req.headers().get(ORIGIN))
+    {
         audit::record(
             state,
             req,
             AuditEvent::CrossSiteRefused,
-            caller.known_id.as_deref(),
+            caller.public_id.as_deref(),
         );
         return Err(ApiError::Forbidden(CROSS_SITE_REFUSED));
     }
@@ -175,28 +180,93 @@ pub async fn caller_if_any(state: &AppState, req: &Request) -> Result<Option<Cal
     }
 }
 
-/// A protected request and its caller: what answering a refusal or a statement's outcome
-/// needs (an ended credential is 401 everywhere, and every 403 is audited).
-pub struct Call<'r> {
-    pub state: &'r AppState,
-    pub req: &'r Request,
-    pub caller: Caller,
+/// A protected request once its caller is authenticated. It owns the request, so what the
+/// request carries (body, path, query) is read only through [`Authenticated::input`],
+/// which answers a refusal of it only once the credential is known to be live: an ended
+/// credential gets 401 everywhere, however else the request is wrong.
+pub struct Authenticated<'s> {
+    state: &'s AppState,
+    req: Request,
+    caller: Caller,
 }
 
-impl Call<'_> {
+impl<'s> Authenticated<'s> {
+    /// A request with any accepted credential: 401 without one or with a bad one.
+    pub async fn any(state: &'s AppState, req: Request) -> Result<Self, ApiError> {
+        let caller = authenticate(state, &req).await?;
+        Ok(Self { state, req, caller })
+    }
+
+    /// A request to an account route (change-password, user, sessions): one of our own
+    /// accounts. A Better Auth caller gets 403: Better Auth manages its accounts.
+    pub async fn own_account(state: &'s AppState, req: Request) -> Result<Self, ApiError> {
+        let request = Self::any(state, req).await?;
+        if request.caller.is_better_auth() {
+            request.audit(AuditEvent::AccessDenied);
+            return Err(ApiError::Forbidden(MANAGED_BY_BETTER_AUTH));
+        }
+        Ok(request)
+    }
+
+    /// A request to a per-user route (`/api/{user_id}/…`) by the path's user. Otherwise 403,
+    /// decided without reading or writing anything the route serves. A caller whose id
+    /// only the database knows (a Better Auth session token) takes the path's user into
+    /// its credential, and the route's statement decides.
+    pub async fn path_owner(state: &'s AppState, req: Request) -> Result<Self, ApiError> {
+        let mut request = Self::any(state, req).await?;
+        let path_user = http::path_param(&request.req, "user_id").unwrap_or_default();
+        let owns_path = match (&request.caller.public_id, &mut request.caller.credential) {
+            (Some(public_id), _) => *public_id == path_user,
+            (None, Credential::BetterAuthSession { path_owner, .. }) => {
+                *path_owner = Some(path_user);
+                true
+            }
+            (None, _) => false,
+        };
+        if !owns_path {
+            return Err(request.refuse(ApiError::Forbidden(ACCESS_DENIED)).await);
+        }
+        Ok(request)
+    }
+
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    pub fn state(&self) -> &'s AppState {
+        self.state
+    }
+
     pub fn credential(&self) -> &Credential {
         &self.caller.credential
     }
 
-    /// What to answer for a refusal decided before the route's own statement ran (403, a
-    /// bad body, a bad id): the refusal, or 401 when the caller's credential has ended (and
-    /// 403 when it may not act on the path). Only the error path pays this round trip.
-    pub async fn refuse(&self, refusal: ApiError) -> ApiError {
+    /// The address the request came from (`requestContext.http.sourceIp`).
+    pub fn source_ip(&self) -> Option<String> {
+        http::source_ip(&self.req)
+    }
+
+    /// What `read` makes of the request's body, path or query; its refusal (a bad body,
+    /// a bad id) is answered only after the credential is checked, and is 401 instead
+    /// when the credential has ended. Only that error path pays the check's round trip.
+    pub async fn input<T>(
+        &self,
+        read: impl FnOnce(&Request) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        match read(&self.req) {
+            Ok(value) => Ok(value),
+            Err(refusal) => Err(self.refuse(refusal).await),
+        }
+    }
+
+    /// `refusal`, or 401 when the caller's credential has ended (and 403 when it may not
+    /// act on the path).
+    async fn refuse(&self, refusal: ApiError) -> ApiError {
         match credentials::check(&self.state.db, self.credential()).await {
-            Ok(outcome) => match self.answer(outcome) {
+            Ok(checked) => match self.checked(checked) {
                 Ok(()) => {
                     if matches!(refusal, ApiError::Forbidden(ACCESS_DENIED)) {
-                        self.audit_access_denied();
+                        self.audit(AuditEvent::AccessDenied);
                     }
                     refusal
                 }
@@ -206,69 +276,52 @@ impl Call<'_> {
         }
     }
 
-    /// The parsed request input, or what [`Call::refuse`] answers for its error.
-    pub async fn parsed_or_refused<T>(&self, parsed: Result<T, ApiError>) -> Result<T, ApiError> {
-        match parsed {
-            Ok(value) => Ok(value),
-            Err(err) => Err(self.refuse(err).await),
-        }
-    }
-
     /// What a protected statement did; 401 when it found the credential ended, 403 when
     /// the credential may not act on the path.
-    pub fn answer<T>(&self, outcome: Outcome<T>) -> Result<T, ApiError> {
-        match outcome {
-            Outcome::CredentialEnded => Err(ApiError::Unauthorized(AuthFailure::InvalidToken)),
-            Outcome::NotPathOwner => {
-                self.audit_access_denied();
+    pub fn checked<T>(&self, checked: Checked<T>) -> Result<T, ApiError> {
+        match checked {
+            Checked::CredentialEnded => Err(ApiError::Unauthorized(AuthFailure::InvalidToken)),
+            Checked::NotPathOwner => {
+                self.audit(AuditEvent::AccessDenied);
                 Err(ApiError::Forbidden(ACCESS_DENIED))
             }
-            Outcome::Done(value) => Ok(value),
+            Checked::Done(value) => Ok(value),
         }
     }
 
-    fn audit_access_denied(&self) {
-        self.audit(AuditEvent::AccessDenied);
+    /// The answer to an attempt a throttle rule refused.
+    pub fn throttled(&self, throttled: Throttled) -> ApiError {
+        refuse_throttled(
+            self.state,
+            &self.req,
+            self.caller.public_id.as_deref(),
+            throttled,
+        )
     }
 
     /// Logs `event` for this request and its caller.
     pub fn audit(&self, event: AuditEvent) {
-        audit::record(self.state, self.req, event, self.caller.known_id.as_deref());
+        audit::record(
+            self.state,
+            &self.req,
+            event,
+            self.caller.public_id.as_deref(),
+        );
     }
 }
 
-/// The caller of an account route (change-password, user, sessions): one of our own
-/// accounts. A Better Auth caller gets 403: Better Auth manages its accounts.
-pub async fn own_account<'r>(state: &'r AppState, req: &'r Request) -> Result<Call<'r>, ApiError> {
-    let caller = authenticate(state, req).await?;
-    let call = Call { state, req, caller };
-    if call.caller.is_better_auth() {
-        call.audit_access_denied();
-        return Err(ApiError::Forbidden(MANAGED_BY_BETTER_AUTH));
+/// The one answer to an attempt a throttle rule refused, whichever route judged it: 429
+/// with `Retry-After`, and its audit line.
+pub fn refuse_throttled(
+    state: &AppState,
+    req: &Request,
+    user_id: Option<&str>,
+    throttled: Throttled,
+) -> ApiError {
+    audit::record(state, req, AuditEvent::Throttled, user_id);
+    ApiError::TooManyRequests {
+        retry_after_secs: throttled.retry_after_secs,
     }
-    Ok(call)
-}
-
-/// The caller of a per-user route (`/api/{user_id}/…`): authenticated, and the path's user.
-/// Otherwise 403, decided without reading or writing anything the route serves. A caller
-/// whose id only the database knows (a Better Auth session token) takes the path's user
-/// into its credential, and the route's statement decides.
-pub async fn path_owner<'r>(state: &'r AppState, req: &'r Request) -> Result<Call<'r>, ApiError> {
-    let mut caller = authenticate(state, req).await?;
-    let path_user = http::path_param(req, "user_id").unwrap_or_default();
-    let owns_path = match (&caller.known_id, &mut caller.credential) {
-        (Some(known), _) => *known == path_user,
-        (None, Credential::BetterAuthSession { path_owner, .. }) => {
-            *path_owner = Some(path_user);
-            true
-        }
-        (None, _) => false,
-    };
-    let call = Call { state, req, caller };
-    if !owns_path {
-        return Err(call.refuse(ApiError::Forbidden(ACCESS_DENIED)).await);
-    }
-    Ok(call)
 }
 
 /// The body of a successful signup or signin.

@@ -2,15 +2,14 @@
 //! like a signin (the same counters) and timed like one (one argon2id verification,
 //! right password or wrong).
 
-use crate::access::Call;
+use crate::access::Authenticated;
 use crate::audit::AuditEvent;
 use crate::db::throttle::Attempt;
-use crate::db::users::{self, PasswordCheck};
+use crate::db::users;
 use crate::error::{ApiError, AuthFailure};
-use crate::http;
 use crate::secrecy::SecretString;
 
-impl Call<'_> {
+impl Authenticated<'_> {
     /// Checks that `password` is the caller's (one of our accounts): a refused attempt is
     /// 429 and verifies nothing; a wrong password is 400 `wrong` and counts like a failed
     /// signin. The attempt, for the statement that then does the work to settle.
@@ -19,29 +18,25 @@ impl Call<'_> {
         password: String,
         wrong: &'static str,
     ) -> Result<Attempt, ApiError> {
+        let state = self.state();
         let email = self
-            .caller
+            .caller()
             .account_email
             .as_deref()
             .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
         let attempt = Attempt::password_check(
-            &self.state.config.throttle,
-            &self.state.digests,
+            &state.config.throttle,
+            &state.digests,
             email,
-            http::source_ip(self.req).as_deref(),
+            self.source_ip().as_deref(),
         );
-        let checked = users::password_check(&self.state.db, self.credential(), &attempt).await?;
-        let password_hash = match self.answer(checked)? {
-            Some(PasswordCheck::Counted { password_hash }) => password_hash,
-            Some(PasswordCheck::Throttled { retry_after_secs }) => {
-                self.audit(AuditEvent::Throttled);
-                return Err(ApiError::TooManyRequests { retry_after_secs });
-            }
+        let checked = users::password_check(&state.db, self.credential(), &attempt).await?;
+        let password_hash = self
+            .checked(checked)?
+            .map_err(|throttled| self.throttled(throttled))?
             // The account went between the token and now.
-            None => return Err(ApiError::Unauthorized(AuthFailure::InvalidToken)),
-        };
-        let matches = self
-            .state
+            .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
+        let matches = state
             .passwords
             .verify(SecretString::from(password), Some(password_hash))
             .await?;

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, ORIGIN, RETRY_AFTER, VARY};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, ORIGIN, RETRY_AFTER};
 use http::{Method, StatusCode};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -12,9 +12,9 @@ use serde::{Deserialize as _, Serialize};
 use serde_json::json;
 use tracing::Instrument as _;
 
+use crate::cors::Cors;
 use crate::error::ApiError;
 use crate::routes;
-use crate::state::HttpState;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -23,7 +23,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// fill them, errors become their JSON response (5xx causes logged), and CORS headers are
 /// added for allowed origins. Infallible: whatever happens, the client gets a JSON answer.
 pub async fn serve<F, Fut>(
-    state: &HttpState,
+    cors: &Cors,
     function: &'static str,
     req: Request,
     handle: F,
@@ -72,7 +72,7 @@ where
             "request handled"
         )
     });
-    state.cors.apply(origin.as_ref(), &mut response);
+    cors.apply(origin.as_ref(), &mut response);
     Ok(response)
 }
 
@@ -204,47 +204,5 @@ pub fn source_ip(req: &Request) -> Option<String> {
         }
         #[allow(unreachable_patterns)]
         _ => None,
-    }
-}
-
-/// The CORS allow-list. Listed origins get `Access-Control-Allow-Origin: <origin>` with
-/// credentials; others get no CORS header at all. `*` is never sent.
-#[derive(Debug, Clone, Default)]
-pub struct Cors {
-    allowed: Vec<String>,
-}
-
-impl Cors {
-    pub fn new(allowed: Vec<String>) -> Self {
-        Self { allowed }
-    }
-
-    /// Whether `origin` (a request's `Origin` header) is on the allow-list.
-    pub fn allows(&self, origin: Option<&HeaderValue>) -> bool {
-        origin
-            .and_then(|origin| origin.to_str().ok())
-            .is_some_and(|origin| self.allowed.iter().any(|allowed| allowed == origin))
-    }
-
-    pub fn apply(&self, origin: Option<&HeaderValue>, response: &mut Response<Body>) {
-        let headers = response.headers_mut();
-        headers.append(VARY, HeaderValue::from_static("Origin"));
-        let Some(origin) = origin.filter(|origin| self.allows(Some(origin))) else {
-            return;
-        };
-        headers.insert("access-control-allow-origin", origin.clone());
-        headers.insert(
-            "access-control-allow-credentials",
-            HeaderValue::from_static("true"),
-        );
-        headers.insert(
-            "access-control-allow-headers",
-            HeaderValue::from_static("Authorization, Content-Type"),
-        );
-        headers.insert(
-            "access-control-allow-methods",
-            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
-        );
-        headers.insert("access-control-max-age", HeaderValue::from_static("600"));
     }
 }

@@ -1,62 +1,102 @@
 //! Every function's `main`: logging, the cold start and the Lambda event loop, compiled
-//! once, here. A function hands over its plan and a handler whose future it boxes, and
-//! instantiates nothing generic: the runtime client, hyper and tower code behind
-//! `lambda_http::run`, and the `async fn` bodies of this crate, were otherwise built again
-//! at full optimisation into each of the functions (most of a one-handler rebuild).
+//! once, here. A function hands over its declaration ([`Function`]), whose handler's
+//! future is boxed, and instantiates nothing generic of its own: the runtime client, hyper
+//! and tower code behind `lambda_http::run`, and the `async fn` bodies of this crate, were
+//! otherwise built again at full optimisation into each of the functions (most of a
+//! one-handler rebuild).
+
+use std::fmt::Display;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use lambda_http::{Body, Error, Request, Response, service_fn};
+use lambda_http::{Error, service_fn};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
-use crate::AppState;
+use crate::config::{DatabaseSettings, HttpConfig, MailSettings};
 use crate::db::Db;
 use crate::db::statements::Plan;
-use crate::state::{HttpState, PlanOf, or_exit};
-
-/// A function's handler, its future boxed so that one event loop serves every function.
-pub type Handler<S> = for<'a> fn(&'a S, Request) -> BoxFuture<'a, Result<Response<Body>, Error>>;
+use crate::function::{Access, Function, Handler};
+use crate::mail::Mailbox;
+use crate::mail::ses::SesMailer;
+use crate::state::{AppState, HttpState, MailState};
 
 /// The work of a function without an HTTP route, on its database; what it returns is the
 /// invocation's answer.
 pub type Job = for<'a> fn(&'a Db) -> BoxFuture<'a, anyhow::Result<Value>>;
 
-/// An HTTP function: the cold start with `plan`, then events served with `handler`.
-pub fn run(plan: PlanOf, handler: Handler<AppState>) -> Result<(), Error> {
-    run_with(plan, |_| {}, handler)
+/// A state a cold start builds from the environment (secrets fetched from Secrets Manager
+/// where a `*_ARN` variable says so), for a function of `access`.
+pub trait ColdStart: Sized + Sync + 'static {
+    fn cold_start(access: Access) -> BoxFuture<'static, anyhow::Result<Self>>;
 }
 
-/// [`run`], with `set_up` adding to the state what only this function needs
-/// (forgot-password's mailbox).
-pub fn run_with(
-    plan: PlanOf,
-    set_up: fn(&mut AppState),
-    handler: Handler<AppState>,
-) -> Result<(), Error> {
-    runtime()?.block_on(async {
-        crate::telemetry::init();
-        let mut state = or_exit(AppState::cold_start(plan).await);
-        set_up(&mut state);
-        serve(&state, handler).await
-    })
+fn environment(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
-/// [`run`] for a function that needs no more than [`HttpState`] (health).
-pub fn run_http(plan: PlanOf, handler: Handler<HttpState>) -> Result<(), Error> {
+/// The database and CORS variables only: `health` needs no signing secret, and no
+/// permission to read one. A database that is down now is logged, not fatal: requests
+/// retry the connection and answer 503 meanwhile.
+impl ColdStart for HttpState {
+    fn cold_start(access: Access) -> BoxFuture<'static, anyhow::Result<Self>> {
+        Box::pin(async move {
+            let env = crate::secrets::resolve(environment).await?;
+            let state = Self::new(&HttpConfig::from_lookup(&env)?, access.plan(&[]))?;
+            state.db.warm_up_logged().await;
+            Ok(state)
+        })
+    }
+}
+
+/// Configuration, then the first database connection and Better Auth's keys, all before
+/// the runtime asks for the first event.
+impl ColdStart for AppState {
+    fn cold_start(access: Access) -> BoxFuture<'static, anyhow::Result<Self>> {
+        Box::pin(async move {
+            let config = crate::secrets::load_config(environment).await?;
+            let state = Self::new(config, |kinds| access.plan(kinds))?;
+            state.db.warm_up_logged().await;
+            if let Some(keys) = &state.better_auth {
+                keys.read_keys_logged(&state.db).await;
+            }
+            Ok(state)
+        })
+    }
+}
+
+/// [`AppState`]'s cold start and Amazon SES as the mailbox (`EMAIL_FROM` and `APP_URL`
+/// required).
+impl ColdStart for MailState {
+    fn cold_start(access: Access) -> BoxFuture<'static, anyhow::Result<Self>> {
+        Box::pin(async move {
+            let app = AppState::cold_start(access).await?;
+            let mailbox = Mailbox {
+                settings: MailSettings::from_lookup(&environment)?,
+                mailer: Arc::new(SesMailer::from_lookup(&environment)?),
+            };
+            Ok(Self { app, mailbox })
+        })
+    }
+}
+
+/// An HTTP function: its cold start, then events served by its handler.
+pub fn run<S: ColdStart>(function: &'static Function<S>) -> Result<(), Error> {
     runtime()?.block_on(async {
         crate::telemetry::init();
-        let state = or_exit(HttpState::cold_start(plan).await);
-        serve(&state, handler).await
+        let state = or_exit(S::cold_start(function.access).await);
+        serve(&state, function.handler).await
     })
 }
 
 /// A function without an HTTP route (migrate, cleanup): run by hand (outside Lambda) it
 /// does `job` once and prints what it did as `{name}: {answer}`; deployed, every event
-/// runs `job`, and a failure is logged and answered as the invocation's error.
+/// runs `job`, and a failure is logged and answered as the invocation's error. Its
+/// connections prepare `plan`.
 pub fn run_job(name: &'static str, plan: Plan, job: Job) -> Result<(), Error> {
     runtime()?.block_on(async move {
         crate::telemetry::init();
-        let db = or_exit(crate::state::database_from_env(plan).await);
+        let db = or_exit(database_from_env(plan).await);
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
             println!("{name}: {}", job(&db).await?);
             return Ok(());
@@ -69,6 +109,25 @@ pub fn run_job(name: &'static str, plan: Plan, job: Job) -> Result<(), Error> {
         }))
         .await
     })
+}
+
+/// The database of a function without an HTTP route: `DATABASE_URL`, or the value of
+/// `DATABASE_URL_SECRET_ARN`, and the pool settings.
+async fn database_from_env(plan: Plan) -> anyhow::Result<Db> {
+    let env = crate::secrets::resolve(environment).await?;
+    Db::connect_lazy(&DatabaseSettings::from_lookup(&env)?, plan)
+}
+
+/// Ends a cold start that cannot go on: one line (a log line, JSON in Lambda) naming what
+/// to fix, no backtrace, exit status 1.
+pub fn or_exit<T, E: Display>(result: Result<T, E>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(err) => {
+            tracing::error!("start-up failed: {err:#}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// The runtime `#[tokio::main]` would build.

@@ -28,6 +28,14 @@ pub async fn resolve(
     Ok(move |name: &str| fetched.get(name).cloned().or_else(|| lookup(name)))
 }
 
+/// The configuration of a function that authenticates, from `lookup` (the process
+/// environment in a cold start) with its secrets fetched.
+pub async fn load_config(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<crate::config::Config, ConfigError> {
+    crate::config::Config::from_lookup(resolve(lookup).await?)
+}
+
 /// Fetches every secret whose ARN variable is set; returns variable name → value. The SDK
 /// is configured only when there is something to fetch, so plain deployments pay nothing.
 /// `lookup` is the environment (tests pass their own): region, credentials and the

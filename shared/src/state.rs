@@ -1,25 +1,22 @@
-//! What a function builds once per cold start and every request borrows. [`HttpState`] is
-//! what every HTTP function needs (the CORS policy and the database pool, whose connections
-//! prepare the function's statements); [`AppState`] adds what authenticating functions need
-//! (config, token keys, digest keys) and derefs to it.
+//! What a function builds once per cold start and every request borrows, by what the
+//! function does: [`HttpState`] for every HTTP function (the CORS policy and the database
+//! pool), [`AppState`] for the ones that authenticate or count attempts (configuration,
+//! token and digest keys, Better Auth's keys), and [`MailState`] for the ones that send
+//! mail. Each holds the one before and derefs to it, and a handler asks for the least it
+//! needs; [`crate::lambda`] builds each from the environment.
 
-use std::fmt::Display;
 use std::ops::Deref;
 
 use crate::auth::TokenKeys;
 use crate::auth::digest::DigestKeys;
 use crate::auth::password::Passwords;
-use crate::better_auth::BetterAuth;
 use crate::config::{Config, HttpConfig};
+use crate::cors::Cors;
 use crate::db::Db;
-use crate::db::credentials::{CallerKind, accepted_kinds};
+use crate::db::credentials::{CredentialKind, accepted_kinds};
 use crate::db::statements::Plan;
-use crate::http::Cors;
+use crate::key_store::KeyStore;
 use crate::mail::Mailbox;
-
-/// A function's statements, given the kinds of credential it accepts: each function crate
-/// has one, `plan`, which its connections prepare.
-pub type PlanOf = fn(&[CallerKind]) -> Plan;
 
 pub struct HttpState {
     pub cors: Cors,
@@ -27,20 +24,12 @@ pub struct HttpState {
 }
 
 impl HttpState {
+    /// The state of a function whose connections prepare `plan`.
     pub fn new(config: &HttpConfig, plan: Plan) -> anyhow::Result<Self> {
         Ok(Self {
             cors: Cors::new(config.allowed_origins.clone()),
             db: Db::connect_lazy(&config.database, plan)?,
         })
-    }
-
-    /// The cold start of a function that authenticates nobody (`health`): the database and
-    /// CORS variables only, so it needs no signing secret and no permission to read one.
-    pub async fn cold_start(plan: PlanOf) -> anyhow::Result<Self> {
-        let env = crate::secrets::resolve(|name| std::env::var(name).ok()).await?;
-        let state = Self::new(&HttpConfig::from_lookup(&env)?, plan(&[]))?;
-        state.db.warm_up_logged().await;
-        Ok(state)
     }
 }
 
@@ -50,17 +39,17 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub digests: DigestKeys,
     pub passwords: Passwords,
-    /// The app's Better Auth server, when `BETTER_AUTH_URL` is set.
-    pub better_auth: Option<BetterAuth>,
-    /// How password-reset mail goes out: set by the forgot-password function (Amazon SES)
-    /// and the local server (files); `None` elsewhere.
-    pub mailbox: Option<Mailbox>,
+    /// The keys of the app's Better Auth server, when `BETTER_AUTH_URL` is set.
+    pub better_auth: Option<KeyStore>,
 }
 
 impl AppState {
-    /// The state of a function whose statements `plan` gives, for the kinds of credential
+    /// The state of a function whose statements `plan` gives for the kinds of credential
     /// `config` accepts.
-    pub fn new(config: Config, plan: impl FnOnce(&[CallerKind]) -> Plan) -> anyhow::Result<Self> {
+    pub fn new(
+        config: Config,
+        plan: impl FnOnce(&[CredentialKind]) -> Plan,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             http: HttpState::new(&config.http, plan(&accepted_kinds(&config)))?,
             tokens: TokenKeys::new(&config.auth_secret, config.token_lifetime),
@@ -69,23 +58,17 @@ impl AppState {
             better_auth: config
                 .better_auth
                 .clone()
-                .map(|settings| BetterAuth::new(settings, &config.auth_secret)),
-            mailbox: None,
+                .map(|settings| KeyStore::new(settings, &config.auth_secret)),
             config,
         })
     }
+}
 
-    /// A Lambda cold start: configuration from the environment, then the first database
-    /// connection, all before the runtime asks for the first event. A database that is down
-    /// now is logged, not fatal: requests retry the connection and answer 503 meanwhile.
-    pub async fn cold_start(plan: PlanOf) -> anyhow::Result<Self> {
-        let state = Self::new(Config::load().await?, plan)?;
-        state.db.warm_up_logged().await;
-        if let Some(better_auth) = &state.better_auth {
-            better_auth.read_keys_logged(&state.db).await;
-        }
-        Ok(state)
-    }
+/// The state of a function that sends mail: its mailbox (Amazon SES in Lambda, a folder of
+/// files in the local server).
+pub struct MailState {
+    pub app: AppState,
+    pub mailbox: Mailbox,
 }
 
 impl Deref for AppState {
@@ -93,6 +76,22 @@ impl Deref for AppState {
 
     fn deref(&self) -> &HttpState {
         &self.http
+    }
+}
+
+impl Deref for MailState {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+// What the local server, which serves every function from the richest state, hands each
+// handler: the part its function builds.
+impl AsRef<HttpState> for HttpState {
+    fn as_ref(&self) -> &HttpState {
+        self
     }
 }
 
@@ -108,23 +107,20 @@ impl AsRef<AppState> for AppState {
     }
 }
 
-/// The cold start of a function that needs only the database (migrate, cleanup):
-/// `DATABASE_URL`, or the value of `DATABASE_URL_SECRET_ARN`, and the pool settings; its
-/// connections prepare `plan`.
-pub async fn database_from_env(plan: Plan) -> anyhow::Result<Db> {
-    let env = crate::secrets::resolve(|name| std::env::var(name).ok()).await?;
-    let settings = crate::config::DatabaseSettings::from_lookup(&env)?;
-    Db::connect_lazy(&settings, plan)
+impl AsRef<HttpState> for MailState {
+    fn as_ref(&self) -> &HttpState {
+        &self.app.http
+    }
 }
 
-/// Ends a cold start that cannot go on: one line (a log line, JSON in Lambda) naming what
-/// to fix, no backtrace, exit status 1. Every function's `main` passes its state through.
-pub fn or_exit<T, E: Display>(result: Result<T, E>) -> T {
-    match result {
-        Ok(value) => value,
-        Err(err) => {
-            tracing::error!("start-up failed: {err:#}");
-            std::process::exit(1);
-        }
+impl AsRef<AppState> for MailState {
+    fn as_ref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+impl AsRef<MailState> for MailState {
+    fn as_ref(&self) -> &MailState {
+        self
     }
 }

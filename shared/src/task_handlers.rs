@@ -1,47 +1,35 @@
-//! What every task function does around its one statement: read the path's task id after
-//! the path-owner rule, and answer the task the statement found or 404.
+//! What every task function does around its one statement: read the path's task id, and
+//! answer the task the statement found or 404.
 
 use ::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use crate::access::{self, Call};
-use crate::db::credentials::Outcome;
+use crate::access::Authenticated;
+use crate::db::credentials::Checked;
 use crate::db::tasks::Task;
 use crate::error::ApiError;
-use crate::{AppState, http};
+use crate::http;
 
 pub const TASK_NOT_FOUND: &str = "Task not found";
 
-/// The call (see [`access::path_owner`]) and the path's task id. An id that is not a
-/// positive 64-bit integer cannot name a task: 404, like a task that does not exist.
-pub async fn path_owner_and_task<'r>(
-    state: &'r AppState,
-    req: &'r Request,
-) -> Result<(Call<'r>, i64), ApiError> {
-    let call = access::path_owner(state, req).await?;
-    let task_id = http::path_param(req, "task_id")
+/// The path's task id. An id that is not a positive 64-bit integer cannot name a task: 404,
+/// like a task that does not exist. Read through [`Authenticated::input`].
+pub fn task_id(req: &Request) -> Result<i64, ApiError> {
+    http::path_param(req, "task_id")
         .and_then(|id| id.parse::<i64>().ok())
-        .filter(|id| *id > 0);
-    match task_id {
-        Some(task_id) => Ok((call, task_id)),
-        None => Err(call.refuse(ApiError::NotFound(TASK_NOT_FOUND)).await),
-    }
-}
-
-/// The task a statement found; 401 or 403 as [`Call::answer`] says, 404 if there was none.
-pub fn task_or_not_found(
-    call: &Call<'_>,
-    outcome: Outcome<Option<Task>>,
-) -> Result<Task, ApiError> {
-    call.answer(outcome)?
+        .filter(|id| *id > 0)
         .ok_or(ApiError::NotFound(TASK_NOT_FOUND))
 }
 
-/// The response for a statement about one task: the task with `status`, or the refusal.
+/// The response for a statement about one task: the task with `status`; 401 or 403 as
+/// [`Authenticated::checked`] says, 404 if there was none.
 pub fn task_response(
-    call: &Call<'_>,
-    outcome: Outcome<Option<Task>>,
+    request: &Authenticated<'_>,
+    checked: Checked<Option<Task>>,
     status: StatusCode,
 ) -> Result<Response<Body>, ApiError> {
-    Ok(http::json(status, &task_or_not_found(call, outcome)?))
+    let task = request
+        .checked(checked)?
+        .ok_or(ApiError::NotFound(TASK_NOT_FOUND))?;
+    Ok(http::json(status, &task))
 }

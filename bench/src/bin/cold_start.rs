@@ -556,7 +556,7 @@ struct Invocation {
 }
 
 /// How an invocation ended, as the runtime reported it.
-enum Outcome {
+enum Checked {
     Response { at: Instant, body: Bytes },
     Error { kind: String, body: String },
     InitError { kind: String, body: String },
@@ -567,12 +567,12 @@ struct RuntimeState {
     queue: mpsc::UnboundedSender<Invocation>,
     /// Behind an async lock: a `next` call holds it while it waits for an event.
     next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
-    pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    pending: Mutex<HashMap<String, oneshot::Sender<Checked>>>,
 }
 
 impl RuntimeState {
     /// Hands the outcome to whoever waits for this invocation; `false` for an unknown id.
-    fn settle(&self, id: &str, outcome: Outcome) -> bool {
+    fn settle(&self, id: &str, outcome: Checked) -> bool {
         let waiter = self
             .pending
             .lock()
@@ -590,7 +590,7 @@ impl RuntimeState {
             .drain()
             .collect();
         for (_, waiter) in waiters {
-            let _ = waiter.send(Outcome::InitError {
+            let _ = waiter.send(Checked::InitError {
                 kind: kind.to_owned(),
                 body: body.to_owned(),
             });
@@ -629,7 +629,7 @@ impl MockRuntime {
     }
 
     /// Queues one event; the receiver yields how the runtime answered it.
-    fn invoke(&self, event: &Bytes) -> oneshot::Receiver<Outcome> {
+    fn invoke(&self, event: &Bytes) -> oneshot::Receiver<Checked> {
         let id = Uuid::new_v4().to_string();
         let (waiter, outcome) = oneshot::channel();
         self.state
@@ -701,7 +701,7 @@ async fn runtime_api(
                 Some(body) => {
                     // The moment the response is complete: what the cold start is timed to.
                     let at = Instant::now();
-                    accepted(state.settle(&id, Outcome::Response { at, body }))
+                    accepted(state.settle(&id, Checked::Response { at, body }))
                 }
                 None => status(StatusCode::BAD_REQUEST),
             }
@@ -711,7 +711,7 @@ async fn runtime_api(
             let kind = error_type(&req);
             let body = read_body(req).await.unwrap_or_default();
             let body = String::from_utf8_lossy(&body).into_owned();
-            accepted(state.settle(&id, Outcome::Error { kind, body }))
+            accepted(state.settle(&id, Checked::Error { kind, body }))
         }
         ("POST", ["init", "error"]) => {
             let kind = error_type(&req);
@@ -865,12 +865,12 @@ impl Instance {
     /// response: an error report, the process exiting, or silence.
     async fn outcome(
         &mut self,
-        outcome: oneshot::Receiver<Outcome>,
+        outcome: oneshot::Receiver<Checked>,
         scenario: &Scenario,
         timeout: Duration,
     ) -> anyhow::Result<Instant> {
         enum Ended {
-            Reported(Result<Outcome, oneshot::error::RecvError>),
+            Reported(Result<Checked, oneshot::error::RecvError>),
             Exited(std::io::Result<std::process::ExitStatus>),
             TimedOut,
         }
@@ -881,19 +881,19 @@ impl Instance {
         };
         let name = &self.name;
         match ended {
-            Ended::Reported(Ok(Outcome::Response { at, body })) => {
+            Ended::Reported(Ok(Checked::Response { at, body })) => {
                 scenario
                     .check(&body)
                     .with_context(|| format!("{name} answered unexpectedly{}", self.log_tail()))?;
                 Ok(at)
             }
-            Ended::Reported(Ok(Outcome::Error { kind, body })) => {
+            Ended::Reported(Ok(Checked::Error { kind, body })) => {
                 bail!(
                     "{name} reported an invocation error {kind}: {body}{}",
                     self.log_tail()
                 )
             }
-            Ended::Reported(Ok(Outcome::InitError { kind, body })) => {
+            Ended::Reported(Ok(Checked::InitError { kind, body })) => {
                 bail!(
                     "{name} reported an init error {kind}: {body}{}",
                     self.log_tail()

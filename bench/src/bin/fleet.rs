@@ -65,15 +65,18 @@ fn args() -> anyhow::Result<Args> {
 /// One instance: the tasks-list and task-create functions as the local server serves
 /// them, on one connection, from the environment the parent gives it. Prints its address.
 async fn instance() -> anyhow::Result<()> {
-    let config = shared::config::Config::load().await?;
-    let state = shared::AppState::new(config, |kinds| {
-        tasks_list::plan(kinds).with(task_create::plan(kinds).statements().iter().cloned())
-    })?;
+    let config = shared::secrets::load_config(|name| std::env::var(name).ok()).await?;
+    let functions = ["tasks-list", "task-create"];
+    let mail = bench::BenchMail::new()?;
+    let state = shared::state::MailState {
+        app: shared::AppState::new(config, |kinds| dev_server::plan_for(&functions, kinds))?,
+        mailbox: mail.mailbox()?,
+    };
     // The instance's cold start: its connection, if it can get one.
     state.db.warm_up_logged().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("READY http://{}", listener.local_addr()?);
-    dev_server::serve(listener, Arc::new(state)).await
+    dev_server::serve_only(listener, Arc::new(state), functions.into()).await
 }
 
 /// A started instance process.

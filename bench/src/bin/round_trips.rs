@@ -19,7 +19,7 @@ use bench::proxy::{Counters, Mode, Proxy, Snapshot, through_proxy, upstream};
 use dev_server::fixtures::better_auth::BetterAuthUser;
 use dev_server::mailbox::DevMailbox;
 use serde_json::{Value, json};
-use shared::AppState;
+use shared::state::MailState;
 use shared::routes::ROUTES;
 
 // ---------------------------------------------------------------------------------------
@@ -90,11 +90,11 @@ struct Measured {
 /// Each function's state, as its own cold start builds it: its own plan prepared on its
 /// own connection (opened through the proxy before anything is measured).
 struct Functions {
-    states: HashMap<&'static str, AppState>,
+    states: HashMap<&'static str, MailState>,
 }
 
 impl Functions {
-    fn state(&self, function: &str) -> anyhow::Result<&AppState> {
+    fn state(&self, function: &str) -> anyhow::Result<&MailState> {
         self.states
             .get(function)
             .with_context(|| format!("no state for {function}"))
@@ -517,8 +517,7 @@ async fn main() -> anyhow::Result<()> {
     let mail = bench::BenchMail::new()?;
     let mut states = HashMap::new();
     for route in ROUTES {
-        let mut state = db.state_of(route.function, &settings)?;
-        state.mailbox = Some(mail.mailbox()?);
+        let state = db.state_of(route.function, &mail, &settings)?;
         // The connection with its plan prepared, and Better Auth's keys, are paid here,
         // as a cold start pays them, outside every measured request.
         state.db.warm_up_prepared().await?;

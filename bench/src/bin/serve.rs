@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use bench::BenchDb;
 use dev_server::fixtures::SeededUser;
-use shared::db::credentials::CallerKind;
+use shared::db::credentials::CredentialKind;
 use shared::domain::ListQuery;
 
 const EMAIL: &str = "bench@example.com";
@@ -24,7 +24,8 @@ async fn main() -> anyhow::Result<()> {
         _ => anyhow::bail!("usage: serve [--pgbench-script FILE]"),
     };
     let db = BenchDb::start().await?;
-    let state = Arc::new(db.state(&[
+    let mail = bench::BenchMail::new()?;
+    let state = Arc::new(db.state(&mail, &[
         ("THROTTLE_SIGNIN_EMAIL", "0"),
         ("THROTTLE_SIGNIN_EMAIL_GLOBAL", "0"),
         ("THROTTLE_SIGNIN_IP", "0"),
@@ -64,7 +65,7 @@ fn list_statement_with_literals(
         .map_err(|err| anyhow::anyhow!("seeded token refused: {err:?}"))?;
     let query = ListQuery::parse(|_| None)?;
     let statement =
-        shared::db::tasks::list_statement(&CallerKind::Session, query.sort, query.descending);
+        shared::db::tasks::list_statement(&CredentialKind::Session, query.sort, query.descending);
     let literals = [
         format!("'{}'::uuid", verified.session_id),
         format!("'{}'::uuid", verified.user_id),

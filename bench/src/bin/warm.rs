@@ -14,7 +14,7 @@ use bench::{BenchDb, Percentiles, answer, micros};
 use dev_server::fixtures::better_auth::BetterAuthUser;
 use dev_server::fixtures::{SeededUser, gateway_request};
 use serde_json::{Value, json};
-use shared::AppState;
+use shared::state::MailState;
 use shared::domain::ListQuery;
 use shared::secrecy::SecretString;
 use tokio_postgres::types::Type;
@@ -184,7 +184,7 @@ fn row(name: &str, samples: &mut [Duration], base: Option<(&str, Percentiles)>) 
 /// planning) and sent unnamed (planned each time), interleaved in random order so drift
 /// and noise hit all four alike.
 async fn tasks_list(
-    state: &AppState,
+    state: &MailState,
     seeded: &SeededUser,
     sql: &str,
     iterations: usize,
@@ -199,7 +199,7 @@ async fn tasks_list(
     let (limit, offset) = (query.limit, query.offset);
     let (completed, pattern): (Option<bool>, Option<String>) = (None, None);
     let types = shared::db::tasks::list_statement(
-        &shared::db::credentials::CallerKind::Session,
+        &shared::db::credentials::CredentialKind::Session,
         query.sort,
         query.descending,
     )
@@ -245,7 +245,7 @@ async fn tasks_list(
                     let outcome =
                         shared::db::tasks::list(&state.db, &caller.credential, &query).await?;
                     let elapsed = started.elapsed();
-                    let shared::db::credentials::Outcome::Done(tasks) = outcome else {
+                    let shared::db::credentials::Checked::Done(tasks) = outcome else {
                         bail!("the seeded session ended");
                     };
                     ensure!(tasks.len() == TASKS, "db layer found {} tasks", tasks.len());
@@ -297,7 +297,7 @@ async fn tasks_list(
     ])
 }
 
-async fn signin(state: &AppState, email: &str, password: &str) -> anyhow::Result<(u16, Value)> {
+async fn signin(state: &MailState, email: &str, password: &str) -> anyhow::Result<(u16, Value)> {
     let body = json!({ "email": email, "password": password });
     let req = gateway_request("signin", "/api/auth/signin", None, Some(&body))?;
     answer(dev_server::dispatch(state, "signin", req).await)
@@ -305,7 +305,7 @@ async fn signin(state: &AppState, email: &str, password: &str) -> anyhow::Result
 
 /// The real signin against one argon2id verification of the same stored hash.
 async fn signin_vs_argon2(
-    state: &AppState,
+    state: &MailState,
     hash: &str,
     iterations: usize,
 ) -> anyhow::Result<Vec<Row>> {
@@ -348,7 +348,7 @@ async fn signin_vs_argon2(
 /// same work. The two argon2id verifications behind them (dummy hash vs the stored one)
 /// are interleaved with them, so a difference can be told apart from the hashing.
 async fn unknown_vs_wrong(
-    state: &AppState,
+    state: &MailState,
     hash: &str,
     iterations: usize,
 ) -> anyhow::Result<Vec<Row>> {
@@ -418,7 +418,7 @@ async fn unknown_vs_wrong(
 /// GET tasks through the handler with our HS256 token and with a Better Auth EdDSA JWT,
 /// each caller owning 20 tasks, interleaved in random order.
 async fn token_kinds(
-    state: &AppState,
+    state: &MailState,
     seeded: &SeededUser,
     better_auth: &BetterAuthUser,
     iterations: usize,
@@ -473,7 +473,7 @@ async fn token_kinds(
 /// server's mailbox) and for an unknown one, interleaved in random order: the answer's
 /// floor is what keeps them alike.
 async fn forgot_registered_vs_unknown(
-    state: &AppState,
+    state: &MailState,
     iterations: usize,
 ) -> anyhow::Result<Vec<Row>> {
     let mut samples: [Vec<Duration>; 2] = Default::default();
@@ -527,7 +527,8 @@ async fn forgot_registered_vs_unknown(
 /// argon2id hash, interleaved in random order.
 async fn refused_signup_vs_hash(iterations: usize) -> anyhow::Result<Vec<Row>> {
     let db = BenchDb::start().await?;
-    let state = db.state(&[("DATABASE_POOL_SIZE", "1"), ("THROTTLE_SIGNUP_IP", "1")])?;
+    let mail = bench::BenchMail::new()?;
+    let state = db.state(&mail, &[("DATABASE_POOL_SIZE", "1"), ("THROTTLE_SIGNUP_IP", "1")])?;
     state.db.warm_up_prepared().await?;
     let signup = |n: usize| {
         let body = json!({ "name": "Refused", "email": format!("refused{n}@example.com"), "password": PASSWORD });
@@ -597,16 +598,14 @@ async fn main() -> anyhow::Result<()> {
     if let Some((server, _)) = &better_auth {
         settings.push(("BETTER_AUTH_URL", server.address.as_str()));
     }
-    let state = db.state(&settings)?;
+    let mail = bench::BenchMail::new()?;
+    let state = db.state(&mail, &settings)?;
     state.db.warm_up_prepared().await?;
     // Better Auth's keys are read as a cold start reads them.
     if let Some(keys) = &state.better_auth {
         keys.read_keys_logged(&state.db).await;
     }
     let seeded = SeededUser::create(&state, EMAIL, PASSWORD, TASKS).await?;
-    let mail = bench::BenchMail::new()?;
-    let mut state = state;
-    state.mailbox = Some(mail.mailbox()?);
 
     // One handler call, so pg_stat_activity shows its statement as the connection's last.
     let req = gateway_request(

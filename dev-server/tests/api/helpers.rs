@@ -12,6 +12,7 @@ use dev_server::postgres::Cluster;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::AppState;
+use shared::state::MailState;
 use shared::config::{Config, MailSettings};
 use shared::mail::{Mailbox, Mailer};
 
@@ -120,7 +121,7 @@ pub async fn fresh_database_on(admin: &str) -> String {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub state: Arc<AppState>,
+    pub state: Arc<MailState>,
     pub db: tokio_postgres::Client,
     pub database_url: String,
     /// Where the local server's mail goes (see [`TestApp::mails_to`]).
@@ -198,17 +199,19 @@ impl TestApp {
         );
         let lookup = |name: &str| vars.get(name).cloned();
         let config = Config::from_lookup(lookup).expect("test config");
-        let mut state = AppState::new(config, dev_server::plan).expect("state");
         // As the local server does: mail to a folder of files, one folder per test.
         let mail_dir = std::env::temp_dir().join(format!(
             "todo-api-test-mail-{}",
             uuid::Uuid::new_v4().simple()
         ));
         let mailbox = Arc::new(DevMailbox::new(&mail_dir).expect("mailbox"));
-        state.mailbox = Some(Mailbox {
-            settings: MailSettings::from_lookup(&lookup).expect("mail settings"),
-            mailer: mailer.unwrap_or_else(|| mailbox.clone()),
-        });
+        let state = MailState {
+            app: AppState::new(config, dev_server::plan).expect("state"),
+            mailbox: Mailbox {
+                settings: MailSettings::from_lookup(&lookup).expect("mail settings"),
+                mailer: mailer.unwrap_or_else(|| mailbox.clone()),
+            },
+        };
         let state = Arc::new(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -513,7 +513,9 @@ async fn handlers_read_parameters_from_the_raw_path_when_none_are_given() {
         .header("authorization", format!("Bearer {}", ada.token))
         .body(lambda_http::Body::Empty)
         .unwrap();
-    let response = task_get::handler(&app.state, request).await.unwrap();
+    let response = (task_get::FUNCTION.handler)(&app.state.app, request)
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = serde_json::from_slice(response.body()).unwrap();
     assert_eq!(body, task);

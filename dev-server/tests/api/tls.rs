@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use shared::config::ConnectTarget;
 use shared::config::DatabaseSettings;
+use shared::db::Db;
 use shared::db::statements::{Plan, Statement};
-use shared::db::{ConnectTarget, Db};
 
 use crate::helpers::private_cluster;
 

@@ -3,18 +3,15 @@
 //! pending reset link); the session making the request keeps working. Our accounts only.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::access;
+use shared::access::Authenticated;
 use shared::audit::AuditEvent;
-use shared::db::credentials::CallerKind;
-use shared::db::statements::Plan;
 use shared::db::users;
 use shared::domain::{Password, required};
+use shared::function::{Access, Function, Setting};
 use shared::{ApiError, AppState, http};
-
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Deserialize)]
 struct ChangePasswordBody {
@@ -22,35 +19,44 @@ struct ChangePasswordBody {
     new_password: Option<String>,
 }
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(_kinds: &[CallerKind]) -> Plan {
-    Plan::new().with([
-        CallerKind::Session.check_statement(),
-        users::PASSWORD_CHECK.clone(),
-        users::CHANGE_PASSWORD.clone(),
-    ])
-}
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::OwnAccount(|| {
+        vec![
+            users::PASSWORD_CHECK.clone(),
+            users::CHANGE_PASSWORD.clone(),
+        ]
+    }),
+    settings: &[
+        Setting::Signing,
+        Setting::TokenLifetime,
+        Setting::BetterAuth,
+    ],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| change_password(state, req)).await
-}
-
-async fn change_password(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let call = access::own_account(state, &req).await?;
-    let parsed = http::parse_json::<ChangePasswordBody>(&req).and_then(|body| {
-        let current = required(body.current_password, "Current password is required")?;
-        let new = required(body.new_password, "New password is required")?;
-        Ok((current, Password::parse(Some(new))?))
-    });
-    let (current, new) = call.parsed_or_refused(parsed).await?;
-    let attempt = call
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let request = Authenticated::own_account(state, req).await?;
+    let (current, new) = request
+        .input(|req| {
+            let body: ChangePasswordBody = http::parse_json(req)?;
+            let current = required(body.current_password, "Current password is required")?;
+            let new = required(body.new_password, "New password is required")?;
+            Ok((current, Password::parse(Some(new))?))
+        })
+        .await?;
+    let attempt = request
         .confirm_password(current, "Current password is incorrect")
         .await?;
     let password_hash = state.passwords.hash(new.into_secret()).await?;
-    call.answer(
-        users::change_password(&state.db, call.credential(), &password_hash, &attempt).await?,
+    request.checked(
+        users::change_password(&state.db, request.credential(), &password_hash, &attempt).await?,
     )?;
-    call.audit(AuditEvent::PasswordChanged);
+    request.audit(AuditEvent::PasswordChanged);
     Ok(http::json(
         StatusCode::OK,
         &json!({ "message": "Password changed" }),

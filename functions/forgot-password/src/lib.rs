@@ -5,25 +5,22 @@
 //! [`ANSWER_FLOOR`] has passed since the request came in, so the mail's delivery does not
 //! show in the timing.
 
-pub mod ses;
-
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
+use shared::access;
 use shared::audit::{self, AuditEvent};
-use shared::db::credentials::CallerKind;
-use shared::db::password_resets::{self, ResetRequest};
-use shared::db::statements::Plan;
+use shared::db::password_resets;
 use shared::db::throttle::Attempt;
 use shared::domain::Email;
+use shared::function::{Access, Function, Setting};
 use shared::mail::{self, ResetToken};
-use shared::{ApiError, AppState, http};
-
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
+use shared::state::MailState;
+use shared::{ApiError, http};
 
 /// Every successful answer takes at least this long: longer than the mail's delivery
 /// usually takes, so a registered email (stored token, mail sent) and an unknown one
@@ -35,23 +32,21 @@ struct ForgotBody {
     email: Option<String>,
 }
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(_kinds: &[CallerKind]) -> Plan {
-    Plan::new().with([password_resets::REQUEST.clone()])
-}
+pub static FUNCTION: Function<MailState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::Public(|| vec![password_resets::REQUEST.clone()]),
+    settings: &[Setting::Signing, Setting::Mail],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| forgot_password(state, req)).await
-}
-
-async fn forgot_password(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiError> {
     let started = Instant::now();
     let body: ForgotBody = http::parse_json(&req)?;
     let email = Email::parse(body.email.as_deref())?;
-    let mailbox = state
-        .mailbox
-        .as_ref()
-        .context("forgot-password has no mailbox configured")?;
     let attempt = Attempt::reset(
         &state.config.throttle,
         &state.digests,
@@ -59,22 +54,25 @@ async fn forgot_password(state: &AppState, req: Request) -> Result<Response<Body
         http::source_ip(&req).as_deref(),
     );
     let token = ResetToken::generate()?;
-    let ttl = mailbox.settings.reset_token_ttl;
-    match password_resets::request(&state.db, email.as_str(), &token.digest, ttl, &attempt).await? {
-        ResetRequest::Throttled { retry_after_secs } => {
-            audit::record(state, &req, AuditEvent::Throttled, None);
-            return Err(ApiError::TooManyRequests { retry_after_secs });
-        }
-        ResetRequest::Counted(Some(recipient)) => {
-            let mail = mail::reset_mail(&mailbox.settings, &recipient, &token.token);
-            mailbox
-                .mailer
-                .send(&mail)
-                .await
-                .context("sending the reset mail")?;
-            audit::record(state, &req, AuditEvent::ResetRequested, None);
-        }
-        ResetRequest::Counted(None) => {}
+    let settings = &state.mailbox.settings;
+    let recipient = password_resets::request(
+        &state.db,
+        email.as_str(),
+        &token.digest,
+        settings.reset_token_ttl,
+        &attempt,
+    )
+    .await?
+    .map_err(|throttled| access::refuse_throttled(state, &req, None, throttled))?;
+    if let Some(recipient) = recipient {
+        let mail = mail::reset_mail(settings, &recipient, &token.token);
+        state
+            .mailbox
+            .mailer
+            .send(&mail)
+            .await
+            .context("sending the reset mail")?;
+        audit::record(state, &req, AuditEvent::ResetRequested, None);
     }
     tokio::time::sleep_until((started + ANSWER_FLOOR).into()).await;
     Ok(http::json(

@@ -4,18 +4,15 @@
 //! use, and whoever held the account before signs in again.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::audit::{self, AuditEvent};
-use shared::db::credentials::CallerKind;
 use shared::db::password_resets;
-use shared::db::statements::Plan;
 use shared::domain::{Password, required};
+use shared::function::{Access, Function, Setting};
 use shared::mail::ResetToken;
 use shared::{ApiError, AppState, http};
-
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 const INVALID_TOKEN: &str = "Invalid or expired reset token";
 
@@ -25,19 +22,23 @@ struct ResetBody {
     password: Option<String>,
 }
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(_kinds: &[CallerKind]) -> Plan {
-    Plan::new().with([
-        password_resets::IS_VALID.clone(),
-        password_resets::REDEEM.clone(),
-    ])
-}
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::Public(|| {
+        vec![
+            password_resets::IS_VALID.clone(),
+            password_resets::REDEEM.clone(),
+        ]
+    }),
+    settings: &[Setting::Signing],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| reset_password(state, req)).await
-}
-
-async fn reset_password(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let body: ResetBody = http::parse_json(&req)?;
     let token = required(body.token, INVALID_TOKEN)?;
     let password = Password::parse(body.password)?;

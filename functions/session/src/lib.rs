@@ -4,19 +4,15 @@
 //! is answered from its claims.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use shared::access;
 use shared::auth::better_auth::BetterAuthClaims;
-use shared::db::credentials::CallerKind;
-use shared::db::sessions;
-use shared::db::sessions::SessionUser;
-use shared::db::statements::Plan;
+use shared::db::sessions::{self, SessionUser};
 use shared::error::AuthFailure;
+use shared::function::{Access, Function, Setting};
 use shared::{ApiError, AppState, http};
 use time::OffsetDateTime;
-
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Serialize)]
 struct SessionBody {
@@ -25,16 +21,22 @@ struct SessionBody {
     expires_at: OffsetDateTime,
 }
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(kinds: &[CallerKind]) -> Plan {
-    Plan::new().for_kinds(kinds, |kind| [sessions::live_user_statement(kind)])
-}
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::AnyCredential(|kind| vec![sessions::live_user_statement(kind)]),
+    settings: &[
+        Setting::Signing,
+        Setting::TokenLifetime,
+        Setting::BetterAuth,
+    ],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| session(state, req)).await
-}
-
-async fn session(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = access::authenticate(state, &req).await?;
     let elsewhere = state
         .better_auth

@@ -5,20 +5,16 @@
 //! or not the email exists, and moves no counter.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::access;
 use shared::audit::{self, AuditEvent};
-use shared::db::credentials::CallerKind;
-use shared::db::statements::Plan;
 use shared::db::throttle::Attempt;
-use shared::db::users::SigninLookup;
 use shared::db::{sessions, users};
 use shared::domain::{Email, required};
+use shared::function::{Access, Function, Setting};
 use shared::secrecy::SecretString;
 use shared::{ApiError, AppState, http};
-
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Deserialize)]
 struct SigninBody {
@@ -26,19 +22,23 @@ struct SigninBody {
     password: Option<String>,
 }
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(_kinds: &[CallerKind]) -> Plan {
-    Plan::new().with([
-        users::FIND_FOR_SIGNIN.clone(),
-        sessions::OPEN_AFTER_SIGNIN.clone(),
-    ])
-}
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::Public(|| {
+        vec![
+            users::FIND_FOR_SIGNIN.clone(),
+            sessions::OPEN_AFTER_SIGNIN.clone(),
+        ]
+    }),
+    settings: &[Setting::Signing, Setting::TokenLifetime, Setting::Cookies],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| signin(state, req)).await
-}
-
-async fn signin(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let body: SigninBody = http::parse_json(&req)?;
     let email = Email::normalise(body.email.as_deref())
         .ok_or_else(|| ApiError::validation("Email is required"))?;
@@ -51,13 +51,9 @@ async fn signin(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         &email,
         source_ip.as_deref(),
     );
-    let found = match users::find_for_signin(&state.db, &email, &attempt).await? {
-        SigninLookup::Counted(found) => found,
-        SigninLookup::Throttled { retry_after_secs } => {
-            audit::record(state, &req, AuditEvent::Throttled, None);
-            return Err(ApiError::TooManyRequests { retry_after_secs });
-        }
-    };
+    let found = users::find_for_signin(&state.db, &email, &attempt)
+        .await?
+        .map_err(|throttled| access::refuse_throttled(state, &req, None, throttled))?;
     let stored_hash = found.as_ref().map(|found| found.password_hash.clone());
     let matches = state
         .passwords

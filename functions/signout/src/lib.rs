@@ -3,27 +3,26 @@
 //! Only a cross-site request that the cookie alone authenticates is refused (403).
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::access;
 use shared::audit::{self, AuditEvent};
-use shared::db::credentials::CallerKind;
 use shared::db::sessions;
-use shared::db::statements::Plan;
+use shared::function::{Access, Function, Setting};
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::Public(|| vec![sessions::REVOKE.clone(), sessions::REVOKE_ALL.clone()]),
+    settings: &[Setting::Signing, Setting::TokenLifetime, Setting::Cookies],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(_kinds: &[CallerKind]) -> Plan {
-    Plan::new().with([sessions::REVOKE.clone(), sessions::REVOKE_ALL.clone()])
-}
-
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| signout(state, req)).await
-}
-
-async fn signout(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let global = match http::query_param(&req, "scope").as_deref() {
         None => false,
         Some("global") => true,
@@ -38,7 +37,7 @@ async fn signout(state: &AppState, req: Request) -> Result<Response<Body>, ApiEr
             sessions::revoke(&state.db, &caller.credential).await?;
             AuditEvent::SignedOut
         };
-        audit::record(state, &req, event, caller.known_id.as_deref());
+        audit::record(state, &req, event, caller.public_id.as_deref());
     }
     let mut response = http::json(
         StatusCode::OK,

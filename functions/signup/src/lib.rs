@@ -4,18 +4,15 @@
 //! and stores the user with its first session in a second statement.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::access;
 use shared::audit::{self, AuditEvent};
-use shared::db::credentials::CallerKind;
-use shared::db::statements::Plan;
 use shared::db::throttle::Attempt;
-use shared::db::users::{self, SignupCheck};
+use shared::db::users::{self, EmailFound};
 use shared::domain::{Email, Name, Password};
+use shared::function::{Access, Function, Setting};
 use shared::{ApiError, AppState, http};
-
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 const EMAIL_TAKEN: &str = "Email already registered";
 
@@ -26,19 +23,23 @@ struct SignupBody {
     password: Option<String>,
 }
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(_kinds: &[CallerKind]) -> Plan {
-    Plan::new().with([
-        users::CHECK_SIGNUP.clone(),
-        users::CREATE_WITH_SESSION.clone(),
-    ])
-}
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::Public(|| {
+        vec![
+            users::CHECK_SIGNUP.clone(),
+            users::CREATE_WITH_SESSION.clone(),
+        ]
+    }),
+    settings: &[Setting::Signing, Setting::TokenLifetime, Setting::Cookies],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| signup(state, req)).await
-}
-
-async fn signup(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let body: SignupBody = http::parse_json(&req)?;
     let name = Name::parse(body.name.as_deref())?;
     let email = Email::parse(body.email.as_deref())?;
@@ -49,13 +50,11 @@ async fn signup(state: &AppState, req: Request) -> Result<Response<Body>, ApiErr
         &state.digests,
         http::source_ip(&req).as_deref(),
     );
-    match users::check_signup(&state.db, &email, &attempt).await? {
-        SignupCheck::Counted => {}
-        SignupCheck::EmailTaken => return Err(ApiError::validation(EMAIL_TAKEN)),
-        SignupCheck::Throttled { retry_after_secs } => {
-            audit::record(state, &req, AuditEvent::Throttled, None);
-            return Err(ApiError::TooManyRequests { retry_after_secs });
-        }
+    let found = users::check_signup(&state.db, &email, &attempt)
+        .await?
+        .map_err(|throttled| access::refuse_throttled(state, &req, None, throttled))?;
+    if found == EmailFound::Taken {
+        return Err(ApiError::validation(EMAIL_TAKEN));
     }
 
     let password_hash = state.passwords.hash(password.into_secret()).await?;

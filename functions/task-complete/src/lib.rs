@@ -2,31 +2,31 @@
 //! concurrent toggles each count.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
-use shared::db::credentials::CallerKind;
-use shared::db::statements::Plan;
+use lambda_http::{Body, Request, Response};
+use shared::access::Authenticated;
 use shared::db::tasks;
-use shared::task_handlers::{path_owner_and_task, task_response};
+use shared::function::{Access, Function, Setting};
+use shared::task_handlers::{task_id, task_response};
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::AnyCredential(|kind| vec![tasks::toggle_statement(kind)]),
+    settings: &[
+        Setting::Signing,
+        Setting::TokenLifetime,
+        Setting::BetterAuth,
+    ],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(kinds: &[CallerKind]) -> Plan {
-    Plan::new().for_kinds(kinds, |kind| {
-        [tasks::toggle_statement(kind), kind.check_statement()]
-    })
-}
-
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| toggle(state, req)).await
-}
-
-async fn toggle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let (call, task_id) = path_owner_and_task(state, &req).await?;
-    task_response(
-        &call,
-        tasks::toggle(&state.db, call.credential(), task_id).await?,
-        StatusCode::OK,
-    )
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let request = Authenticated::path_owner(state, req).await?;
+    let task_id = request.input(task_id).await?;
+    let toggled = tasks::toggle(&state.db, request.credential(), task_id).await?;
+    task_response(&request, toggled, StatusCode::OK)
 }

@@ -1,33 +1,35 @@
 //! DELETE /api/{user_id}/tasks/{task_id}: deletes one of the caller's tasks.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::db::credentials::CallerKind;
-use shared::db::statements::Plan;
+use shared::access::Authenticated;
 use shared::db::tasks;
-use shared::task_handlers::{path_owner_and_task, task_or_not_found};
+use shared::function::{Access, Function, Setting};
+use shared::task_handlers::{TASK_NOT_FOUND, task_id};
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::AnyCredential(|kind| vec![tasks::delete_statement(kind)]),
+    settings: &[
+        Setting::Signing,
+        Setting::TokenLifetime,
+        Setting::BetterAuth,
+    ],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(kinds: &[CallerKind]) -> Plan {
-    Plan::new().for_kinds(kinds, |kind| {
-        [tasks::delete_statement(kind), kind.check_statement()]
-    })
-}
-
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| delete(state, req)).await
-}
-
-async fn delete(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let (call, task_id) = path_owner_and_task(state, &req).await?;
-    task_or_not_found(
-        &call,
-        tasks::delete(&state.db, call.credential(), task_id).await?,
-    )?;
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let request = Authenticated::path_owner(state, req).await?;
+    let task_id = request.input(task_id).await?;
+    request
+        .checked(tasks::delete(&state.db, request.credential(), task_id).await?)?
+        .ok_or(ApiError::NotFound(TASK_NOT_FOUND))?;
     Ok(http::json(
         StatusCode::OK,
         &json!({ "message": "Task deleted successfully" }),

@@ -1,7 +1,5 @@
-//! Lambda entry point: build the state once per cold start, then serve events with it.
+//! Lambda entry point: the cold start, then events served by the handler.
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run(task_get::plan, |state, req| {
-        Box::pin(task_get::handler(state, req))
-    })
+    shared::lambda::run(&task_get::FUNCTION)
 }

@@ -2,16 +2,14 @@
 //! left out becomes null); `completed` is set when given and kept otherwise.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::db::credentials::CallerKind;
-use shared::db::statements::Plan;
+use shared::access::Authenticated;
 use shared::db::tasks::{self, TaskChanges};
 use shared::domain::{TaskDescription, TaskTitle};
-use shared::task_handlers::{path_owner_and_task, task_response};
+use shared::function::{Access, Function, Setting};
+use shared::task_handlers::{task_id, task_response};
 use shared::{ApiError, AppState, http};
-
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Deserialize)]
 struct ReplaceBody {
@@ -20,30 +18,35 @@ struct ReplaceBody {
     completed: Option<bool>,
 }
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(kinds: &[CallerKind]) -> Plan {
-    Plan::new().for_kinds(kinds, |kind| {
-        [tasks::update_statement(kind), kind.check_statement()]
-    })
-}
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::AnyCredential(|kind| vec![tasks::update_statement(kind)]),
+    settings: &[
+        Setting::Signing,
+        Setting::TokenLifetime,
+        Setting::BetterAuth,
+    ],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| replace(state, req)).await
-}
-
-async fn replace(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let (call, task_id) = path_owner_and_task(state, &req).await?;
-    let parsed = http::parse_json::<ReplaceBody>(&req).and_then(|body| {
-        Ok(TaskChanges {
-            title: Some(TaskTitle::parse(body.title.as_deref())?),
-            description: Some(TaskDescription::parse(body.description)?),
-            completed: body.completed,
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let request = Authenticated::path_owner(state, req).await?;
+    let (task_id, changes) = request
+        .input(|req| {
+            let task_id = task_id(req)?;
+            let body: ReplaceBody = http::parse_json(req)?;
+            let changes = TaskChanges {
+                title: Some(TaskTitle::parse(body.title.as_deref())?),
+                description: Some(TaskDescription::parse(body.description)?),
+                completed: body.completed,
+            };
+            Ok((task_id, changes))
         })
-    });
-    let changes = call.parsed_or_refused(parsed).await?;
-    task_response(
-        &call,
-        tasks::update(&state.db, call.credential(), task_id, &changes).await?,
-        StatusCode::OK,
-    )
+        .await?;
+    let replaced = tasks::update(&state.db, request.credential(), task_id, &changes).await?;
+    task_response(&request, replaced, StatusCode::OK)
 }

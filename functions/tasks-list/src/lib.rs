@@ -2,37 +2,36 @@
 //! contract's status, sort, order, limit, offset and q parameters.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
-use shared::access::path_owner;
-use shared::db::credentials::CallerKind;
-use shared::db::statements::Plan;
+use lambda_http::{Body, Request, Response};
+use shared::access::Authenticated;
 use shared::db::tasks;
 use shared::domain::ListQuery;
+use shared::function::{Access, Function, Setting};
 use shared::{ApiError, AppState, http};
 
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
-
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(kinds: &[CallerKind]) -> Plan {
-    Plan::new().for_kinds(kinds, |kind| {
-        let mut statements = tasks::list_statements(kind);
-        statements.push(kind.check_statement());
-        statements
-    })
-}
-
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| list(state, req)).await
-}
-
-async fn list(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let call = path_owner(state, &req).await?;
-    let params = http::query_params(&req);
-    let query = call
-        .parsed_or_refused(ListQuery::parse(|name| {
-            params.first(name).map(str::to_owned)
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::AnyCredential(tasks::list_statements),
+    settings: &[
+        Setting::Signing,
+        Setting::TokenLifetime,
+        Setting::BetterAuth,
+    ],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
         }))
+    },
+};
+
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let request = Authenticated::path_owner(state, req).await?;
+    let query = request
+        .input(|req| {
+            let params = http::query_params(req);
+            ListQuery::parse(|name| params.first(name).map(str::to_owned))
+        })
         .await?;
-    let tasks = call.answer(tasks::list(&state.db, call.credential(), &query).await?)?;
+    let tasks = request.checked(tasks::list(&state.db, request.credential(), &query).await?)?;
     Ok(http::json(StatusCode::OK, &tasks))
 }

@@ -3,47 +3,54 @@
 //! 401 from then on, and its email can sign up again. Our accounts only.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::access;
+use shared::access::{self, Authenticated};
 use shared::audit::AuditEvent;
-use shared::db::credentials::CallerKind;
-use shared::db::statements::Plan;
 use shared::db::users;
 use shared::domain::required;
+use shared::function::{Access, Function, Setting};
 use shared::{ApiError, AppState, http};
-
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Deserialize)]
 struct DeleteBody {
     password: Option<String>,
 }
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(_kinds: &[CallerKind]) -> Plan {
-    Plan::new().with([
-        CallerKind::Session.check_statement(),
-        users::PASSWORD_CHECK.clone(),
-        users::DELETE_ACCOUNT.clone(),
-    ])
-}
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::OwnAccount(|| {
+        vec![users::PASSWORD_CHECK.clone(), users::DELETE_ACCOUNT.clone()]
+    }),
+    settings: &[
+        Setting::Signing,
+        Setting::TokenLifetime,
+        Setting::BetterAuth,
+        Setting::Cookies,
+    ],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| delete_user(state, req)).await
-}
-
-async fn delete_user(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let call = access::own_account(state, &req).await?;
-    let parsed = http::parse_json::<DeleteBody>(&req)
-        .and_then(|body| required(body.password, "Password is required"));
-    let password = call.parsed_or_refused(parsed).await?;
-    let attempt = call
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let request = Authenticated::own_account(state, req).await?;
+    let password = request
+        .input(|req| {
+            required(
+                http::parse_json::<DeleteBody>(req)?.password,
+                "Password is required",
+            )
+        })
+        .await?;
+    let attempt = request
         .confirm_password(password, "Password is incorrect")
         .await?;
-    call.answer(users::delete_account(&state.db, call.credential(), &attempt).await?)?;
-    call.audit(AuditEvent::AccountDeleted);
+    request.checked(users::delete_account(&state.db, request.credential(), &attempt).await?)?;
+    request.audit(AuditEvent::AccountDeleted);
     let mut response = http::json(StatusCode::OK, &json!({ "message": "Account deleted" }));
     access::clear_session_cookie(state, &mut response);
     Ok(response)

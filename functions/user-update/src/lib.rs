@@ -2,40 +2,43 @@
 //! session check in one statement. Our accounts only.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::access;
-use shared::db::credentials::CallerKind;
-use shared::db::statements::Plan;
+use shared::access::Authenticated;
 use shared::db::users;
 use shared::domain::Name;
 use shared::error::AuthFailure;
+use shared::function::{Access, Function, Setting};
 use shared::{ApiError, AppState, http};
-
-pub const FUNCTION: &str = env!("CARGO_PKG_NAME");
 
 #[derive(Deserialize)]
 struct UserBody {
     name: Option<String>,
 }
 
-/// The statements this function sends, which its connections prepare when they open.
-pub fn plan(_kinds: &[CallerKind]) -> Plan {
-    Plan::new().with([CallerKind::Session.check_statement(), users::RENAME.clone()])
-}
+pub static FUNCTION: Function<AppState> = Function {
+    name: env!("CARGO_PKG_NAME"),
+    access: Access::OwnAccount(|| vec![users::RENAME.clone()]),
+    settings: &[
+        Setting::Signing,
+        Setting::TokenLifetime,
+        Setting::BetterAuth,
+    ],
+    handler: |state, req| {
+        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
+            route(state, req)
+        }))
+    },
+};
 
-pub async fn handler(state: &AppState, req: Request) -> Result<Response<Body>, Error> {
-    http::serve(state, FUNCTION, req, |req| update_user(state, req)).await
-}
-
-async fn update_user(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let call = access::own_account(state, &req).await?;
-    let parsed =
-        http::parse_json::<UserBody>(&req).and_then(|body| Name::parse(body.name.as_deref()));
-    let name = call.parsed_or_refused(parsed).await?;
-    let user = call
-        .answer(users::rename(&state.db, call.credential(), &name).await?)?
+async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let request = Authenticated::own_account(state, req).await?;
+    let name = request
+        .input(|req| Name::parse(http::parse_json::<UserBody>(req)?.name.as_deref()))
+        .await?;
+    let user = request
+        .checked(users::rename(&state.db, request.credential(), &name).await?)?
         .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
     Ok(http::json(StatusCode::OK, &json!({ "user": user })))
 }

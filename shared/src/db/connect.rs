@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 use socket2::{SockRef, TcpKeepalive};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
-use tokio_postgres::config::{Host, LoadBalanceHosts, TargetSessionAttrs};
+use tokio_postgres::config::Host;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, Config, Connection};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -40,18 +40,6 @@ pub enum ConnectError {
     },
     #[error(transparent)]
     Postgres(#[from] tokio_postgres::Error),
-}
-
-/// Options of a URL that only tokio-postgres's own `connect` acts on; refused when the URL
-/// is read rather than ignored.
-pub fn unsupported_option(config: &Config) -> Option<&'static str> {
-    if config.get_target_session_attrs() != TargetSessionAttrs::Any {
-        return Some("target_session_attrs is not supported; name the primary's host alone");
-    }
-    if config.get_load_balance_hosts() != LoadBalanceHosts::Disable {
-        return Some("load_balance_hosts is not supported; hosts are tried in order");
-    }
-    None
 }
 
 /// Connects as `config` says, TLS through `tls`: the first host (in order) that answers.

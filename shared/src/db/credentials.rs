@@ -38,18 +38,18 @@ pub enum Credential {
 /// What a protected statement found: the credential had ended, it may not act on the
 /// path, or it was live and here is what the statement did.
 #[derive(Debug)]
-pub enum Outcome<T> {
+pub enum Checked<T> {
     CredentialEnded,
     NotPathOwner,
     Done(T),
 }
 
-impl<T> Outcome<T> {
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+impl<T> Checked<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Checked<U> {
         match self {
-            Outcome::CredentialEnded => Outcome::CredentialEnded,
-            Outcome::NotPathOwner => Outcome::NotPathOwner,
-            Outcome::Done(value) => Outcome::Done(f(value)),
+            Checked::CredentialEnded => Checked::CredentialEnded,
+            Checked::NotPathOwner => Checked::NotPathOwner,
+            Checked::Done(value) => Checked::Done(f(value)),
         }
     }
 
@@ -61,13 +61,13 @@ impl<T> Outcome<T> {
         done: impl FnOnce() -> Result<T, tokio_postgres::Error>,
     ) -> Result<Self, tokio_postgres::Error> {
         Ok(match (live, caller) {
-            (false, _) => Outcome::CredentialEnded,
-            (true, false) => Outcome::NotPathOwner,
-            (true, true) => Outcome::Done(done()?),
+            (false, _) => Checked::CredentialEnded,
+            (true, false) => Checked::NotPathOwner,
+            (true, true) => Checked::Done(done()?),
         })
     }
 
-    /// [`Outcome::judged`] for a statement answering one row, which starts with `live` and
+    /// [`Checked::judged`] for a statement answering one row, which starts with `live` and
     /// `caller`.
     pub fn of_row(
         row: &Row,
@@ -76,7 +76,7 @@ impl<T> Outcome<T> {
         Self::judged(row.try_get(0)?, row.try_get(1)?, || done(row))
     }
 
-    /// [`Outcome::judged`] for a statement answering rows that each start with `live` and
+    /// [`Checked::judged`] for a statement answering rows that each start with `live` and
     /// `caller` (at least one row, the same in each).
     pub fn of_rows(
         rows: &[Row],
@@ -100,25 +100,25 @@ pub const LIVE_AND_CALLER: &str =
 /// of its `$1` and `$2`. A function prepares each of its protected statements once per kind
 /// it accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CallerKind {
+pub enum CredentialKind {
     Session,
     BetterAuthJwt { issuer: Arc<str> },
     BetterAuthSession { issuer: Arc<str> },
 }
 
-impl CallerKind {
+impl CredentialKind {
     /// The CTE definitions (without `WITH`) that end with `live` and `caller`.
     pub fn ctes(&self) -> String {
         match self {
-            CallerKind::Session => "live AS (
+            CredentialKind::Session => "live AS (
                  SELECT user_id, user_id::text AS public_id FROM sessions
                   WHERE id = $1 AND user_id = $2 AND expires_at > now()
              ), caller AS (SELECT * FROM live)"
                 .to_owned(),
-            CallerKind::BetterAuthJwt { issuer } => {
+            CredentialKind::BetterAuthJwt { issuer } => {
                 better_auth_ctes(issuer, "SELECT $1::text AS subject")
             }
-            CallerKind::BetterAuthSession { issuer } => better_auth_ctes(
+            CredentialKind::BetterAuthSession { issuer } => better_auth_ctes(
                 issuer,
                 r#"SELECT s."userId" AS subject FROM "session" s
                     WHERE s.token = $1 AND s."expiresAt" > now()"#,
@@ -129,8 +129,8 @@ impl CallerKind {
     /// The types of `$1` and `$2`.
     pub fn types(&self) -> [Type; 2] {
         match self {
-            CallerKind::Session => [Type::UUID, Type::UUID],
-            CallerKind::BetterAuthJwt { .. } | CallerKind::BetterAuthSession { .. } => {
+            CredentialKind::Session => [Type::UUID, Type::UUID],
+            CredentialKind::BetterAuthJwt { .. } | CredentialKind::BetterAuthSession { .. } => {
                 [Type::TEXT, Type::TEXT]
             }
         }
@@ -155,28 +155,28 @@ impl CallerKind {
 
 /// The kinds of credential a function of `config` accepts: our sessions, and with
 /// `BETTER_AUTH_URL` Better Auth's JWTs and (its tables in this database) session tokens.
-pub fn accepted_kinds(config: &crate::config::Config) -> Vec<CallerKind> {
-    let mut kinds = vec![CallerKind::Session];
+pub fn accepted_kinds(config: &crate::config::Config) -> Vec<CredentialKind> {
+    let mut kinds = vec![CredentialKind::Session];
     if let Some(better_auth) = &config.better_auth {
         let issuer: Arc<str> = Arc::from(better_auth.issuer.as_str());
-        kinds.push(CallerKind::BetterAuthJwt {
+        kinds.push(CredentialKind::BetterAuthJwt {
             issuer: issuer.clone(),
         });
         if better_auth.accepts_session_tokens() {
-            kinds.push(CallerKind::BetterAuthSession { issuer });
+            kinds.push(CredentialKind::BetterAuthSession { issuer });
         }
     }
     kinds
 }
 
 impl Credential {
-    pub fn kind(&self) -> CallerKind {
+    pub fn kind(&self) -> CredentialKind {
         match self {
-            Credential::Session { .. } => CallerKind::Session,
-            Credential::BetterAuthJwt { issuer, .. } => CallerKind::BetterAuthJwt {
+            Credential::Session { .. } => CredentialKind::Session,
+            Credential::BetterAuthJwt { issuer, .. } => CredentialKind::BetterAuthJwt {
                 issuer: issuer.clone(),
             },
-            Credential::BetterAuthSession { issuer, .. } => CallerKind::BetterAuthSession {
+            Credential::BetterAuthSession { issuer, .. } => CredentialKind::BetterAuthSession {
                 issuer: issuer.clone(),
             },
         }
@@ -242,10 +242,10 @@ fn sql_literal(text: &str) -> String {
 /// Whether the credential is live and may act on the path: for a request refused before
 /// its own statement ran, so that an ended credential gets 401 and somebody else's path
 /// 403 there too. Only that error path pays it.
-pub async fn check(db: &Db, credential: &Credential) -> Result<Outcome<()>, DbError> {
+pub async fn check(db: &Db, credential: &Credential) -> Result<Checked<()>, DbError> {
     let statement = credential.kind().check_statement();
     let row = db.query_one(&statement, &credential.values()).await?;
-    Ok(Outcome::of_row(&row, |_| Ok(()))?)
+    Ok(Checked::of_row(&row, |_| Ok(()))?)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_postgres::types::Type;
 
 use super::statements::Statement;
-use super::throttle::{self, Attempt};
+use super::throttle::{self, Attempt, Judged};
 use super::{Db, DbError};
 
 /// Where a reset link goes.
@@ -15,15 +15,6 @@ use super::{Db, DbError};
 pub struct Recipient {
     pub email: String,
     pub name: String,
-}
-
-/// What a reset request did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ResetRequest {
-    /// A throttle rule refused it; nothing was counted or stored.
-    Throttled { retry_after_secs: u64 },
-    /// Counted; a token was stored for the account of this email, if there is one.
-    Counted(Option<Recipient>),
 }
 
 pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
@@ -51,14 +42,15 @@ pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
 
 /// Judges and counts a reset request for `email` and, when it may proceed and the email is
 /// registered, stores `token_digest` for its account (deleting older ones), valid for
-/// `ttl`: one statement, the same work whether or not the email is registered.
+/// `ttl`: one statement, the same work whether or not the email is registered. Where the
+/// link goes, if a token was stored.
 pub async fn request(
     db: &Db,
     email: &str,
     token_digest: &[u8],
     ttl: Duration,
     attempt: &Attempt,
-) -> Result<ResetRequest, DbError> {
+) -> Result<Judged<Option<Recipient>>, DbError> {
     let [rules, keys, limits] = attempt.values();
     let ttl_secs = ttl.as_secs_f64();
     let row = db
@@ -67,17 +59,15 @@ pub async fn request(
             &[&email, rules, keys, limits, &token_digest, &ttl_secs],
         )
         .await?;
-    if let Some(retry_after_secs) = throttle::retry_after(row.try_get(0)?) {
-        return Ok(ResetRequest::Throttled { retry_after_secs });
-    }
-    let recipient = match row.try_get::<_, Option<String>>(1)? {
-        Some(email) => Some(Recipient {
-            email,
-            name: row.try_get(2)?,
-        }),
-        None => None,
-    };
-    Ok(ResetRequest::Counted(recipient))
+    Ok(throttle::judged(&row, 0, || {
+        Ok(match row.try_get::<_, Option<String>>(1)? {
+            Some(email) => Some(Recipient {
+                email,
+                name: row.try_get(2)?,
+            }),
+            None => None,
+        })
+    })?)
 }
 
 pub static IS_VALID: LazyLock<Statement> = LazyLock::new(|| {

@@ -1,5 +1,5 @@
 //! Queries on `sessions`: one row per issued token, deleted on sign-out. Protected
-//! statements check their session through [`CallerKind::ctes`].
+//! statements check their session through [`CredentialKind::ctes`].
 
 use std::sync::LazyLock;
 
@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use super::credentials::{CallerKind, Credential, LIVE_AND_CALLER, Outcome};
+use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
 use super::statements::Statement;
 use super::throttle::{self, Attempt};
 use super::{Db, DbError};
@@ -55,21 +55,21 @@ pub struct SessionUser {
 }
 
 /// The statement of [`live_user`] for `kind`.
-pub fn live_user_statement(kind: &CallerKind) -> Statement {
+pub fn live_user_statement(kind: &CredentialKind) -> Statement {
     match kind {
-        CallerKind::Session => Statement::new(
+        CredentialKind::Session => Statement::new(
             "SELECT u.id::text, u.email, u.name, s.expires_at
                FROM sessions s JOIN users u ON u.id = s.user_id
               WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()",
             [Type::UUID, Type::UUID],
         ),
-        CallerKind::BetterAuthSession { .. } => Statement::new(
+        CredentialKind::BetterAuthSession { .. } => Statement::new(
             r#"SELECT u.id, u.email, u.name, s."expiresAt"
                  FROM "session" s JOIN "user" u ON u.id = s."userId"
                 WHERE s.token = $1 AND s."expiresAt" > now()"#,
             [Type::TEXT],
         ),
-        CallerKind::BetterAuthJwt { .. } => Statement::new(
+        CredentialKind::BetterAuthJwt { .. } => Statement::new(
             r#"SELECT id, email, name, $2 FROM "user" WHERE id = $1"#,
             [Type::TEXT, Type::TIMESTAMPTZ],
         ),
@@ -124,7 +124,7 @@ pub async fn revoke(db: &Db, credential: &Credential) -> Result<(), DbError> {
 }
 
 pub static REVOKE_ALL: LazyLock<Statement> = LazyLock::new(|| {
-    CallerKind::Session.statement(
+    CredentialKind::Session.statement(
         "ended AS (DELETE FROM sessions WHERE user_id = (SELECT user_id FROM caller))
          SELECT 1",
         &[],
@@ -153,7 +153,7 @@ pub struct SessionSummary {
 }
 
 pub static LIST: LazyLock<Statement> = LazyLock::new(|| {
-    CallerKind::Session.statement(
+    CredentialKind::Session.statement(
         &format!(
             "listed AS (
                  SELECT id, created_at, expires_at FROM sessions
@@ -172,9 +172,9 @@ pub static LIST: LazyLock<Statement> = LazyLock::new(|| {
 pub async fn list(
     db: &Db,
     credential: &Credential,
-) -> Result<Outcome<Vec<SessionSummary>>, DbError> {
+) -> Result<Checked<Vec<SessionSummary>>, DbError> {
     let rows = db.query(&LIST, &credential.values()).await?;
-    Ok(Outcome::of_rows(&rows, |rows| {
+    Ok(Checked::of_rows(&rows, |rows| {
         let mut sessions = Vec::new();
         for row in rows {
             // The one row of a user without sessions has none of their columns.
@@ -193,7 +193,7 @@ pub async fn list(
 }
 
 pub static REVOKE_ONE: LazyLock<Statement> = LazyLock::new(|| {
-    CallerKind::Session.statement(
+    CredentialKind::Session.statement(
         &format!(
             "ended AS (
                  DELETE FROM sessions
@@ -211,9 +211,9 @@ pub async fn revoke_one(
     db: &Db,
     credential: &Credential,
     session_id: Uuid,
-) -> Result<Outcome<bool>, DbError> {
+) -> Result<Checked<bool>, DbError> {
     let row = db
         .query_one(&REVOKE_ONE, &credential.with_values(&[&session_id]))
         .await?;
-    Ok(Outcome::of_row(&row, |row| row.try_get(2))?)
+    Ok(Checked::of_row(&row, |row| row.try_get(2))?)
 }

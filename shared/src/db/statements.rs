@@ -61,8 +61,8 @@ impl Plan {
     /// Adds, for each of `kinds`, what `statements` builds for it.
     pub fn for_kinds<I>(
         self,
-        kinds: &[super::credentials::CallerKind],
-        statements: impl Fn(&super::credentials::CallerKind) -> I,
+        kinds: &[super::credentials::CredentialKind],
+        statements: impl Fn(&super::credentials::CredentialKind) -> I,
     ) -> Self
     where
         I: IntoIterator<Item = Statement>,

@@ -1,5 +1,5 @@
 //! Queries on `tasks`. Each is one statement that also checks the caller's credential
-//! (the `caller` CTE of [`CallerKind::ctes`]) and works only on rows the caller owns, so a
+//! (the `caller` CTE of [`CredentialKind::ctes`]) and works only on rows the caller owns, so a
 //! request costs one round trip, an ended credential changes nothing, and another user's
 //! task is simply not found. Every statement's text depends only on the kind of credential
 //! (and the list's sort order), so a task function prepares them all when it connects.
@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::credentials::{CallerKind, Credential, LIVE_AND_CALLER, Outcome};
+use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
 use super::statements::Statement;
 use super::{Db, DbError};
 use crate::domain::{ListQuery, SortKey, StatusFilter, TaskDescription, TaskTitle};
@@ -39,7 +39,7 @@ const OWNER: &str = "(SELECT user_id FROM caller)";
 /// The one statement shape around `op`, a CTE body that reads its owner from `caller`: two
 /// columns judging the credential (live, may act on the path), then the task columns (NULL
 /// when none). `types` are `op`'s own parameters, `$3` on.
-fn statement(kind: &CallerKind, op: &str, order_by: &str, types: &[Type]) -> Statement {
+fn statement(kind: &CredentialKind, op: &str, order_by: &str, types: &[Type]) -> Statement {
     kind.statement(
         &format!(
             "op AS ({op})
@@ -72,9 +72,9 @@ async fn run(
     credential: &Credential,
     statement: &Statement,
     values: &[&(dyn ToSql + Sync)],
-) -> Result<Outcome<Vec<Task>>, DbError> {
+) -> Result<Checked<Vec<Task>>, DbError> {
     let rows = db.query(statement, &credential.with_values(values)).await?;
-    Ok(Outcome::of_rows(&rows, |rows| {
+    Ok(Checked::of_rows(&rows, |rows| {
         rows.iter()
             .filter_map(|row| task_of(row).transpose())
             .collect()
@@ -86,7 +86,7 @@ async fn run_one(
     credential: &Credential,
     statement: &Statement,
     values: &[&(dyn ToSql + Sync)],
-) -> Result<Outcome<Option<Task>>, DbError> {
+) -> Result<Checked<Option<Task>>, DbError> {
     Ok(run(db, credential, statement, values)
         .await?
         .map(|tasks| tasks.into_iter().next()))
@@ -94,7 +94,7 @@ async fn run_one(
 
 /// The list's statement for one sort order: filters and paging are parameters (`$3`
 /// limit, `$4` offset, `$5` completed or null, `$6` search pattern or null).
-pub fn list_statement(kind: &CallerKind, sort: SortKey, descending: bool) -> Statement {
+pub fn list_statement(kind: &CredentialKind, sort: SortKey, descending: bool) -> Statement {
     let direction = if descending { "DESC" } else { "ASC" };
     // Only these fixed fragments are pasted into the SQL; every user value is a parameter.
     let order = |prefix: &str| {
@@ -122,7 +122,7 @@ pub fn list_statement(kind: &CallerKind, sort: SortKey, descending: bool) -> Sta
 }
 
 /// Every list statement for `kind`: one per sort key and direction.
-pub fn list_statements(kind: &CallerKind) -> Vec<Statement> {
+pub fn list_statements(kind: &CredentialKind) -> Vec<Statement> {
     [SortKey::Created, SortKey::Updated, SortKey::Title]
         .into_iter()
         .flat_map(|sort| [true, false].map(|descending| list_statement(kind, sort, descending)))
@@ -133,7 +133,7 @@ pub async fn list(
     db: &Db,
     credential: &Credential,
     query: &ListQuery,
-) -> Result<Outcome<Vec<Task>>, DbError> {
+) -> Result<Checked<Vec<Task>>, DbError> {
     let completed = match query.status {
         StatusFilter::All => None,
         StatusFilter::Pending => Some(false),
@@ -159,7 +159,7 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-pub fn create_statement(kind: &CallerKind) -> Statement {
+pub fn create_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
         "INSERT INTO tasks (user_id, title, description)
          SELECT user_id, $3, $4 FROM caller RETURNING {COLUMNS}"
@@ -172,7 +172,7 @@ pub async fn create(
     credential: &Credential,
     title: &TaskTitle,
     description: &TaskDescription,
-) -> Result<Outcome<Option<Task>>, DbError> {
+) -> Result<Checked<Option<Task>>, DbError> {
     let statement = create_statement(&credential.kind());
     run_one(
         db,
@@ -183,7 +183,7 @@ pub async fn create(
     .await
 }
 
-pub fn get_statement(kind: &CallerKind) -> Statement {
+pub fn get_statement(kind: &CredentialKind) -> Statement {
     let op = format!("SELECT {COLUMNS} FROM tasks WHERE id = $3 AND user_id = {OWNER}");
     statement(kind, &op, "", &[Type::INT8])
 }
@@ -192,12 +192,12 @@ pub async fn get(
     db: &Db,
     credential: &Credential,
     task_id: i64,
-) -> Result<Outcome<Option<Task>>, DbError> {
+) -> Result<Checked<Option<Task>>, DbError> {
     let statement = get_statement(&credential.kind());
     run_one(db, credential, &statement, &[&task_id]).await
 }
 
-pub fn delete_statement(kind: &CallerKind) -> Statement {
+pub fn delete_statement(kind: &CredentialKind) -> Statement {
     let op = format!("DELETE FROM tasks WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}");
     statement(kind, &op, "", &[Type::INT8])
 }
@@ -206,12 +206,12 @@ pub async fn delete(
     db: &Db,
     credential: &Credential,
     task_id: i64,
-) -> Result<Outcome<Option<Task>>, DbError> {
+) -> Result<Checked<Option<Task>>, DbError> {
     let statement = delete_statement(&credential.kind());
     run_one(db, credential, &statement, &[&task_id]).await
 }
 
-pub fn toggle_statement(kind: &CallerKind) -> Statement {
+pub fn toggle_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
         "UPDATE tasks SET completed = NOT completed
           WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
@@ -224,7 +224,7 @@ pub async fn toggle(
     db: &Db,
     credential: &Credential,
     task_id: i64,
-) -> Result<Outcome<Option<Task>>, DbError> {
+) -> Result<Checked<Option<Task>>, DbError> {
     let statement = toggle_statement(&credential.kind());
     run_one(db, credential, &statement, &[&task_id]).await
 }
@@ -238,7 +238,7 @@ pub struct TaskChanges {
     pub completed: Option<bool>,
 }
 
-pub fn update_statement(kind: &CallerKind) -> Statement {
+pub fn update_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
         "UPDATE tasks SET title = COALESCE($4, title),
                           description = CASE WHEN $5 THEN $6 ELSE description END,
@@ -259,7 +259,7 @@ pub async fn update(
     credential: &Credential,
     task_id: i64,
     changes: &TaskChanges,
-) -> Result<Outcome<Option<Task>>, DbError> {
+) -> Result<Checked<Option<Task>>, DbError> {
     let title = changes.title.as_ref().map(TaskTitle::as_str);
     let set_description = changes.description.is_some();
     let description = changes

@@ -11,6 +11,7 @@
 //! database function `count_attempt`, migration V7). A successful signin then gives its
 //! attempts back.
 
+use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::auth::digest::DigestKeys;
@@ -194,7 +195,28 @@ pub(super) fn success_ctes(first: usize, condition: &str) -> String {
     )
 }
 
-/// Seconds to wait, from a statement's `retry_after` column.
-pub(super) fn retry_after(value: Option<i64>) -> Option<u64> {
-    value.map(|secs| u64::try_from(secs).unwrap_or(1).max(1))
+/// A throttle rule refused the attempt: no counter moved and nothing was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    /// Seconds until the full counter's window ends (`Retry-After`).
+    pub retry_after_secs: u64,
+}
+
+/// What a statement that judges an attempt did: refused it, or counted it and did its
+/// work, which gave `T`.
+pub type Judged<T> = Result<T, Throttled>;
+
+/// The verdict in `row`'s column `column` (a `retry_after` from [`counting_ctes`]):
+/// [`Throttled`], or what `then` reads from the rest of the row.
+pub(super) fn judged<T>(
+    row: &Row,
+    column: usize,
+    then: impl FnOnce() -> Result<T, tokio_postgres::Error>,
+) -> Result<Judged<T>, tokio_postgres::Error> {
+    match row.try_get::<_, Option<i64>>(column)? {
+        Some(secs) => Ok(Err(Throttled {
+            retry_after_secs: u64::try_from(secs).unwrap_or(1).max(1),
+        })),
+        None => then().map(Ok),
+    }
 }

@@ -5,9 +5,9 @@ use std::sync::LazyLock;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use super::credentials::{CallerKind, Credential, LIVE_AND_CALLER, Outcome};
+use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
 use super::statements::Statement;
-use super::throttle::{self, Attempt};
+use super::throttle::{self, Attempt, Judged};
 use super::{Db, DbError};
 use crate::domain::{Email, Name};
 
@@ -32,15 +32,11 @@ pub struct UserWithHash {
     pub password_hash: String,
 }
 
-/// What the first signup statement found, before any password is hashed.
+/// Whether the email of a signup is free, as the first signup statement found it.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SignupCheck {
-    /// Counted against the source IP's limit; the email is free.
-    Counted,
-    /// Counted; the email is already registered.
-    EmailTaken,
-    /// The source IP is at its signup limit; nothing was written.
-    Throttled { retry_after_secs: u64 },
+pub enum EmailFound {
+    Free,
+    Taken,
 }
 
 pub static CHECK_SIGNUP: LazyLock<Statement> = LazyLock::new(|| {
@@ -61,16 +57,17 @@ pub async fn check_signup(
     db: &Db,
     email: &Email,
     attempt: &Attempt,
-) -> Result<SignupCheck, DbError> {
+) -> Result<Judged<EmailFound>, DbError> {
     let [rules, keys, limits] = attempt.values();
     let row = db
         .query_one(&CHECK_SIGNUP, &[&email.as_str(), rules, keys, limits])
         .await?;
-    Ok(match throttle::retry_after(row.try_get(0)?) {
-        Some(retry_after_secs) => SignupCheck::Throttled { retry_after_secs },
-        None if row.try_get::<_, bool>(1)? => SignupCheck::EmailTaken,
-        None => SignupCheck::Counted,
-    })
+    Ok(throttle::judged(&row, 0, || {
+        Ok(match row.try_get::<_, bool>(1)? {
+            true => EmailFound::Taken,
+            false => EmailFound::Free,
+        })
+    })?)
 }
 
 pub static CREATE_WITH_SESSION: LazyLock<Statement> = LazyLock::new(|| {
@@ -122,15 +119,6 @@ pub async fn create_with_session(
     Ok(row.map(|row| user_of(&row, 0)).transpose()?)
 }
 
-/// What the first signin statement found.
-pub enum SigninLookup {
-    /// A limit is reached: answer 429 without looking at the password, whoever the email
-    /// is; no counter moved.
-    Throttled { retry_after_secs: u64 },
-    /// The attempt is counted; the user, if the email is known.
-    Counted(Option<UserWithHash>),
-}
-
 pub static FIND_FOR_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
         format!(
@@ -143,40 +131,30 @@ pub static FIND_FOR_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
     )
 });
 
-/// Judges and counts the signin attempt and looks the email up, in one statement.
+/// Judges and counts the signin attempt and looks the email up, in one statement: the
+/// user, if the email is known. A refused attempt looked nothing up and moved no counter.
 pub async fn find_for_signin(
     db: &Db,
     email: &str,
     attempt: &Attempt,
-) -> Result<SigninLookup, DbError> {
+) -> Result<Judged<Option<UserWithHash>>, DbError> {
     let [rules, keys, limits] = attempt.values();
     let row = db
         .query_one(&FIND_FOR_SIGNIN, &[&email, rules, keys, limits])
         .await?;
-    if let Some(retry_after_secs) = throttle::retry_after(row.try_get(0)?) {
-        return Ok(SigninLookup::Throttled { retry_after_secs });
-    }
-    if row.try_get::<_, Option<Uuid>>(1)?.is_none() {
-        return Ok(SigninLookup::Counted(None));
-    }
-    Ok(SigninLookup::Counted(Some(UserWithHash {
-        user: user_of(&row, 1)?,
-        password_hash: row.try_get(4)?,
-    })))
-}
-
-/// What the first statement of a password confirmation (change-password, deleting the
-/// account) found, once the credential was found live.
-#[derive(Debug)]
-pub enum PasswordCheck {
-    /// A throttle rule refused the attempt; nothing was counted.
-    Throttled { retry_after_secs: u64 },
-    /// Counted; the account's stored hash.
-    Counted { password_hash: String },
+    Ok(throttle::judged(&row, 0, || {
+        if row.try_get::<_, Option<Uuid>>(1)?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(UserWithHash {
+            user: user_of(&row, 1)?,
+            password_hash: row.try_get(4)?,
+        }))
+    })?)
 }
 
 pub static PASSWORD_CHECK: LazyLock<Statement> = LazyLock::new(|| {
-    CallerKind::Session.statement(
+    CredentialKind::Session.statement(
         &format!(
             "{throttle}
              SELECT {LIVE_AND_CALLER}, (SELECT retry_after FROM throttle_verdict),
@@ -188,30 +166,25 @@ pub static PASSWORD_CHECK: LazyLock<Statement> = LazyLock::new(|| {
 });
 
 /// Judges and counts a password confirmation by the credential's user (one of ours) and
-/// reads its stored hash, in one statement with the liveness check. Only a live session
-/// counts an attempt.
+/// reads its stored hash (`None`: the account went meanwhile), in one statement with the
+/// liveness check. Only a live session counts an attempt.
 pub async fn password_check(
     db: &Db,
     credential: &Credential,
     attempt: &Attempt,
-) -> Result<Outcome<Option<PasswordCheck>>, DbError> {
+) -> Result<Checked<Judged<Option<String>>>, DbError> {
     let row = db
         .query_one(&PASSWORD_CHECK, &credential.with_values(&attempt.values()))
         .await?;
-    Ok(Outcome::of_row(&row, |row| {
-        Ok(match throttle::retry_after(row.try_get(2)?) {
-            Some(retry_after_secs) => Some(PasswordCheck::Throttled { retry_after_secs }),
-            None => row
-                .try_get::<_, Option<String>>(3)?
-                .map(|password_hash| PasswordCheck::Counted { password_hash }),
-        })
+    Ok(Checked::of_row(&row, |row| {
+        throttle::judged(row, 2, || row.try_get(3))
     })?)
 }
 
 pub static CHANGE_PASSWORD: LazyLock<Statement> = LazyLock::new(|| {
     let mut types = vec![Type::TEXT];
     types.extend(throttle::SUCCESS_TYPES);
-    CallerKind::Session.statement(
+    CredentialKind::Session.statement(
         &format!(
             "changed AS (
                  UPDATE users SET password_hash = $3 WHERE id = (SELECT user_id FROM caller)
@@ -236,7 +209,7 @@ pub async fn change_password(
     credential: &Credential,
     password_hash: &str,
     attempt: &Attempt,
-) -> Result<Outcome<()>, DbError> {
+) -> Result<Checked<()>, DbError> {
     let [email_ip, email, ip] = attempt.success_keys();
     let row = db
         .query_one(
@@ -244,11 +217,11 @@ pub async fn change_password(
             &credential.with_values(&[&password_hash, &email_ip, &email, &ip]),
         )
         .await?;
-    Ok(Outcome::of_row(&row, |_| Ok(()))?)
+    Ok(Checked::of_row(&row, |_| Ok(()))?)
 }
 
 pub static RENAME: LazyLock<Statement> = LazyLock::new(|| {
-    CallerKind::Session.statement(
+    CredentialKind::Session.statement(
         &format!(
             "renamed AS (
                  UPDATE users SET name = $3 WHERE id = (SELECT user_id FROM caller)
@@ -265,11 +238,11 @@ pub async fn rename(
     db: &Db,
     credential: &Credential,
     name: &Name,
-) -> Result<Outcome<Option<User>>, DbError> {
+) -> Result<Checked<Option<User>>, DbError> {
     let row = db
         .query_one(&RENAME, &credential.with_values(&[&name.as_str()]))
         .await?;
-    Ok(Outcome::of_row(&row, |row| {
+    Ok(Checked::of_row(&row, |row| {
         if row.try_get::<_, Option<Uuid>>(2)?.is_none() {
             return Ok(None);
         }
@@ -278,7 +251,7 @@ pub async fn rename(
 }
 
 pub static DELETE_ACCOUNT: LazyLock<Statement> = LazyLock::new(|| {
-    CallerKind::Session.statement(
+    CredentialKind::Session.statement(
         &format!(
             "deleted AS (
                  DELETE FROM users WHERE id = (SELECT user_id FROM caller) RETURNING id
@@ -297,7 +270,7 @@ pub async fn delete_account(
     db: &Db,
     credential: &Credential,
     attempt: &Attempt,
-) -> Result<Outcome<()>, DbError> {
+) -> Result<Checked<()>, DbError> {
     let [email_ip, email, ip] = attempt.success_keys();
     let row = db
         .query_one(
@@ -305,5 +278,5 @@ pub async fn delete_account(
             &credential.with_values(&[&email_ip, &email, &ip]),
         )
         .await?;
-    Ok(Outcome::of_row(&row, |_| Ok(()))?)
+    Ok(Checked::of_row(&row, |_| Ok(()))?)
 }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use ring::rand::{SecureRandom as _, SystemRandom};
 
+pub mod ses;
+
 use crate::config::MailSettings;
 use crate::db::password_resets::Recipient;
 

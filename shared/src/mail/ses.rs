@@ -1,17 +1,17 @@
 //! Mail through Amazon SES (`aws-sdk-sesv2` `SendEmail`), configured like Secrets Manager
 //! from the environment Lambda gives the function (no aws-config), over the same HTTP
-//! client. Only this function links it.
+//! client. Only the functions that send mail link it.
 
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::aws::{AwsEnvironment, https_client};
+use crate::config::ConfigError;
+use crate::mail::{Mail, Mailer};
 use anyhow::Context as _;
 use aws_sdk_sesv2::config::BehaviorVersion;
 use aws_sdk_sesv2::error::DisplayErrorContext;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use shared::aws::{AwsEnvironment, https_client};
-use shared::config::ConfigError;
-use shared::mail::{Mail, Mailer};
 
 pub struct SesMailer {
     client: aws_sdk_sesv2::Client,

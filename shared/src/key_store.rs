@@ -25,7 +25,7 @@ pub const RELOAD_INTERVAL: Duration = Duration::from_secs(60);
 /// Largest JWKS document read.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
-pub struct BetterAuth {
+pub struct KeyStore {
     pub settings: BetterAuthSettings,
     /// The issuer as the SQL of Better Auth credentials records it.
     pub issuer: Arc<str>,
@@ -35,7 +35,7 @@ pub struct BetterAuth {
     last_read: Mutex<Option<Instant>>,
 }
 
-impl BetterAuth {
+impl KeyStore {
     pub fn new(settings: BetterAuthSettings, secret: &SecretString) -> Self {
         Self {
             issuer: Arc::from(settings.issuer.as_str()),
@@ -93,7 +93,7 @@ impl BetterAuth {
     async fn read_keys(&self, db: &Db) -> anyhow::Result<()> {
         let (keys, skipped) = match &self.settings.jwks_url {
             None => KeySet::new(
-                crate::db::better_auth::published_keys(db)
+                crate::db::jwks::published_keys(db)
                     .await
                     .context("reading Better Auth's jwks table")?,
             ),

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::db::ConnectTarget;
+pub mod database_url;
+
+pub use database_url::ConnectTarget;
 
 /// Shortest accepted signing secret, in characters (the contract's floor for HS256).
 pub const MIN_SECRET_CHARS: usize = 32;
@@ -290,17 +292,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// A cold start: the process environment, with secrets fetched from Secrets Manager
-    /// where a `*_ARN` variable says so.
-    pub async fn load() -> Result<Self, ConfigError> {
-        Self::load_with(|name| std::env::var(name).ok()).await
-    }
-
-    /// As [`Config::load`], reading the environment through `lookup`.
-    pub async fn load_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::from_lookup(crate::secrets::resolve(lookup).await?)
-    }
-
     /// Reads configuration through `lookup`, so callers (the local server, tests) can layer
     /// their own defaults over the environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -538,7 +529,7 @@ mod tests {
 
     #[test]
     fn the_refused_placeholder_is_the_one_env_example_ships() {
-        let example = include_str!("../../.env.example");
+        let example = include_str!("../../../.env.example");
         assert!(example.contains(&format!("BETTER_AUTH_SECRET=\"{EXAMPLE_SECRET}\"")));
     }
 

@@ -1,0 +1,96 @@
+//! What a function crate declares about itself, in one `FUNCTION` constant: its name, who
+//! may call it (which decides the statements its connections prepare, credential checks
+//! included), the configuration it reads beyond the database (which decides its block of
+//! `template.yaml`), and its handler. Its `main` hands it to [`crate::lambda::run`], the
+//! local server dispatches to it, and `cargo xtask wiring` writes its deployment from it.
+
+use futures_util::future::BoxFuture;
+use lambda_http::{Body, Request, Response};
+
+use crate::db::credentials::CredentialKind;
+use crate::db::statements::{Plan, Statement};
+
+/// A function's handler, its future boxed so that one event loop serves every function.
+pub type Handler<S> =
+    for<'a> fn(&'a S, Request) -> BoxFuture<'a, Result<Response<Body>, lambda_http::Error>>;
+
+/// A function: what its crate declares, and the handler its state `S` serves.
+pub struct Function<S: 'static> {
+    /// Its crate's name, which is also its binary's.
+    pub name: &'static str,
+    pub access: Access,
+    /// The configuration it reads beyond `DATABASE_URL` and `ALLOWED_ORIGINS`.
+    pub settings: &'static [Setting],
+    pub handler: Handler<S>,
+}
+
+impl<S> Function<S> {
+    /// What it declares, apart from its handler (whose type depends on its state).
+    pub const fn declaration(&self) -> Declaration {
+        Declaration {
+            name: self.name,
+            access: self.access,
+            settings: self.settings,
+        }
+    }
+}
+
+/// A function's declaration without its handler: what the local server's plan and the
+/// deployment's wiring are made from.
+#[derive(Clone, Copy)]
+pub struct Declaration {
+    pub name: &'static str,
+    pub access: Access,
+    pub settings: &'static [Setting],
+}
+
+/// Who may call a function, and so which statements its connections prepare.
+#[derive(Clone, Copy)]
+pub enum Access {
+    /// Anyone: its statements do not depend on a credential.
+    Public(fn() -> Vec<Statement>),
+    /// One of the API's own accounts (the account routes; a Better Auth caller is
+    /// refused before any statement): its statements and the check of our sessions.
+    OwnAccount(fn() -> Vec<Statement>),
+    /// Any credential the deployment accepts: for each kind, its statements and the kind's
+    /// check (what a refusal decided before the statement runs to tell 401 from the rest).
+    AnyCredential(fn(&CredentialKind) -> Vec<Statement>),
+}
+
+impl Access {
+    /// What a connection of this function prepares, given the kinds of credential
+    /// accepted: a protected function's credential checks are part of it by construction.
+    pub fn plan(&self, kinds: &[CredentialKind]) -> Plan {
+        match self {
+            Access::Public(statements) => Plan::new().with(statements()),
+            Access::OwnAccount(statements) => Plan::new()
+                .with(statements())
+                .with([CredentialKind::Session.check_statement()]),
+            Access::AnyCredential(statements) => Plan::new().with(kinds.iter().flat_map(|kind| {
+                let mut all = statements(kind);
+                all.push(kind.check_statement());
+                all
+            })),
+        }
+    }
+}
+
+/// A group of variables a function reads (beyond the database and CORS ones every HTTP
+/// function reads): each puts its variables, and the permissions they need, in the
+/// function's block of `template.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Setting {
+    /// `BETTER_AUTH_SECRET` (or its ARN, and the permission to read it): verifying or
+    /// issuing tokens, and the keys of throttle and audit digests.
+    Signing,
+    /// `JWT_EXPIRES_IN`: issuing or verifying our tokens.
+    TokenLifetime,
+    /// `COOKIE_SAMESITE`: setting or clearing the session cookie.
+    Cookies,
+    /// `BETTER_AUTH_URL` and the variables that go with it: accepting Better Auth's
+    /// credentials.
+    BetterAuth,
+    /// `EMAIL_FROM`, `APP_URL` and the mail lifetimes, and `ses:SendEmail` as the sender:
+    /// sending mail.
+    Mail,
+}
