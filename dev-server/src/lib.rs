@@ -22,8 +22,8 @@ use shared::config::{Config, SameSite};
 use shared::db::credentials::CredentialKind;
 use shared::db::statements::Plan;
 use shared::error::ApiError;
-use shared::routes::{self, ROUTES};
 use shared::function::Declaration;
+use shared::routes::{self, ROUTES};
 use shared::state::MailState;
 use tokio::net::TcpListener;
 

@@ -13,12 +13,12 @@ use anyhow::Context as _;
 use dev_server::mailbox::DevMailbox;
 use dev_server::postgres::Cluster;
 use shared::AppState;
-use shared::state::MailState;
 use shared::config::{Config, MailSettings};
 use shared::db::Db;
 use shared::db::statements::Plan;
 use shared::mail::Mailbox;
 use shared::routes::ROUTES;
+use shared::state::MailState;
 
 #[tokio::main]
 async fn main() {

@@ -116,7 +116,10 @@ fn every_function_crate_serves_a_route_and_every_route_has_a_crate() {
 
     // The local server's dispatch is generated from one list of crates: it must hold
     // exactly the routed functions, each a dependency of the local server.
-    let handlers: BTreeSet<String> = dev_server::function_names().iter().map(|f| f.to_string()).collect();
+    let handlers: BTreeSet<String> = dev_server::function_names()
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
     assert_eq!(handlers, routed, "dev-server's handlers! list");
     let manifest =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();

@@ -10,10 +10,10 @@ mod helpers;
 use std::sync::Arc;
 
 use dev_server::fixtures::moto::Moto;
-use shared::mail::ses::SesMailer;
 use helpers::{MAIL_FROM, NEW_PASSWORD, ORIGIN, RESET_SENT, TestApp, error, reset_token_in};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use shared::mail::ses::SesMailer;
 
 async fn ses_app(moto: &Moto, overrides: &[(&str, &str)]) -> TestApp {
     let env = moto.env(&[]);

@@ -1,6 +1,6 @@
 //! THE route table: every (method, path template) and the function that serves it. The
-//! local server mounts it; template.yaml and the `cargo lambda watch` router are checked
-//! against it, so the three cannot drift apart.
+//! local server mounts it, and `cargo xtask wiring` writes the `cargo lambda watch` router
+//! and template.yaml's HTTP API events from it, so none of them can drift apart.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {

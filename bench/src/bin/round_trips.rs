@@ -19,8 +19,8 @@ use bench::proxy::{Counters, Mode, Proxy, Snapshot, through_proxy, upstream};
 use dev_server::fixtures::better_auth::BetterAuthUser;
 use dev_server::mailbox::DevMailbox;
 use serde_json::{Value, json};
-use shared::state::MailState;
 use shared::routes::ROUTES;
+use shared::state::MailState;
 
 // ---------------------------------------------------------------------------------------
 // The requests.

@@ -25,13 +25,16 @@ async fn main() -> anyhow::Result<()> {
     };
     let db = BenchDb::start().await?;
     let mail = bench::BenchMail::new()?;
-    let state = Arc::new(db.state(&mail, &[
-        ("THROTTLE_SIGNIN_EMAIL", "0"),
-        ("THROTTLE_SIGNIN_EMAIL_GLOBAL", "0"),
-        ("THROTTLE_SIGNIN_IP", "0"),
-        ("THROTTLE_SIGNUP_IP", "0"),
-        ("DATABASE_POOL_SIZE", "8"),
-    ])?);
+    let state = Arc::new(db.state(
+        &mail,
+        &[
+            ("THROTTLE_SIGNIN_EMAIL", "0"),
+            ("THROTTLE_SIGNIN_EMAIL_GLOBAL", "0"),
+            ("THROTTLE_SIGNIN_IP", "0"),
+            ("THROTTLE_SIGNUP_IP", "0"),
+            ("DATABASE_POOL_SIZE", "8"),
+        ],
+    )?);
 
     let seeded = SeededUser::create(&state, EMAIL, PASSWORD, 20).await?;
     if let Some(path) = script {

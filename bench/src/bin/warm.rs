@@ -14,9 +14,9 @@ use bench::{BenchDb, Percentiles, answer, micros};
 use dev_server::fixtures::better_auth::BetterAuthUser;
 use dev_server::fixtures::{SeededUser, gateway_request};
 use serde_json::{Value, json};
-use shared::state::MailState;
 use shared::domain::ListQuery;
 use shared::secrecy::SecretString;
+use shared::state::MailState;
 use tokio_postgres::types::Type;
 
 const EMAIL: &str = "warm@example.com";
@@ -528,7 +528,10 @@ async fn forgot_registered_vs_unknown(
 async fn refused_signup_vs_hash(iterations: usize) -> anyhow::Result<Vec<Row>> {
     let db = BenchDb::start().await?;
     let mail = bench::BenchMail::new()?;
-    let state = db.state(&mail, &[("DATABASE_POOL_SIZE", "1"), ("THROTTLE_SIGNUP_IP", "1")])?;
+    let state = db.state(
+        &mail,
+        &[("DATABASE_POOL_SIZE", "1"), ("THROTTLE_SIGNUP_IP", "1")],
+    )?;
     state.db.warm_up_prepared().await?;
     let signup = |n: usize| {
         let body = json!({ "name": "Refused", "email": format!("refused{n}@example.com"), "password": PASSWORD });

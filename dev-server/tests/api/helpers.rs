@@ -12,9 +12,9 @@ use dev_server::postgres::Cluster;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::AppState;
-use shared::state::MailState;
 use shared::config::{Config, MailSettings};
 use shared::mail::{Mailbox, Mailer};
+use shared::state::MailState;
 
 pub const SECRET: &str = "test-secret-0123456789-ABCDEFGHIJ-klmnop";
 pub const ORIGIN: &str = "http://localhost:3000";
