@@ -35,8 +35,9 @@ pub const OPENAPI_PATH: &str = "/openapi.yaml";
 /// the local server's [`dispatch`] and the list of what they declare ([`FUNCTIONS`]).
 macro_rules! functions {
     ($($function:ident),+ $(,)?) => {
-        /// What every function the local server serves declares, by its crate name.
-        pub const FUNCTIONS: &[Declaration] = &[$($function::FUNCTION.declaration()),+];
+        /// What every function the local server serves declares.
+        pub static FUNCTIONS: std::sync::LazyLock<Vec<Declaration>> =
+            std::sync::LazyLock::new(|| vec![$($function::FUNCTION.declaration()),+]);
 
         /// Calls the real handler of `function`, with the part of the state its function
         /// builds.

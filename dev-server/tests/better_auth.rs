@@ -26,22 +26,13 @@ fn as_session(user: &BetterAuthUser, credential: &str) -> Session {
     }
 }
 
-async fn free_port() -> u16 {
-    tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
-}
-
 /// The API on a fresh database with `BETTER_AUTH_URL` pointing at a Better Auth server
 /// started on the same database, with `env` for the fixture and `overrides` for the API.
 async fn api_and_better_auth(
     env: &[(&str, &str)],
     overrides: &[(&str, &str)],
 ) -> (TestApp, BetterAuthServer) {
-    let port = free_port().await;
+    let port = dev_server::postgres::free_port().expect("a free port");
     let base_url = format!("http://127.0.0.1:{port}");
     let mut vars = vec![("BETTER_AUTH_URL", base_url.as_str())];
     vars.extend_from_slice(overrides);
@@ -345,7 +336,7 @@ async fn a_jwt_of_another_better_auth_instance_or_past_its_exp_is_refused() {
     // Another Better Auth with the same URL (so the same issuer and audience) but its own
     // database, hence its own keys. A server that never read the keys reads them for it,
     // once, and still refuses it.
-    let other_port = free_port().await;
+    let other_port = dev_server::postgres::free_port().expect("a free port");
     let other_database =
         helpers::fresh_database_on(&helpers::private_cluster().cluster.url("postgres")).await;
     let impostor = BetterAuthServer::start(
@@ -432,7 +423,7 @@ async fn session_cache_jwts_are_not_credentials() {
 #[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
 async fn keys_from_a_jwks_url_serve_a_better_auth_on_another_database() {
     // Better Auth on a database of its own; the API on another, reading its JWKS document.
-    let port = free_port().await;
+    let port = dev_server::postgres::free_port().expect("a free port");
     let base_url = format!("http://127.0.0.1:{port}");
     let auth_database =
         helpers::fresh_database_on(&helpers::private_cluster().cluster.url("postgres")).await;

@@ -41,7 +41,7 @@ impl Browser {
         let driver_path =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let port = free_port().await;
+        let port = dev_server::postgres::free_port().expect("a free port");
         let driver = tokio::process::Command::new(&driver_path)
             .arg(format!("--port={port}"))
             .stdout(std::process::Stdio::null())
@@ -196,15 +196,6 @@ impl Drop for Browser {
         }
         let _ = self.driver.start_kill();
     }
-}
-
-async fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
 }
 
 /// Serves one empty HTML page at every path, on `listener`: the app's page or an

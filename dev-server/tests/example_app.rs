@@ -55,15 +55,6 @@ impl Drop for Group {
     }
 }
 
-async fn free_port() -> u16 {
-    tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
-}
-
 /// Waits until `next start` serves the signin page.
 async fn wait_for(next: &mut Group, url: &str) {
     let client = reqwest::Client::new();
@@ -100,7 +91,7 @@ async fn the_example_app_journey_passes_in_chromium() {
         .map_or_else(|| tmp.join("example-app-screenshots"), PathBuf::from);
 
     // The app's origin is the one the browser sends and the one the mails link to.
-    let port = free_port().await;
+    let port = dev_server::postgres::free_port().expect("a free port");
     let origin = format!("http://localhost:{port}");
     let api = TestApp::spawn_with(&[("ALLOWED_ORIGINS", &origin), ("APP_URL", &origin)]).await;
 

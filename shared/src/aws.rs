@@ -56,6 +56,24 @@ impl AwsEnvironment {
             endpoint: lookup(service_endpoint_var).or_else(|| lookup("AWS_ENDPOINT_URL")),
         })
     }
+
+    /// The configuration every SDK client here is built from: this environment, the
+    /// latest behavior version, and the one HTTP client ([`https_client`]).
+    pub fn sdk_config(self) -> aws_types::SdkConfig {
+        let mut config = aws_types::SdkConfig::builder()
+            .behavior_version(
+                aws_smithy_runtime_api::client::behavior_version::BehaviorVersion::latest(),
+            )
+            .http_client(https_client())
+            .region(self.region)
+            .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
+                self.credentials,
+            ));
+        if let Some(endpoint) = self.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        config.build()
+    }
 }
 
 /// The SDK's HTTP client: hyper 1 over HTTP/1.1 and the rustls/ring stack the database

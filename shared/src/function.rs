@@ -14,34 +14,79 @@ use crate::db::statements::{Plan, Statement};
 pub type Handler<S> =
     for<'a> fn(&'a S, Request) -> BoxFuture<'a, Result<Response<Body>, lambda_http::Error>>;
 
-/// A function: what its crate declares, and the handler its state `S` serves.
-pub struct Function<S: 'static> {
+/// A function: what its crate declares, and the handler its state `S` serves. Declared
+/// with [`crate::declare_function!`].
+pub struct Function<S: FunctionState> {
     /// Its crate's name, which is also its binary's.
     pub name: &'static str,
     pub access: Access,
-    /// The configuration it reads beyond `DATABASE_URL` and `ALLOWED_ORIGINS`.
+    /// What it reads beyond what its access and its state read (setting or clearing the
+    /// session cookie, issuing tokens).
     pub settings: &'static [Setting],
     pub handler: Handler<S>,
 }
 
-impl<S> Function<S> {
+/// The state a function's cold start builds, and the settings building it reads.
+pub trait FunctionState: Sync + 'static {
+    const SETTINGS: &'static [Setting];
+}
+
+impl<S: FunctionState> Function<S> {
     /// What it declares, apart from its handler (whose type depends on its state).
-    pub const fn declaration(&self) -> Declaration {
+    pub fn declaration(&self) -> Declaration {
+        let mut settings: Vec<Setting> = self
+            .access
+            .settings()
+            .iter()
+            .chain(S::SETTINGS)
+            .chain(self.settings)
+            .copied()
+            .collect();
+        settings.sort();
+        settings.dedup();
         Declaration {
             name: self.name,
             access: self.access,
-            settings: self.settings,
+            settings,
         }
     }
 }
 
 /// A function's declaration without its handler: what the local server's plan and the
 /// deployment's wiring are made from.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Declaration {
     pub name: &'static str,
     pub access: Access,
-    pub settings: &'static [Setting],
+    /// Every setting it reads: its access's, its state's and its own.
+    pub settings: Vec<Setting>,
+}
+
+/// Declares the crate's `FUNCTION` (see [`Function`]): `declare_function!(State, access,
+/// [extra settings])`, or with a fourth argument, the route. It is named after the crate,
+/// and its handler is the route (by default the crate's `route`), an
+/// `async fn(&State, Request) -> Result<Response<Body>, ApiError>`, served by
+/// [`crate::http::serve`].
+#[macro_export]
+macro_rules! declare_function {
+    ($state:ty, $access:expr, [$($setting:ident),* $(,)?] $(,)?) => {
+        $crate::declare_function!($state, $access, [$($setting),*], route);
+    };
+    ($state:ty, $access:expr, [$($setting:ident),* $(,)?], $route:expr $(,)?) => {
+        pub static FUNCTION: $crate::function::Function<$state> = $crate::function::Function {
+            name: env!("CARGO_PKG_NAME"),
+            access: $access,
+            settings: &[$($crate::function::Setting::$setting),*],
+            handler: |state, req| {
+                ::std::boxed::Box::pin($crate::http::serve(
+                    &state.cors,
+                    env!("CARGO_PKG_NAME"),
+                    req,
+                    |req| ($route)(state, req),
+                ))
+            },
+        };
+    };
 }
 
 /// Who may call a function, and so which statements its connections prepare.
@@ -58,6 +103,19 @@ pub enum Access {
 }
 
 impl Access {
+    /// What a function of this access reads: a protected one verifies our tokens
+    /// (`BETTER_AUTH_SECRET`, `JWT_EXPIRES_IN`) and Better Auth's.
+    pub fn settings(&self) -> &'static [Setting] {
+        match self {
+            Access::Public(_) => &[],
+            Access::OwnAccount(_) | Access::AnyCredential(_) => &[
+                Setting::Signing,
+                Setting::TokenLifetime,
+                Setting::BetterAuth,
+            ],
+        }
+    }
+
     /// What a connection of this function prepares, given the kinds of credential
     /// accepted: a protected function's credential checks are part of it by construction.
     pub fn plan(&self, kinds: &[CredentialKind]) -> Plan {

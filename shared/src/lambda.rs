@@ -27,7 +27,7 @@ pub type Job = for<'a> fn(&'a Db) -> BoxFuture<'a, anyhow::Result<Value>>;
 
 /// A state a cold start builds from the environment (secrets fetched from Secrets Manager
 /// where a `*_ARN` variable says so), for a function of `access`.
-pub trait ColdStart: Sized + Sync + 'static {
+pub trait ColdStart: crate::function::FunctionState + Sized {
     fn cold_start(access: Access) -> BoxFuture<'static, anyhow::Result<Self>>;
 }
 

@@ -4,10 +4,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_secretsmanager::config::BehaviorVersion;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 
-use crate::aws::{AwsEnvironment, https_client};
+use crate::aws::AwsEnvironment;
 use crate::config::ConfigError;
 
 /// Which variable each ARN variable stands in for.
@@ -94,15 +93,7 @@ fn client(
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<aws_sdk_secretsmanager::Client, ConfigError> {
     let env = AwsEnvironment::from_lookup(lookup, "AWS_ENDPOINT_URL_SECRETS_MANAGER")?;
-    let mut config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .http_client(https_client())
-        .region(env.region)
-        .credentials_provider(env.credentials);
-    if let Some(endpoint) = env.endpoint {
-        config = config.endpoint_url(endpoint);
-    }
-    Ok(aws_sdk_secretsmanager::Client::from_conf(config.build()))
+    Ok(aws_sdk_secretsmanager::Client::new(&env.sdk_config()))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::cors::Cors;
 use crate::db::Db;
 use crate::db::credentials::{CredentialKind, accepted_kinds};
 use crate::db::statements::Plan;
+use crate::function::{FunctionState, Setting};
 use crate::key_store::KeyStore;
 use crate::mail::Mailbox;
 
@@ -69,6 +70,19 @@ impl AppState {
 pub struct MailState {
     pub app: AppState,
     pub mailbox: Mailbox,
+}
+
+impl FunctionState for HttpState {
+    const SETTINGS: &'static [Setting] = &[];
+}
+
+/// The signing secret is also the root of the throttle and audit digest keys.
+impl FunctionState for AppState {
+    const SETTINGS: &'static [Setting] = &[Setting::Signing];
+}
+
+impl FunctionState for MailState {
+    const SETTINGS: &'static [Setting] = &[Setting::Signing, Setting::Mail];
 }
 
 impl Deref for AppState {

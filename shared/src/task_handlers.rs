@@ -4,9 +4,10 @@
 use ::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
+use crate::AppState;
 use crate::access::Authenticated;
 use crate::db::credentials::Checked;
-use crate::db::tasks::Task;
+use crate::db::tasks::{self, Task, TaskChanges};
 use crate::error::ApiError;
 use crate::http;
 
@@ -19,6 +20,21 @@ pub fn task_id(req: &Request) -> Result<i64, ApiError> {
         .and_then(|id| id.parse::<i64>().ok())
         .filter(|id| *id > 0)
         .ok_or(ApiError::NotFound(TASK_NOT_FOUND))
+}
+
+/// PUT and PATCH: the path's task changed as `changes` reads the request's body, in one
+/// statement; the task as it now is.
+pub async fn update_task(
+    state: &AppState,
+    req: Request,
+    changes: fn(&Request) -> Result<TaskChanges, ApiError>,
+) -> Result<Response<Body>, ApiError> {
+    let request = Authenticated::path_owner(state, req).await?;
+    let (task_id, changes) = request
+        .input(|req| Ok((task_id(req)?, changes(req)?)))
+        .await?;
+    let updated = tasks::update(&state.db, request.credential(), task_id, &changes).await?;
+    task_response(&request, updated, StatusCode::OK)
 }
 
 /// The response for a statement about one task: the task with `status`; 401 or 403 as

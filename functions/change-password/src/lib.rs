@@ -10,7 +10,7 @@ use shared::access::Authenticated;
 use shared::audit::AuditEvent;
 use shared::db::users;
 use shared::domain::{Password, required};
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
 #[derive(Deserialize)]
@@ -19,25 +19,14 @@ struct ChangePasswordBody {
     new_password: Option<String>,
 }
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::OwnAccount(|| {
-        vec![
-            users::PASSWORD_CHECK.clone(),
-            users::CHANGE_PASSWORD.clone(),
-        ]
-    }),
-    settings: &[
-        Setting::Signing,
-        Setting::TokenLifetime,
-        Setting::BetterAuth,
-    ],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::OwnAccount(|| vec![
+        users::PASSWORD_CHECK.clone(),
+        users::CHANGE_PASSWORD.clone()
+    ]),
+    []
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let request = Authenticated::own_account(state, req).await?;

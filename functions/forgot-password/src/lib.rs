@@ -17,7 +17,7 @@ use shared::audit::{self, AuditEvent};
 use shared::db::password_resets;
 use shared::db::throttle::Attempt;
 use shared::domain::Email;
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::mail::{self, ResetToken};
 use shared::state::MailState;
 use shared::{ApiError, http};
@@ -32,16 +32,11 @@ struct ForgotBody {
     email: Option<String>,
 }
 
-pub static FUNCTION: Function<MailState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::Public(|| vec![password_resets::REQUEST.clone()]),
-    settings: &[Setting::Signing, Setting::Mail],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    MailState,
+    Access::Public(|| vec![password_resets::REQUEST.clone()]),
+    []
+);
 
 async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiError> {
     let started = Instant::now();

@@ -6,22 +6,13 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::db::statements::Statement;
-use shared::function::{Access, Function};
+use shared::function::Access;
 use shared::state::HttpState;
 use shared::{ApiError, http};
 
 static PING: LazyLock<Statement> = LazyLock::new(|| Statement::new("SELECT 1", []));
 
-pub static FUNCTION: Function<HttpState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::Public(|| vec![PING.clone()]),
-    settings: &[],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(HttpState, Access::Public(|| vec![PING.clone()]), []);
 
 async fn route(state: &HttpState, _: Request) -> Result<Response<Body>, ApiError> {
     state.db.query(&PING, &[]).await?;

@@ -10,7 +10,7 @@ use serde_json::json;
 use shared::audit::{self, AuditEvent};
 use shared::db::password_resets;
 use shared::domain::{Password, required};
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::mail::ResetToken;
 use shared::{ApiError, AppState, http};
 
@@ -22,21 +22,14 @@ struct ResetBody {
     password: Option<String>,
 }
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::Public(|| {
-        vec![
-            password_resets::IS_VALID.clone(),
-            password_resets::REDEEM.clone(),
-        ]
-    }),
-    settings: &[Setting::Signing],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::Public(|| vec![
+        password_resets::IS_VALID.clone(),
+        password_resets::REDEEM.clone()
+    ]),
+    []
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let body: ResetBody = http::parse_json(&req)?;

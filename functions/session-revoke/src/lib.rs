@@ -8,26 +8,17 @@ use serde_json::json;
 use shared::access::Authenticated;
 use shared::audit::AuditEvent;
 use shared::db::sessions;
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::uuid::Uuid;
 use shared::{ApiError, AppState, http};
 
 const SESSION_NOT_FOUND: &str = "Session not found";
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::OwnAccount(|| vec![sessions::REVOKE_ONE.clone()]),
-    settings: &[
-        Setting::Signing,
-        Setting::TokenLifetime,
-        Setting::BetterAuth,
-    ],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::OwnAccount(|| vec![sessions::REVOKE_ONE.clone()]),
+    []
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let request = Authenticated::own_account(state, req).await?;

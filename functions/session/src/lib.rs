@@ -10,7 +10,7 @@ use shared::access;
 use shared::auth::better_auth::BetterAuthClaims;
 use shared::db::sessions::{self, SessionUser};
 use shared::error::AuthFailure;
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::{ApiError, AppState, http};
 use time::OffsetDateTime;
 
@@ -21,20 +21,11 @@ struct SessionBody {
     expires_at: OffsetDateTime,
 }
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::AnyCredential(|kind| vec![sessions::live_user_statement(kind)]),
-    settings: &[
-        Setting::Signing,
-        Setting::TokenLifetime,
-        Setting::BetterAuth,
-    ],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::AnyCredential(|kind| vec![sessions::live_user_statement(kind)]),
+    []
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = access::authenticate(state, &req).await?;

@@ -12,7 +12,7 @@ use shared::audit::{self, AuditEvent};
 use shared::db::throttle::Attempt;
 use shared::db::{sessions, users};
 use shared::domain::{Email, required};
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::secrecy::SecretString;
 use shared::{ApiError, AppState, http};
 
@@ -22,21 +22,14 @@ struct SigninBody {
     password: Option<String>,
 }
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::Public(|| {
-        vec![
-            users::FIND_FOR_SIGNIN.clone(),
-            sessions::OPEN_AFTER_SIGNIN.clone(),
-        ]
-    }),
-    settings: &[Setting::Signing, Setting::TokenLifetime, Setting::Cookies],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::Public(|| vec![
+        users::FIND_FOR_SIGNIN.clone(),
+        sessions::OPEN_AFTER_SIGNIN.clone()
+    ]),
+    [TokenLifetime, Cookies]
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let body: SigninBody = http::parse_json(&req)?;

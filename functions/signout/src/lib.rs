@@ -8,19 +8,14 @@ use serde_json::json;
 use shared::access;
 use shared::audit::{self, AuditEvent};
 use shared::db::sessions;
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::Public(|| vec![sessions::REVOKE.clone(), sessions::REVOKE_ALL.clone()]),
-    settings: &[Setting::Signing, Setting::TokenLifetime, Setting::Cookies],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::Public(|| vec![sessions::REVOKE.clone(), sessions::REVOKE_ALL.clone()]),
+    [TokenLifetime, Cookies]
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let global = match http::query_param(&req, "scope").as_deref() {

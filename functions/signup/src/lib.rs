@@ -11,7 +11,7 @@ use shared::audit::{self, AuditEvent};
 use shared::db::throttle::Attempt;
 use shared::db::users::{self, EmailFound};
 use shared::domain::{Email, Name, Password};
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
 const EMAIL_TAKEN: &str = "Email already registered";
@@ -23,21 +23,14 @@ struct SignupBody {
     password: Option<String>,
 }
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::Public(|| {
-        vec![
-            users::CHECK_SIGNUP.clone(),
-            users::CREATE_WITH_SESSION.clone(),
-        ]
-    }),
-    settings: &[Setting::Signing, Setting::TokenLifetime, Setting::Cookies],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::Public(|| vec![
+        users::CHECK_SIGNUP.clone(),
+        users::CREATE_WITH_SESSION.clone()
+    ]),
+    [TokenLifetime, Cookies]
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let body: SignupBody = http::parse_json(&req)?;

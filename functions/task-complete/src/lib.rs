@@ -5,24 +5,15 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::access::Authenticated;
 use shared::db::tasks;
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::task_handlers::{task_id, task_response};
-use shared::{ApiError, AppState, http};
+use shared::{ApiError, AppState};
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::AnyCredential(|kind| vec![tasks::toggle_statement(kind)]),
-    settings: &[
-        Setting::Signing,
-        Setting::TokenLifetime,
-        Setting::BetterAuth,
-    ],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::AnyCredential(|kind| vec![tasks::toggle_statement(kind)]),
+    []
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let request = Authenticated::path_owner(state, req).await?;

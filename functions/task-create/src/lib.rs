@@ -6,7 +6,7 @@ use serde::Deserialize;
 use shared::access::Authenticated;
 use shared::db::tasks;
 use shared::domain::{TaskDescription, TaskTitle};
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::task_handlers::task_response;
 use shared::{ApiError, AppState, http};
 
@@ -16,20 +16,11 @@ struct CreateBody {
     description: Option<String>,
 }
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::AnyCredential(|kind| vec![tasks::create_statement(kind)]),
-    settings: &[
-        Setting::Signing,
-        Setting::TokenLifetime,
-        Setting::BetterAuth,
-    ],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::AnyCredential(|kind| vec![tasks::create_statement(kind)]),
+    []
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let request = Authenticated::path_owner(state, req).await?;

@@ -1,15 +1,13 @@
 //! PATCH /api/{user_id}/tasks/{task_id}: changes only the fields given (at least one);
 //! `"description": null` clears the description.
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::Deserialize;
-use shared::access::Authenticated;
 use shared::db::tasks::{self, TaskChanges};
 use shared::domain::{TaskDescription, TaskTitle};
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::http::distinguish_null_from_absent;
-use shared::task_handlers::{task_id, task_response};
+use shared::task_handlers::update_task;
 use shared::{ApiError, AppState, http};
 
 #[derive(Deserialize)]
@@ -21,43 +19,27 @@ struct UpdateBody {
     completed: Option<bool>,
 }
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::AnyCredential(|kind| vec![tasks::update_statement(kind)]),
-    settings: &[
-        Setting::Signing,
-        Setting::TokenLifetime,
-        Setting::BetterAuth,
-    ],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::AnyCredential(|kind| vec![tasks::update_statement(kind)]),
+    [],
+    |state, req| update_task(state, req, changes)
+);
 
-async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let request = Authenticated::path_owner(state, req).await?;
-    let (task_id, changes) = request
-        .input(|req| {
-            let task_id = task_id(req)?;
-            let body: UpdateBody = http::parse_json(req)?;
-            if body.title.is_none() && body.description.is_none() && body.completed.is_none() {
-                return Err(ApiError::validation(
-                    "Provide at least one of title, description, completed",
-                ));
-            }
-            let changes = TaskChanges {
-                title: body
-                    .title
-                    .map(|title| TaskTitle::parse(title.as_deref()))
-                    .transpose()?,
-                description: body.description.map(TaskDescription::parse).transpose()?,
-                completed: body.completed,
-            };
-            Ok((task_id, changes))
-        })
-        .await?;
-    let updated = tasks::update(&state.db, request.credential(), task_id, &changes).await?;
-    task_response(&request, updated, StatusCode::OK)
+/// What the body asks to change.
+fn changes(req: &Request) -> Result<TaskChanges, ApiError> {
+    let body: UpdateBody = http::parse_json(req)?;
+    if body.title.is_none() && body.description.is_none() && body.completed.is_none() {
+        return Err(ApiError::validation(
+            "Provide at least one of title, description, completed",
+        ));
+    }
+    Ok(TaskChanges {
+        title: body
+            .title
+            .map(|title| TaskTitle::parse(title.as_deref()))
+            .transpose()?,
+        description: body.description.map(TaskDescription::parse).transpose()?,
+        completed: body.completed,
+    })
 }

@@ -6,23 +6,10 @@ use lambda_http::{Body, Request, Response};
 use shared::access::Authenticated;
 use shared::db::tasks;
 use shared::domain::ListQuery;
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::AnyCredential(tasks::list_statements),
-    settings: &[
-        Setting::Signing,
-        Setting::TokenLifetime,
-        Setting::BetterAuth,
-    ],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(AppState, Access::AnyCredential(tasks::list_statements), []);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let request = Authenticated::path_owner(state, req).await?;

@@ -10,7 +10,7 @@ use shared::access::{self, Authenticated};
 use shared::audit::AuditEvent;
 use shared::db::users;
 use shared::domain::required;
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
 #[derive(Deserialize)]
@@ -18,23 +18,11 @@ struct DeleteBody {
     password: Option<String>,
 }
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::OwnAccount(|| {
-        vec![users::PASSWORD_CHECK.clone(), users::DELETE_ACCOUNT.clone()]
-    }),
-    settings: &[
-        Setting::Signing,
-        Setting::TokenLifetime,
-        Setting::BetterAuth,
-        Setting::Cookies,
-    ],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::OwnAccount(|| vec![users::PASSWORD_CHECK.clone(), users::DELETE_ACCOUNT.clone()]),
+    [Cookies]
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let request = Authenticated::own_account(state, req).await?;

@@ -9,7 +9,7 @@ use shared::access::Authenticated;
 use shared::db::users;
 use shared::domain::Name;
 use shared::error::AuthFailure;
-use shared::function::{Access, Function, Setting};
+use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
 #[derive(Deserialize)]
@@ -17,20 +17,11 @@ struct UserBody {
     name: Option<String>,
 }
 
-pub static FUNCTION: Function<AppState> = Function {
-    name: env!("CARGO_PKG_NAME"),
-    access: Access::OwnAccount(|| vec![users::RENAME.clone()]),
-    settings: &[
-        Setting::Signing,
-        Setting::TokenLifetime,
-        Setting::BetterAuth,
-    ],
-    handler: |state, req| {
-        Box::pin(http::serve(&state.cors, FUNCTION.name, req, |req| {
-            route(state, req)
-        }))
-    },
-};
+shared::declare_function!(
+    AppState,
+    Access::OwnAccount(|| vec![users::RENAME.clone()]),
+    []
+);
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let request = Authenticated::own_account(state, req).await?;

@@ -1,6 +1,6 @@
 //! The credential a protected statement runs for, and the SQL that proves it still holds.
 //!
-//! Every protected statement opens with [`Credential::ctes`], which defines two CTEs:
+//! Every protected statement opens with [`CredentialKind::ctes`], which defines two CTEs:
 //! `live`, one row while the credential is live, none once it has ended; and `caller`,
 //! the same row if the credential may act on the route's path, with `user_id` (the owner
 //! of the caller's rows in `users`) and `public_id` (the id the client knows the caller

@@ -58,19 +58,6 @@ impl Plan {
         self
     }
 
-    /// Adds, for each of `kinds`, what `statements` builds for it.
-    pub fn for_kinds<I>(
-        self,
-        kinds: &[super::credentials::CredentialKind],
-        statements: impl Fn(&super::credentials::CredentialKind) -> I,
-    ) -> Self
-    where
-        I: IntoIterator<Item = Statement>,
-    {
-        let all: Vec<Statement> = kinds.iter().flat_map(statements).collect();
-        self.with(all)
-    }
-
     pub fn statements(&self) -> &[Statement] {
         &self.statements
     }

@@ -175,7 +175,7 @@ pub(super) fn counting_ctes_if(first: usize, condition: &str) -> String {
 }
 
 /// CTEs for a password check that succeeded, given the keys of its [`Attempt`] as
-/// parameters `$first`..`$first+2` ([`Attempt::success_params`]), applied when
+/// parameters `$first`..`$first+2` ([`Attempt::success_keys`]), applied when
 /// `condition` holds: the email's count from this address is cleared, and the attempt
 /// counted against the email from everywhere and against the address is given back.
 pub(super) fn success_ctes(first: usize, condition: &str) -> String {

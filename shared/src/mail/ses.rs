@@ -5,11 +5,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::aws::{AwsEnvironment, https_client};
+use crate::aws::AwsEnvironment;
 use crate::config::ConfigError;
 use crate::mail::{Mail, Mailer};
 use anyhow::Context as _;
-use aws_sdk_sesv2::config::BehaviorVersion;
 use aws_sdk_sesv2::error::DisplayErrorContext;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
@@ -22,16 +21,8 @@ impl SesMailer {
     /// `AWS_ENDPOINT_URL` when set.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = AwsEnvironment::from_lookup(lookup, "AWS_ENDPOINT_URL_SESV2")?;
-        let mut config = aws_sdk_sesv2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(https_client())
-            .region(env.region)
-            .credentials_provider(env.credentials);
-        if let Some(endpoint) = env.endpoint {
-            config = config.endpoint_url(endpoint);
-        }
         Ok(Self {
-            client: aws_sdk_sesv2::Client::from_conf(config.build()),
+            client: aws_sdk_sesv2::Client::new(&env.sdk_config()),
         })
     }
 }
