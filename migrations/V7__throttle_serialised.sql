@@ -10,10 +10,12 @@
 -- refuses moves no counter at all.
 --
 -- Returns the seconds until the latest full counter's window ends, or NULL when the attempt
--- may proceed (and has been counted).
+-- may proceed (and has been counted). It names its table unqualified and runs with the
+-- search_path it was created with (the API's schema), whatever its caller's is.
 CREATE FUNCTION count_attempt(rules text[], keys bytea[], limits integer[])
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
 AS $$
 DECLARE
     lock_key bigint;

@@ -225,7 +225,16 @@ pub fn for_plain_http_localhost(mut config: Config) -> Config {
 
 /// Applies every pending migration to `url`'s database.
 pub async fn migrate(url: &str) -> anyhow::Result<Vec<i32>> {
-    let lookup = |name: &str| (name == "DATABASE_URL").then(|| url.to_owned());
+    migrate_into(url, shared::config::Schema::DEFAULT).await
+}
+
+/// Applies every pending migration to `url`'s database, its tables in `schema`.
+pub async fn migrate_into(url: &str, schema: &str) -> anyhow::Result<Vec<i32>> {
+    let lookup = |name: &str| match name {
+        "DATABASE_URL" => Some(url.to_owned()),
+        "DATABASE_SCHEMA" => Some(schema.to_owned()),
+        _ => None,
+    };
     let settings = shared::config::DatabaseSettings::from_lookup(&lookup)?;
     let db = shared::db::Db::connect_lazy(&settings, shared::db::statements::Plan::new())?;
     shared::db::migrations::run_with(&db).await

@@ -621,7 +621,7 @@ async fn main() -> anyhow::Result<()> {
     ensure!(status == 200, "tasks-list answered {status}");
     let sql = last_statement_of_app(&db.url).await?;
     ensure!(
-        sql.contains("FROM tasks") && sql.contains("LIMIT $3 OFFSET $4"),
+        sql.contains("FROM todo_api.tasks") && sql.contains("LIMIT $3 OFFSET $4"),
         "the captured statement is not the tasks list: {sql}"
     );
 
@@ -630,7 +630,7 @@ async fn main() -> anyhow::Result<()> {
     let version: String = client.query_one("SHOW server_version", &[]).await?.get(0);
     let hash: String = client
         .query_one(
-            "SELECT password_hash FROM users WHERE email = $1",
+            "SELECT password_hash FROM todo_api.users WHERE email = $1",
             &[&EMAIL],
         )
         .await?

@@ -71,7 +71,7 @@ impl PrivateCluster {
     }
 }
 
-fn admin_url() -> String {
+pub fn admin_url() -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.trim().is_empty() => url,
         _ => private_cluster().cluster.url("postgres"),
@@ -108,14 +108,24 @@ fn through_pgbouncer(url: &str) -> Option<String> {
 /// A fresh, migrated database on the server of `admin`; returns its URL. With
 /// `TEST_PGBOUNCER` the migrations go through PgBouncer, as they may on Neon's pooler.
 pub async fn fresh_database_on(admin: &str) -> String {
+    fresh_database_in(admin, shared::config::Schema::DEFAULT).await
+}
+
+/// [`fresh_database_on`], the API's tables in `schema`.
+pub async fn fresh_database_in(admin: &str, schema: &str) -> String {
     let url = dev_server::fixtures::create_database(admin, "test")
         .await
         .unwrap_or_else(|err| panic!("fresh database: {err:#}"));
-    let migrate_via = through_pgbouncer(&url).unwrap_or_else(|| url.clone());
-    dev_server::migrate(&migrate_via)
+    migrate_into(&url, schema).await;
+    url
+}
+
+/// Applies the migrations to `url`'s database (through PgBouncer when the suite has one).
+pub async fn migrate_into(url: &str, schema: &str) {
+    let migrate_via = through_pgbouncer(url).unwrap_or_else(|| url.to_owned());
+    dev_server::migrate_into(&migrate_via, schema)
         .await
         .unwrap_or_else(|err| panic!("migrations: {err:#}"));
-    url
 }
 
 pub struct TestApp {
@@ -153,7 +163,17 @@ impl TestApp {
 
     /// On the server of `admin_url` rather than the per-process one.
     pub async fn spawn_on(admin_url: &str, overrides: &[(&str, &str)]) -> Self {
-        Self::start(fresh_database_on(admin_url).await, overrides).await
+        let schema = overrides
+            .iter()
+            .find(|(name, _)| *name == "DATABASE_SCHEMA")
+            .map_or(shared::config::Schema::DEFAULT, |(_, schema)| *schema);
+        Self::start(fresh_database_in(admin_url, schema).await, overrides).await
+    }
+
+    /// On a database of the test's own making at `url`, already migrated.
+    #[allow(dead_code, reason = "used by some test binaries only")]
+    pub async fn on_database(url: String, overrides: &[(&str, &str)]) -> Self {
+        Self::start(url, overrides).await
     }
 
     /// Another server on this one's database (its raw client too), with more overrides;
@@ -219,7 +239,14 @@ impl TestApp {
         let address = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(dev_server::serve(listener, state.clone()));
 
-        let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        // The test's own client reads the API's tables by their plain names.
+        let schema = vars
+            .get("DATABASE_SCHEMA")
+            .map_or(shared::config::Schema::DEFAULT, String::as_str);
+        let mut test_client: tokio_postgres::Config = url.parse().expect("test URL");
+        test_client.options(format!("-c search_path={schema}"));
+        let (db, connection) = test_client
+            .connect(tokio_postgres::NoTls)
             .await
             .expect("test db");
         tokio::spawn(connection);

@@ -9,6 +9,7 @@ mod helpers;
 mod jwt_attacks;
 mod pgbouncer;
 mod races;
+mod schema;
 mod tasks;
 mod throttle;
 mod tls;

@@ -19,6 +19,7 @@ fn settings(url: &str, ca_file: Option<std::path::PathBuf>) -> DatabaseSettings 
         connect_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(5),
         prepared_statements: true,
+        schema: Default::default(),
     }
 }
 

@@ -93,6 +93,55 @@ pub struct DatabaseSettings {
     /// they open (`DATABASE_PREPARED_STATEMENTS`, on by default); off for a pooler that
     /// cannot keep them (PgBouncer before 1.21 in transaction mode).
     pub prepared_statements: bool,
+    /// The PostgreSQL schema of the API's own tables (`DATABASE_SCHEMA`).
+    pub schema: Schema,
+}
+
+/// The schema of the API's own tables: `todo_api` unless `DATABASE_SCHEMA` says otherwise,
+/// never `public`, where an app's own `users`, `sessions` or `tasks` live. A plain
+/// lower-case identifier, so it is written into SQL as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema(String);
+
+impl Schema {
+    /// The name every statement is written with.
+    pub const DEFAULT: &'static str = "todo_api";
+
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let name = name.trim();
+        let mut chars = name.chars();
+        let plain = chars
+            .next()
+            .is_some_and(|first| first.is_ascii_lowercase() || first == '_')
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !plain || name.len() > 63 {
+            return Err(format!(
+                "`{name}` is not a plain lower-case identifier (letters, digits, _; at most 63)"
+            ));
+        }
+        if name == "public" || name.starts_with("pg_") || name == "information_schema" {
+            return Err(format!(
+                "`{name}` is not a schema of the API's own: use one that holds nothing else \
+                 (the default is {})",
+                Self::DEFAULT
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.0 == Self::DEFAULT
+    }
+}
+
+impl Default for Schema {
+    fn default() -> Self {
+        Self(Self::DEFAULT.to_owned())
+    }
 }
 
 impl DatabaseSettings {
@@ -120,8 +169,14 @@ impl DatabaseSettings {
                 ));
             }
         };
+        let schema = var("DATABASE_SCHEMA")
+            .map(|name| Schema::parse(&name))
+            .transpose()
+            .map_err(|reason| invalid("DATABASE_SCHEMA", reason))?
+            .unwrap_or_default();
         Ok(Self {
             target,
+            schema,
             prepared_statements,
             pool_size: parse_number(&var, "DATABASE_POOL_SIZE", 1, 1..=64)?,
             extra_ca_file: var("DATABASE_CA_FILE").map(PathBuf::from),
@@ -444,6 +499,23 @@ fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_schema_is_a_plain_identifier_of_the_apis_own() {
+        assert_eq!(Schema::parse(" app_api ").unwrap().as_str(), "app_api");
+        assert!(Schema::default().is_default());
+        for bad in [
+            "public",
+            "Todo",
+            "a-b",
+            "pg_temp",
+            "",
+            "1x",
+            "information_schema",
+        ] {
+            assert!(Schema::parse(bad).is_err(), "{bad}");
+        }
+    }
     use secrecy::ExposeSecret;
     use std::collections::HashMap;
 

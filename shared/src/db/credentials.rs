@@ -111,7 +111,7 @@ impl CredentialKind {
     pub fn ctes(&self) -> String {
         match self {
             CredentialKind::Session => "live AS (
-                 SELECT user_id, user_id::text AS public_id FROM sessions
+                 SELECT user_id, user_id::text AS public_id FROM todo_api.sessions
                   WHERE id = $1 AND user_id = $2 AND expires_at > now()
              ), caller AS (SELECT * FROM live)"
                 .to_owned(),
@@ -218,15 +218,15 @@ fn better_auth_ctes(issuer: &str, subjects: &str) -> String {
     format!(
         "live AS ({subjects}
          ), ba_owner AS (
-             SELECT subject, identity_user_id({issuer}, subject) AS user_id FROM live
+             SELECT subject, todo_api.identity_user_id({issuer}, subject) AS user_id FROM live
               WHERE $2::text IS NULL OR subject = $2::text
          ), ba_user AS (
-             INSERT INTO users (id)
-             SELECT user_id FROM ba_owner o WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)
+             INSERT INTO todo_api.users (id)
+             SELECT user_id FROM ba_owner o WHERE NOT EXISTS (SELECT 1 FROM todo_api.users u WHERE u.id = o.user_id)
              ON CONFLICT (id) DO NOTHING
              RETURNING id
          ), ba_identity AS (
-             INSERT INTO identities (issuer, subject, user_id)
+             INSERT INTO todo_api.identities (issuer, subject, user_id)
              SELECT {issuer}, o.subject, o.user_id FROM ba_owner o JOIN ba_user u ON u.id = o.user_id
              ON CONFLICT DO NOTHING
          ), caller AS (SELECT user_id, subject AS public_id FROM ba_owner)"

@@ -23,17 +23,17 @@ pub struct Purged {
 pub static PURGE: LazyLock<Statement> = LazyLock::new(|| {
     let sql = format!(
         "WITH expired_sessions AS (
-             DELETE FROM sessions WHERE id IN (
-                 SELECT id FROM sessions WHERE expires_at <= now() LIMIT $1)
+             DELETE FROM todo_api.sessions WHERE id IN (
+                 SELECT id FROM todo_api.sessions WHERE expires_at <= now() LIMIT $1)
              RETURNING 1
          ), dead_counters AS (
-             DELETE FROM throttle_counters WHERE (rule, key) IN (
-                 SELECT rule, key FROM throttle_counters
+             DELETE FROM todo_api.throttle_counters WHERE (rule, key) IN (
+                 SELECT rule, key FROM todo_api.throttle_counters
                   WHERE window_start <= now() - {WINDOW} LIMIT $1)
              RETURNING 1
          ), expired_resets AS (
-             DELETE FROM password_resets WHERE token_digest IN (
-                 SELECT token_digest FROM password_resets WHERE expires_at <= now() LIMIT $1)
+             DELETE FROM todo_api.password_resets WHERE token_digest IN (
+                 SELECT token_digest FROM todo_api.password_resets WHERE expires_at <= now() LIMIT $1)
              RETURNING 1
          )
          SELECT (SELECT count(*) FROM expired_sessions), (SELECT count(*) FROM dead_counters),

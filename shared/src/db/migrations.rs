@@ -1,11 +1,13 @@
 //! Versioned schema migrations, embedded in the binary and applied in order, once each.
 //! Only the `migrate` binary and the local server call this: a cold start never migrates.
+//! The API's tables, functions and history live in a schema of their own
+//! (`DATABASE_SCHEMA`, `todo_api` by default).
 //! Every statement here is unnamed (simple or `*_typed`): named statements are a
 //! function's plan alone.
 
 use anyhow::Context as _;
-use tokio_postgres::Client;
 use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Transaction};
 
 /// Every migration, in order. Adding a file means adding a line here.
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -54,9 +56,9 @@ fn fnv1a(text: &str) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
-/// The fingerprint of a migration's statements, to notice an applied file whose SQL was
+/// The fingerprint of a migration's statements (what `schema_migrations.checksum` records), to notice an applied file whose SQL was
 /// edited. Whole-line `--` comments are left out, so a comment can be corrected later.
-fn checksum(sql: &str) -> i64 {
+pub fn checksum(sql: &str) -> i64 {
     let statements: Vec<&str> = sql
         .lines()
         .filter(|line| !line.trim_start().starts_with("--"))
@@ -73,31 +75,43 @@ fn is_whole_text_checksum(version: i32, sql: &str, recorded: i64) -> bool {
     recorded == fnv1a(sql) || (version == 1 && recorded == V1_FIRST_TEXT_CHECKSUM)
 }
 
-/// Connects with `db` (TLS as configured) and applies what is missing.
+/// Connects with `db` (TLS as configured) and applies what is missing, in `db`'s schema.
 pub async fn run_with(db: &super::Db) -> anyhow::Result<Vec<i32>> {
     let mut connection = db.client().await?;
-    run(&mut connection.client).await
+    run(&mut connection.client, db.schema()).await
 }
 
-/// Applies what is missing; returns the versions applied now. Concurrent runs serialise on
-/// an advisory lock, so two deploys cannot apply one migration twice.
-pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version    integer PRIMARY KEY,
-                name       text NOT NULL,
-                checksum   bigint NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            )",
-        )
+/// The advisory lock every migrating transaction holds: two deploys migrating at once
+/// take turns, so none applies a migration twice or moves tables under another.
+const LOCK: &str = "SELECT pg_advisory_xact_lock(7266001)";
+
+/// Applies what is missing in `schema`; returns the versions applied now. Each migration
+/// runs in a transaction whose `search_path` is `schema` alone (`SET LOCAL`: it ends with
+/// the transaction, and holds behind a transaction-mode pooler), so the migrations create
+/// their tables there, never in `public` beside an app's own. A deployment whose tables
+/// are still in `public` is moved first ([`move_out_of_public`]).
+pub async fn run(client: &mut Client, schema: &str) -> anyhow::Result<Vec<i32>> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(&format!("{LOCK}; CREATE SCHEMA IF NOT EXISTS {schema}"))
         .await
-        .context("creating schema_migrations")?;
+        .with_context(|| format!("creating schema {schema}"))?;
+    move_out_of_public(&tx, schema).await?;
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
+            version    integer PRIMARY KEY,
+            name       text NOT NULL,
+            checksum   bigint NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )"
+    ))
+    .await
+    .context("creating schema_migrations")?;
+    tx.commit().await?;
 
     let mut applied_now = Vec::new();
     for &(version, name, sql) in MIGRATIONS {
         let tx = client.transaction().await?;
-        tx.batch_execute("SELECT pg_advisory_xact_lock(7266001)")
+        tx.batch_execute(&format!("{LOCK}; SET LOCAL search_path = {schema}"))
             .await?;
         let recorded = tx
             .query_typed_opt(
@@ -139,6 +153,68 @@ pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {
         tx.commit().await?;
     }
     Ok(applied_now)
+}
+
+/// What migrations created in `public` before the API's tables had a schema of their own.
+const PUBLIC_TABLES: [&str; 7] = [
+    "users",
+    "sessions",
+    "tasks",
+    "throttle_counters",
+    "identities",
+    "password_resets",
+    "schema_migrations",
+];
+const PUBLIC_FUNCTIONS: [&str; 2] = ["set_updated_at()", "identity_user_id(text, text)"];
+
+/// Moves a deployment that kept its tables in `public` into `schema`, data, indexes,
+/// constraints, triggers and sequences with them: only when `schema` has no migration
+/// history yet and `public` holds this API's own (`schema_migrations` with our columns and
+/// our first migration), never an app's tables of the same names.
+async fn move_out_of_public(tx: &Transaction<'_>, schema: &str) -> anyhow::Result<()> {
+    let ours = tx
+        .query_typed_one(
+            "SELECT to_regclass($1) IS NULL
+                AND EXISTS (SELECT 1 FROM information_schema.columns
+                             WHERE table_schema = 'public' AND table_name = 'schema_migrations'
+                               AND column_name = 'checksum')",
+            &[(&format!("{schema}.schema_migrations"), Type::TEXT)],
+        )
+        .await?
+        .try_get::<_, bool>(0)?
+        && tx
+            .query_typed_one(
+                "SELECT EXISTS (SELECT 1 FROM public.schema_migrations
+                                 WHERE version = 1 AND name = 'users_and_sessions')",
+                &[],
+            )
+            .await?
+            .try_get::<_, bool>(0)?;
+    if !ours {
+        return Ok(());
+    }
+    let mut moves: Vec<String> = PUBLIC_TABLES
+        .iter()
+        .map(|table| format!("ALTER TABLE IF EXISTS public.{table} SET SCHEMA {schema}"))
+        .collect();
+    // ALTER FUNCTION has no IF EXISTS.
+    moves.extend(PUBLIC_FUNCTIONS.iter().map(|function| {
+        format!(
+            "DO $$ BEGIN
+                 IF to_regprocedure('public.{function}') IS NOT NULL THEN
+                     ALTER FUNCTION public.{function} SET SCHEMA {schema};
+                 END IF;
+             END $$"
+        )
+    }));
+    tx.batch_execute(&moves.join(";\n"))
+        .await
+        .with_context(|| format!("moving the API's tables from public to {schema}"))?;
+    tracing::info!(
+        schema,
+        "the API's tables moved from public to their own schema"
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -29,12 +29,14 @@ use tokio_postgres::types::ToSql;
 use self::pool::{Manager, Object, Pool};
 use self::statements::{Plan, Statement};
 
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, Schema};
 
 /// The pool plus the per-statement deadline. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// `DATABASE_SCHEMA`, when not the default every statement is written with.
+    schema: Option<Arc<str>>,
     statement_timeout: Duration,
     /// Statements sent, each one round trip: lets tests and benchmarks count them.
     round_trips: Arc<AtomicU64>,
@@ -60,6 +62,16 @@ impl Db {
             settings.target.verifies_tls(),
             settings.extra_ca_file.as_deref(),
         )?;
+        // Statements name the default schema; any other is written in once, here.
+        let schema = (!settings.schema.is_default()).then(|| Arc::from(settings.schema.as_str()));
+        let plan = match &schema {
+            Some(schema) => Plan::new().with(
+                plan.statements()
+                    .iter()
+                    .map(|statement| in_schema(statement, schema)),
+            ),
+            None => plan,
+        };
         let manager = Manager {
             config,
             tls,
@@ -76,6 +88,7 @@ impl Db {
             .context("building the connection pool")?;
         Ok(Self {
             pool,
+            schema,
             statement_timeout: settings.statement_timeout,
             round_trips: Arc::default(),
             unplanned: Arc::default(),
@@ -148,6 +161,14 @@ impl Db {
                 values.len()
             )));
         }
+        let rewritten;
+        let statement = match &self.schema {
+            Some(schema) => {
+                rewritten = in_schema(statement, schema);
+                &rewritten
+            }
+            None => statement,
+        };
         let mut connection = self.client().await.map_err(DbError::Unavailable)?;
         let sent = connection.send(statement, values);
         match tokio::time::timeout(self.statement_timeout, sent).await {
@@ -189,6 +210,11 @@ impl Db {
         Ok(self.query(statement, values).await?.into_iter().next())
     }
 
+    /// The schema of the API's own tables.
+    pub fn schema(&self) -> &str {
+        self.schema.as_deref().unwrap_or(Schema::DEFAULT)
+    }
+
     /// How many statements this pool has sent so far.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
@@ -207,6 +233,28 @@ impl Db {
     }
 }
 
+/// `statement` with every object of the default schema (`todo_api.<name>`) named in
+/// `schema` instead.
+fn in_schema(statement: &Statement, schema: &str) -> Statement {
+    let prefix = format!("{}.", Schema::DEFAULT);
+    let mut sql = String::with_capacity(statement.sql.len());
+    let mut rest: &str = &statement.sql;
+    while let Some(at) = rest.find(&prefix) {
+        let (before, after) = rest.split_at(at);
+        sql.push_str(before);
+        // Only a whole identifier: `my_todo_api.` is somebody else's.
+        let whole = !before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '"');
+        sql.push_str(if whole { schema } else { Schema::DEFAULT });
+        sql.push('.');
+        rest = after.get(prefix.len()..).unwrap_or_default();
+    }
+    sql.push_str(rest);
+    Statement::new(sql, statement.types.clone())
+}
+
 /// What can go wrong with a statement. Constraint violations a route expects (the
 /// unique email) are settled inside its statement (`ON CONFLICT`), so every error here is
 /// unexpected: a 5xx with its cause logged.
@@ -216,4 +264,21 @@ pub enum DbError {
     Statement(#[from] tokio_postgres::Error),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_schema_is_written_in_for_the_default_one_only() {
+        let statement = Statement::new(
+            "SELECT todo_api.f(x) FROM todo_api.users u JOIN my_todo_api.t ON \"todo_api.\" = 'todo_api'",
+            [],
+        );
+        assert_eq!(
+            &*in_schema(&statement, "app_api").sql,
+            "SELECT app_api.f(x) FROM app_api.users u JOIN my_todo_api.t ON \"todo_api.\" = 'todo_api'"
+        );
+    }
 }

@@ -23,12 +23,12 @@ pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
         format!(
             "WITH {throttle}, account AS (
-                 SELECT id, email, name FROM users
+                 SELECT id, email, name FROM todo_api.users
                   WHERE lower(email) = $1 AND (SELECT retry_after FROM throttle_verdict) IS NULL
              ), older AS (
-                 DELETE FROM password_resets WHERE user_id IN (SELECT id FROM account)
+                 DELETE FROM todo_api.password_resets WHERE user_id IN (SELECT id FROM account)
              ), issued AS (
-                 INSERT INTO password_resets (token_digest, user_id, expires_at)
+                 INSERT INTO todo_api.password_resets (token_digest, user_id, expires_at)
                  SELECT $5, id, now() + make_interval(secs => $6) FROM account
                  RETURNING user_id
              )
@@ -72,7 +72,7 @@ pub async fn request(
 
 pub static IS_VALID: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
-        "SELECT EXISTS (SELECT 1 FROM password_resets WHERE token_digest = $1 AND expires_at > now())",
+        "SELECT EXISTS (SELECT 1 FROM todo_api.password_resets WHERE token_digest = $1 AND expires_at > now())",
         [Type::BYTEA],
     )
 });
@@ -87,16 +87,16 @@ pub async fn is_valid(db: &Db, token_digest: &[u8]) -> Result<bool, DbError> {
 pub static REDEEM: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
         "WITH used AS (
-             DELETE FROM password_resets WHERE token_digest = $1 AND expires_at > now()
+             DELETE FROM todo_api.password_resets WHERE token_digest = $1 AND expires_at > now()
              RETURNING user_id
          ), changed AS (
-             UPDATE users SET password_hash = $2 WHERE id IN (SELECT user_id FROM used)
+             UPDATE todo_api.users SET password_hash = $2 WHERE id IN (SELECT user_id FROM used)
              RETURNING id
          ), other_links AS (
-             DELETE FROM password_resets
+             DELETE FROM todo_api.password_resets
               WHERE user_id IN (SELECT id FROM changed) AND token_digest <> $1
          ), sessions_ended AS (
-             DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed)
+             DELETE FROM todo_api.sessions WHERE user_id IN (SELECT id FROM changed)
          )
          SELECT id FROM changed",
         [Type::BYTEA, Type::TEXT],

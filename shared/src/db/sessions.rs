@@ -18,7 +18,7 @@ pub static OPEN_AFTER_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
         format!(
             "WITH new_session AS (
-                 INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
+                 INSERT INTO todo_api.sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
              ), {}
              SELECT 1",
             throttle::success_ctes(4, "true")
@@ -59,7 +59,7 @@ pub fn live_user_statement(kind: &CredentialKind) -> Statement {
     match kind {
         CredentialKind::Session => Statement::new(
             "SELECT u.id::text, u.email, u.name, s.expires_at
-               FROM sessions s JOIN users u ON u.id = s.user_id
+               FROM todo_api.sessions s JOIN todo_api.users u ON u.id = s.user_id
               WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()",
             [Type::UUID, Type::UUID],
         ),
@@ -109,7 +109,7 @@ pub async fn live_user(
 
 pub static REVOKE: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
-        "DELETE FROM sessions WHERE id = $1 AND user_id = $2",
+        "DELETE FROM todo_api.sessions WHERE id = $1 AND user_id = $2",
         [Type::UUID, Type::UUID],
     )
 });
@@ -125,7 +125,7 @@ pub async fn revoke(db: &Db, credential: &Credential) -> Result<(), DbError> {
 
 pub static REVOKE_ALL: LazyLock<Statement> = LazyLock::new(|| {
     CredentialKind::Session.statement(
-        "ended AS (DELETE FROM sessions WHERE user_id = (SELECT user_id FROM caller))
+        "ended AS (DELETE FROM todo_api.sessions WHERE user_id = (SELECT user_id FROM caller))
          SELECT 1",
         &[],
     )
@@ -156,7 +156,7 @@ pub static LIST: LazyLock<Statement> = LazyLock::new(|| {
     CredentialKind::Session.statement(
         &format!(
             "listed AS (
-                 SELECT id, created_at, expires_at FROM sessions
+                 SELECT id, created_at, expires_at FROM todo_api.sessions
                   WHERE user_id = (SELECT user_id FROM caller) AND expires_at > now()
              )
              SELECT {LIVE_AND_CALLER}, s.id, s.created_at, s.expires_at, s.id = $1
@@ -196,7 +196,7 @@ pub static REVOKE_ONE: LazyLock<Statement> = LazyLock::new(|| {
     CredentialKind::Session.statement(
         &format!(
             "ended AS (
-                 DELETE FROM sessions
+                 DELETE FROM todo_api.sessions
                   WHERE id = $3 AND user_id = (SELECT user_id FROM caller) AND expires_at > now()
                  RETURNING id
              )

@@ -106,7 +106,7 @@ pub fn list_statement(kind: &CredentialKind, sort: SortKey, descending: bool) ->
         format!("ORDER BY {key} {direction}, {prefix}id {direction}")
     };
     let op = format!(
-        "SELECT {COLUMNS} FROM tasks
+        "SELECT {COLUMNS} FROM todo_api.tasks
           WHERE user_id = {OWNER}
             AND ($5::bool IS NULL OR completed = $5)
             AND ($6::text IS NULL OR title ILIKE $6 OR description ILIKE $6)
@@ -161,7 +161,7 @@ fn like_pattern(text: &str) -> String {
 
 pub fn create_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
-        "INSERT INTO tasks (user_id, title, description)
+        "INSERT INTO todo_api.tasks (user_id, title, description)
          SELECT user_id, $3, $4 FROM caller RETURNING {COLUMNS}"
     );
     statement(kind, &op, "", &[Type::TEXT, Type::TEXT])
@@ -184,7 +184,7 @@ pub async fn create(
 }
 
 pub fn get_statement(kind: &CredentialKind) -> Statement {
-    let op = format!("SELECT {COLUMNS} FROM tasks WHERE id = $3 AND user_id = {OWNER}");
+    let op = format!("SELECT {COLUMNS} FROM todo_api.tasks WHERE id = $3 AND user_id = {OWNER}");
     statement(kind, &op, "", &[Type::INT8])
 }
 
@@ -198,7 +198,9 @@ pub async fn get(
 }
 
 pub fn delete_statement(kind: &CredentialKind) -> Statement {
-    let op = format!("DELETE FROM tasks WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}");
+    let op = format!(
+        "DELETE FROM todo_api.tasks WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
+    );
     statement(kind, &op, "", &[Type::INT8])
 }
 
@@ -213,7 +215,7 @@ pub async fn delete(
 
 pub fn toggle_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
-        "UPDATE tasks SET completed = NOT completed
+        "UPDATE todo_api.tasks SET completed = NOT completed
           WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
     );
     statement(kind, &op, "", &[Type::INT8])
@@ -240,7 +242,7 @@ pub struct TaskChanges {
 
 pub fn update_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
-        "UPDATE tasks SET title = COALESCE($4, title),
+        "UPDATE todo_api.tasks SET title = COALESCE($4, title),
                           description = CASE WHEN $5 THEN $6 ELSE description END,
                           completed = COALESCE($7, completed)
           WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"

@@ -168,7 +168,7 @@ pub(super) fn counting_ctes_if(first: usize, condition: &str) -> String {
     format!(
         "throttle_verdict AS (
              SELECT CASE WHEN {condition}
-                         THEN count_attempt(${rules}::text[], ${keys}::bytea[], ${limits}::int4[])
+                         THEN todo_api.count_attempt(${rules}::text[], ${keys}::bytea[], ${limits}::int4[])
                     END AS retry_after
          )"
     )
@@ -182,10 +182,10 @@ pub(super) fn success_ctes(first: usize, condition: &str) -> String {
     let (email_ip_key, email_key, ip_key) = (first, first + 1, first + 2);
     format!(
         "throttle_reset AS (
-             DELETE FROM throttle_counters
+             DELETE FROM todo_api.throttle_counters
               WHERE rule = '{email_ip}' AND key = ${email_ip_key} AND {condition}
          ), throttle_given_back AS (
-             UPDATE throttle_counters SET attempts = attempts - 1
+             UPDATE todo_api.throttle_counters SET attempts = attempts - 1
               WHERE attempts > 0 AND {condition}
                 AND ((rule = '{email}' AND key = ${email_key}) OR (rule = '{ip}' AND key = ${ip_key}))
          )",

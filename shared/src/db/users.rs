@@ -44,7 +44,7 @@ pub static CHECK_SIGNUP: LazyLock<Statement> = LazyLock::new(|| {
         format!(
             "WITH {throttle}
              SELECT (SELECT retry_after FROM throttle_verdict),
-                    EXISTS (SELECT 1 FROM users WHERE lower(email) = $1)",
+                    EXISTS (SELECT 1 FROM todo_api.users WHERE lower(email) = $1)",
             throttle = throttle::counting_ctes(2),
         ),
         throttle::email_and_attempt_types(),
@@ -73,11 +73,11 @@ pub async fn check_signup(
 pub static CREATE_WITH_SESSION: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
         "WITH new_user AS (
-             INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
+             INSERT INTO todo_api.users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
              ON CONFLICT ((lower(email))) DO NOTHING
              RETURNING id, email, name
          ), new_session AS (
-             INSERT INTO sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
+             INSERT INTO todo_api.sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
          )
          SELECT id, email, name FROM new_user",
         [
@@ -124,7 +124,7 @@ pub static FIND_FOR_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
         format!(
             "WITH {throttle}
              SELECT (SELECT retry_after FROM throttle_verdict), u.id, u.email, u.name, u.password_hash
-               FROM (SELECT 1) AS one LEFT JOIN users u ON lower(u.email) = $1",
+               FROM (SELECT 1) AS one LEFT JOIN todo_api.users u ON lower(u.email) = $1",
             throttle = throttle::counting_ctes(2),
         ),
         throttle::email_and_attempt_types(),
@@ -158,7 +158,7 @@ pub static PASSWORD_CHECK: LazyLock<Statement> = LazyLock::new(|| {
         &format!(
             "{throttle}
              SELECT {LIVE_AND_CALLER}, (SELECT retry_after FROM throttle_verdict),
-                    (SELECT password_hash FROM users WHERE id = (SELECT user_id FROM caller))",
+                    (SELECT password_hash FROM todo_api.users WHERE id = (SELECT user_id FROM caller))",
             throttle = throttle::counting_ctes_if(3, "EXISTS (SELECT 1 FROM caller)"),
         ),
         &throttle::COUNTING_TYPES,
@@ -187,12 +187,12 @@ pub static CHANGE_PASSWORD: LazyLock<Statement> = LazyLock::new(|| {
     CredentialKind::Session.statement(
         &format!(
             "changed AS (
-                 UPDATE users SET password_hash = $3 WHERE id = (SELECT user_id FROM caller)
+                 UPDATE todo_api.users SET password_hash = $3 WHERE id = (SELECT user_id FROM caller)
                  RETURNING id
              ), other_sessions AS (
-                 DELETE FROM sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $1
+                 DELETE FROM todo_api.sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $1
              ), reset_links AS (
-                 DELETE FROM password_resets WHERE user_id IN (SELECT id FROM changed)
+                 DELETE FROM todo_api.password_resets WHERE user_id IN (SELECT id FROM changed)
              ), {throttle}
              SELECT {LIVE_AND_CALLER}",
             throttle = throttle::success_ctes(4, "EXISTS (SELECT 1 FROM changed)"),
@@ -224,7 +224,7 @@ pub static RENAME: LazyLock<Statement> = LazyLock::new(|| {
     CredentialKind::Session.statement(
         &format!(
             "renamed AS (
-                 UPDATE users SET name = $3 WHERE id = (SELECT user_id FROM caller)
+                 UPDATE todo_api.users SET name = $3 WHERE id = (SELECT user_id FROM caller)
                  RETURNING id, email, name
              )
              SELECT {LIVE_AND_CALLER}, renamed.* FROM (SELECT 1) AS one LEFT JOIN renamed ON true"
@@ -254,7 +254,7 @@ pub static DELETE_ACCOUNT: LazyLock<Statement> = LazyLock::new(|| {
     CredentialKind::Session.statement(
         &format!(
             "deleted AS (
-                 DELETE FROM users WHERE id = (SELECT user_id FROM caller) RETURNING id
+                 DELETE FROM todo_api.users WHERE id = (SELECT user_id FROM caller) RETURNING id
              ), {throttle}
              SELECT {LIVE_AND_CALLER}",
             throttle = throttle::success_ctes(3, "EXISTS (SELECT 1 FROM deleted)"),
