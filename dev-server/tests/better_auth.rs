@@ -13,7 +13,7 @@ mod helpers;
 
 use std::time::Duration;
 
-use dev_server::fixtures::better_auth::{BA_PASSWORD, BetterAuthServer, BetterAuthUser};
+use dev_server::fixtures::better_auth::{self, BA_PASSWORD, BetterAuthServer, BetterAuthUser};
 use helpers::{SECRET, Session, TestApp, complete_path, error, task_path, tasks_path};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -35,6 +35,7 @@ async fn api_and_better_auth(
     let port = dev_server::postgres::free_port().expect("a free port");
     let base_url = format!("http://127.0.0.1:{port}");
     let mut vars = vec![("BETTER_AUTH_URL", base_url.as_str())];
+    vars.extend(better_auth::api_schema().map(|schema| ("BETTER_AUTH_SCHEMA", schema)));
     vars.extend_from_slice(overrides);
     let app = TestApp::spawn_with(&vars).await;
     let better_auth =
@@ -50,7 +51,7 @@ async fn read_keys_as_a_cold_start_does(app: &TestApp) {
         .better_auth
         .as_ref()
         .expect("BETTER_AUTH_URL is set");
-    better_auth.read_keys_logged(&app.state.db).await;
+    better_auth.cold_start_logged(&app.state.db).await;
 }
 
 fn unauthorized(message: &str) -> (StatusCode, Value) {
@@ -556,5 +557,119 @@ async fn account_routes_leave_better_auth_accounts_to_better_auth() {
     }
     assert_eq!(app.snapshot_all().await, before, "nothing changed");
     assert_eq!(app.get_session(&ada.jwt).await.0, StatusCode::OK);
+    better_auth.stop().await;
+}
+
+/// What the tests of this binary log, captured (the Lambda's JSON lines).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::ErrorKind::Other)?
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
+async fn a_better_auth_schema_naming_what_is_not_there_is_one_log_line_and_503s_never_a_crash() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    shared::telemetry::init_with(true, move || writer.clone());
+    // The fixture's own schema, with its session table and the user's email misnamed.
+    let mut wrong: Value =
+        serde_json::from_str(better_auth::api_schema().unwrap_or("{}")).expect("JSON");
+    wrong["session"]["modelName"] = json!("no_such_sessions");
+    wrong["user"]["fields"]["email"] = json!("no_such_email");
+    let user_table = match better_auth::schema_variant() {
+        Some(_) => "public.users",
+        None => "public.user",
+    };
+    let wrong = wrong.to_string();
+    let (app, better_auth) = api_and_better_auth(&[], &[("BETTER_AUTH_SCHEMA", &wrong)]).await;
+    let ada = better_auth.sign_up("Ada", "ada@example.com").await;
+
+    let lines: Vec<String> = String::from_utf8_lossy(&captured.0.lock().expect("logs"))
+        .lines()
+        .filter(|line| line.contains("BETTER_AUTH_SCHEMA"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line: Value = serde_json::from_str(&lines[0]).expect("a JSON line");
+    assert_eq!(line["level"], "ERROR");
+    let message = line["message"].as_str().expect("message");
+    assert!(
+        message.contains("table public.no_such_sessions")
+            && message.contains(&format!("column no_such_email of {user_table}")),
+        "{message}"
+    );
+
+    // What needs the missing table or column answers 503; the rest works.
+    let unavailable = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        error("Service temporarily unavailable, please try again"),
+    );
+    assert_eq!(app.get_session(&ada.session_token).await, unavailable);
+    let request = app.with_token(Method::GET, &tasks_path(&ada.id), &ada.session_token);
+    assert_eq!(app.send(request).await, unavailable);
+    assert_eq!(
+        app.get_session(&ada.jwt).await,
+        unavailable,
+        "reads the email"
+    );
+    let request = app.with_token(Method::GET, &tasks_path(&ada.id), &ada.jwt);
+    assert_eq!(app.send(request).await, (StatusCode::OK, json!([])));
+    better_auth.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
+async fn with_require_signature_a_bare_session_token_is_refused() {
+    let (app, better_auth) =
+        api_and_better_auth(&[], &[("BETTER_AUTH_REQUIRE_SIGNATURE", "true")]).await;
+    let ada = better_auth.sign_up("Ada", "ada@example.com").await;
+    assert_eq!(
+        app.get_session(ada.bare_session_token()).await,
+        unauthorized("Invalid or malformed token")
+    );
+    assert_eq!(app.get_session(&ada.session_token).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get_session(&ada.encoded_session_token()).await.0,
+        StatusCode::OK
+    );
+    better_auth.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
+async fn a_key_removed_from_jwks_stops_verifying_once_the_keys_are_five_minutes_old() {
+    let (app, better_auth) = api_and_better_auth(&[], &[]).await;
+    let ada = better_auth.sign_up("Ada", "ada@example.com").await;
+    assert_eq!(app.get_session(&ada.jwt).await.0, StatusCode::OK);
+    let jwks = match better_auth::schema_variant() {
+        Some(_) => "public.auth_jwks",
+        None => "public.jwks",
+    };
+    app.db
+        .execute(&format!("DELETE FROM {jwks}"), &[])
+        .await
+        .expect("the key removed");
+    let keys = app.state.better_auth.as_ref().expect("BETTER_AUTH_URL");
+    // Four minutes on, the keys read at the cold start still verify it.
+    keys.age_keys(Duration::from_secs(4 * 60)).await;
+    assert_eq!(app.get_session(&ada.jwt).await.0, StatusCode::OK);
+    // Five: they are read again, and the removed key is gone.
+    keys.age_keys(Duration::from_secs(60)).await;
+    assert_eq!(
+        app.get_session(&ada.jwt).await,
+        unauthorized("Invalid or malformed token")
+    );
     better_auth.stop().await;
 }

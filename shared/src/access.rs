@@ -121,7 +121,7 @@ async fn identify_inline(state: &AppState, token: &str) -> Result<Caller, AuthFa
             Ok(Caller {
                 public_id: Some(claims.subject.clone()),
                 credential: Credential::BetterAuthJwt {
-                    issuer: better_auth.issuer.clone(),
+                    server: better_auth.server.clone(),
                     subject: claims.subject.clone(),
                 },
                 better_auth_claims: Some(claims),
@@ -132,8 +132,10 @@ async fn identify_inline(state: &AppState, token: &str) -> Result<Caller, AuthFa
         None if better_auth.settings.accepts_session_tokens() => Ok(Caller {
             public_id: None,
             credential: Credential::BetterAuthSession {
-                issuer: better_auth.issuer.clone(),
-                token: better_auth.verifier().session_token(token)?,
+                server: better_auth.server.clone(),
+                token: better_auth
+                    .verifier()
+                    .session_token(token, better_auth.settings.require_signature)?,
                 path_owner: None,
             },
             better_auth_claims: None,

@@ -1,7 +1,10 @@
-//! Better Auth interop at run time: the public keys of the app's Better Auth server,
-//! read once per cold start from its `jwks` table (or `BETTER_AUTH_JWKS_URL`) and read
-//! again when a token names an unknown key, at most once a minute, so that a new key is
-//! picked up on its first use and a stream of forged `kid`s costs one read a minute.
+//! Better Auth interop at run time: the public keys of the app's Better Auth server, read
+//! once per cold start from its `jwks` table (or `BETTER_AUTH_JWKS_URL`); read again when a
+//! token names an unknown key, at most once a minute, so that a new key is picked up on
+//! its first use and a stream of forged `kid`s costs one read a minute; and read again
+//! when a token arrives and they are more than [`KEYS_MAX_AGE`] old, so that a key removed
+//! from `jwks` stops verifying within that time. At the cold start it also checks that the
+//! tables and columns `BETTER_AUTH_SCHEMA` names exist, and says in one line what does not.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,18 +20,22 @@ use tokio::sync::{Mutex, RwLock};
 use crate::auth::AuthFailure;
 use crate::auth::better_auth::{BetterAuthClaims, BetterAuthVerifier, JwtRefusal, KeySet};
 use crate::config::BetterAuthSettings;
-use crate::db::Db;
+use crate::db::credentials::BetterAuthServer;
+use crate::db::{Db, better_auth_tables};
 
-/// Shortest time between two reads of the keys.
+/// Shortest time between two reads of the keys for an unknown `kid`.
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Longest the keys are used without reading them again, while tokens arrive.
+pub const KEYS_MAX_AGE: Duration = Duration::from_secs(5 * 60);
 
 /// Largest JWKS document read.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
 pub struct KeyStore {
     pub settings: BetterAuthSettings,
-    /// The issuer as the SQL of Better Auth credentials records it.
-    pub issuer: Arc<str>,
+    /// The server as statements see it (its issuer, its tables).
+    pub server: Arc<BetterAuthServer>,
     verifier: BetterAuthVerifier,
     keys: RwLock<Arc<KeySet>>,
     /// When the keys were last read; held while reading, so reads never overlap.
@@ -38,7 +45,7 @@ pub struct KeyStore {
 impl KeyStore {
     pub fn new(settings: BetterAuthSettings, secret: &SecretString) -> Self {
         Self {
-            issuer: Arc::from(settings.issuer.as_str()),
+            server: Arc::new(BetterAuthServer::of(&settings)),
             verifier: BetterAuthVerifier::new(&settings.issuer, &settings.audience, secret),
             settings,
             keys: RwLock::default(),
@@ -50,36 +57,43 @@ impl KeyStore {
         &self.verifier
     }
 
-    /// Reads the keys now (a cold start); a failure is logged, not fatal: the next token
-    /// with an unknown key tries again.
-    pub async fn read_keys_logged(&self, db: &Db) {
-        let mut last_read = self.last_read.lock().await;
-        if let Err(err) = self.read_keys(db).await {
-            tracing::error!(error = ?err, "reading Better Auth's keys failed");
+    /// A cold start's reads: whether Better Auth's tables are where `BETTER_AUTH_SCHEMA`
+    /// says (what is not, in one line naming the variable), then the keys. Failures are
+    /// logged, not fatal: requests that need what is missing answer 503, and the next
+    /// token with an unknown key tries the keys again.
+    pub async fn cold_start_logged(&self, db: &Db) {
+        if self.settings.jwks_url.is_none() {
+            let schema = &self.settings.schema;
+            match better_auth_tables::missing(db, &schema.models()).await {
+                Ok(missing) if missing.is_empty() => {}
+                Ok(missing) => tracing::error!(
+                    "BETTER_AUTH_SCHEMA: no {} in the database: the requests that need them \
+                     answer 503 until it names the app's Better Auth tables",
+                    missing.join(", no ")
+                ),
+                Err(err) => tracing::error!(error = ?err, "checking Better Auth's tables failed"),
+            }
         }
+        let mut last_read = self.last_read.lock().await;
+        self.read_keys_logged(db).await;
         *last_read = Some(Instant::now());
     }
 
-    /// A verified JWT, reading the keys once more if it names an unknown one and the last
-    /// read is more than [`RELOAD_INTERVAL`] ago (or never happened).
+    /// A verified JWT. The keys are read again first if they are older than
+    /// [`KEYS_MAX_AGE`], and once more if the token names an unknown one and the last read
+    /// is more than [`RELOAD_INTERVAL`] ago (or never happened).
     pub async fn verify_jwt(&self, db: &Db, token: &str) -> Result<BetterAuthClaims, AuthFailure> {
+        self.read_if(db, |read| read.elapsed() >= KEYS_MAX_AGE)
+            .await;
         let keys = self.keys.read().await.clone();
         match self.verifier.verify_jwt(token, &keys) {
             Err(JwtRefusal::UnknownKey) => {}
             Err(JwtRefusal::Refused(failure)) => return Err(failure),
             Ok(claims) => return Ok(claims),
         }
-        {
-            let mut last_read = self.last_read.lock().await;
-            let due = last_read.is_none_or(|at| at.elapsed() >= RELOAD_INTERVAL);
-            // Another request may have read them while this one waited for the lock.
-            let read_meanwhile = !Arc::ptr_eq(&keys, &*self.keys.read().await);
-            if due && !read_meanwhile {
-                if let Err(err) = self.read_keys(db).await {
-                    tracing::error!(error = ?err, "reading Better Auth's keys failed");
-                }
-                *last_read = Some(Instant::now());
-            }
+        if Arc::ptr_eq(&keys, &*self.keys.read().await) {
+            self.read_if(db, |read| read.elapsed() >= RELOAD_INTERVAL)
+                .await;
         }
         let keys = self.keys.read().await.clone();
         self.verifier
@@ -90,10 +104,33 @@ impl KeyStore {
             })
     }
 
+    /// Reads the keys when they were never read or `due` says their last read is old
+    /// enough; a request that waited for another's read finds it done and reads nothing.
+    async fn read_if(&self, db: &Db, due: impl Fn(&Instant) -> bool) {
+        let mut last_read = self.last_read.lock().await;
+        if last_read.as_ref().is_none_or(due) {
+            self.read_keys_logged(db).await;
+            *last_read = Some(Instant::now());
+        }
+    }
+
+    async fn read_keys_logged(&self, db: &Db) {
+        if let Err(err) = self.read_keys(db).await {
+            tracing::error!(error = ?err, "reading Better Auth's keys failed");
+        }
+    }
+
+    /// Makes the keys' last read `by` older: what a test makes of time passing.
+    pub async fn age_keys(&self, by: Duration) {
+        if let Some(read) = self.last_read.lock().await.as_mut() {
+            *read = read.checked_sub(by).unwrap_or(*read);
+        }
+    }
+
     async fn read_keys(&self, db: &Db) -> anyhow::Result<()> {
         let (keys, skipped) = match &self.settings.jwks_url {
             None => KeySet::new(
-                crate::db::jwks::published_keys(db)
+                better_auth_tables::published_keys(db, &self.settings.schema)
                     .await
                     .context("reading Better Auth's jwks table")?,
             ),

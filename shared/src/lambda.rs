@@ -58,7 +58,7 @@ impl ColdStart for AppState {
             let state = Self::new(config, |kinds| access.plan(kinds))?;
             state.db.warm_up_logged().await;
             if let Some(keys) = &state.better_auth {
-                keys.read_keys_logged(&state.db).await;
+                keys.cold_start_logged(&state.db).await;
             }
             Ok(state)
         })

@@ -135,6 +135,8 @@ fn variables(setting: Setting) -> &'static [&'static str] {
             "BETTER_AUTH_JWKS_URL: !Ref BetterAuthJwksUrl",
             "BETTER_AUTH_ISSUER: !Ref BetterAuthIssuer",
             "BETTER_AUTH_AUDIENCE: !Ref BetterAuthAudience",
+            "BETTER_AUTH_SCHEMA: !Ref BetterAuthSchema",
+            "BETTER_AUTH_REQUIRE_SIGNATURE: !Ref BetterAuthRequireSignature",
         ],
         Setting::Mail => &[
             "EMAIL_FROM: !Ref EmailFrom",

@@ -522,7 +522,7 @@ async fn main() -> anyhow::Result<()> {
         // as a cold start pays them, outside every measured request.
         state.db.warm_up_prepared().await?;
         if let Some(keys) = &state.better_auth {
-            keys.read_keys_logged(&state.db).await;
+            keys.cold_start_logged(&state.db).await;
         }
         states.insert(route.function, state);
     }

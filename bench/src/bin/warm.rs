@@ -606,7 +606,7 @@ async fn main() -> anyhow::Result<()> {
     state.db.warm_up_prepared().await?;
     // Better Auth's keys are read as a cold start reads them.
     if let Some(keys) = &state.better_auth {
-        keys.read_keys_logged(&state.db).await;
+        keys.cold_start_logged(&state.db).await;
     }
     let seeded = SeededUser::create(&state, EMAIL, PASSWORD, TASKS).await?;
 

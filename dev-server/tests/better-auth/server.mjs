@@ -14,8 +14,12 @@
 //   COOKIE_CACHE        optional: "jwt" enables the session cookie cache, signed
 //                       by the jwt plugin's keys (typ better-auth.session-cache+jwt)
 //   JWT_EXPIRATION      optional: the JWTs' lifetime, e.g. "2s" (default "15m")
-// It creates its tables (user, session, account, verification, jwks) if missing,
-// then prints one line `READY <port>` to stdout. SIGTERM/SIGINT stop it.
+//   SCHEMA              optional: "drizzle" gives the tables a Drizzle or Prisma app
+//                       typically has: plural snake_case models and columns (modelName,
+//                       fields), uuid ids (generateId), and the session's timestamps
+//                       altered to timestamp(3) without time zone after the migration
+// It creates its tables (user, session, account, verification, jwks, or their plural
+// names) if missing, then prints one line `READY <port>` to stdout. SIGTERM/SIGINT stop it.
 
 import http from "node:http";
 import pg from "pg";
@@ -56,6 +60,56 @@ const jwtOptions = {
   sessionCookieCache: cookieCacheJwt,
 };
 
+// A Date goes into a timestamp without time zone in the process's zone: UTC, as on servers.
+process.env.TZ = "UTC";
+const drizzle = process.env.SCHEMA === "drizzle";
+if (process.env.SCHEMA && !drizzle) {
+  console.error("SCHEMA must be drizzle or unset");
+  process.exit(2);
+}
+const timestamps = { createdAt: "created_at", updatedAt: "updated_at" };
+const models = drizzle
+  ? {
+      user: { modelName: "users", fields: { emailVerified: "email_verified", ...timestamps } },
+      session: {
+        modelName: "sessions",
+        fields: {
+          userId: "user_id",
+          expiresAt: "expires_at",
+          ipAddress: "ip_address",
+          userAgent: "user_agent",
+          ...timestamps,
+        },
+      },
+      account: {
+        modelName: "accounts",
+        fields: {
+          userId: "user_id",
+          accountId: "account_id",
+          providerId: "provider_id",
+          accessToken: "access_token",
+          refreshToken: "refresh_token",
+          idToken: "id_token",
+          accessTokenExpiresAt: "access_token_expires_at",
+          refreshTokenExpiresAt: "refresh_token_expires_at",
+          ...timestamps,
+        },
+      },
+      verification: {
+        modelName: "verifications",
+        fields: { expiresAt: "expires_at", ...timestamps },
+      },
+    }
+  : {};
+if (drizzle) {
+  jwtOptions.schema = {
+    jwks: {
+      modelName: "auth_jwks",
+      fields: { publicKey: "public_key", privateKey: "private_key", createdAt: "created_at", expiresAt: "expires_at" },
+    },
+  };
+}
+
 const pool = new pg.Pool({ connectionString: dbUrl.toString(), ssl: false, max: 4 });
 
 const auth = betterAuth({
@@ -63,10 +117,15 @@ const auth = betterAuth({
   baseURL: required("BETTER_AUTH_URL"),
   database: pool,
   emailAndPassword: { enabled: true },
+  ...models,
+  advanced: drizzle ? { database: { generateId: "uuid" } } : undefined,
   // Tests sign up and in many times in a row: no rate limiting, no telemetry.
   rateLimit: { enabled: false },
   telemetry: { enabled: false },
-  session: cookieCacheJwt ? { cookieCache: { enabled: true, strategy: "jwt" } } : undefined,
+  session: {
+    ...models.session,
+    ...(cookieCacheJwt ? { cookieCache: { enabled: true, strategy: "jwt" } } : {}),
+  },
   plugins: [
     jwt(jwtOptions),
     bearer(),
@@ -75,6 +134,13 @@ const auth = betterAuth({
 
 const { runMigrations } = await getMigrations(auth.options);
 await runMigrations();
+if (drizzle) {
+  // What Prisma's and Drizzle's own migrations often make of a DateTime: no time zone.
+  await pool.query(`ALTER TABLE sessions
+      ALTER COLUMN expires_at TYPE timestamp(3) USING expires_at AT TIME ZONE 'UTC',
+      ALTER COLUMN created_at TYPE timestamp(3) USING created_at AT TIME ZONE 'UTC',
+      ALTER COLUMN updated_at TYPE timestamp(3) USING updated_at AT TIME ZONE 'UTC'`);
+}
 
 // Better Auth signs with the newest key of the configured alg, else with the newest
 // key of any alg, and mints a key only when the jwks table is empty: so that JWT_ALG

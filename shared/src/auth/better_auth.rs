@@ -193,9 +193,8 @@ impl BetterAuthVerifier {
         validation.algorithms = vec![*algorithm];
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
-        // `sub` is required too, but checked after the lifetime: a correctly signed token
-        // past its `exp` is "expired" whatever else it lacks.
-        validation.set_required_spec_claims(&["exp"]);
+        // All four must be there (`sub` is also checked not empty, below).
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 0;
         validation.validate_nbf = true;
         let claims = jsonwebtoken::decode::<PresentedClaims>(token, key, &validation)
@@ -216,8 +215,13 @@ impl BetterAuthVerifier {
 
     /// The session token in what the bearer plugin hands out: `<token>.<signature>`,
     /// percent-encoded or not, where the signature (base64 HMAC-SHA256 of the token under
-    /// the shared secret) is checked; or the bare token, which Better Auth accepts too.
-    pub fn session_token(&self, presented: &str) -> Result<String, AuthFailure> {
+    /// the shared secret) is checked; or the bare token, which Better Auth accepts too
+    /// unless `require_signature` (its `requireSignature`).
+    pub fn session_token(
+        &self,
+        presented: &str,
+        require_signature: bool,
+    ) -> Result<String, AuthFailure> {
         let decoded = percent_decode(presented).ok_or(AuthFailure::InvalidToken)?;
         let (token, signature) = match decoded.split_once('.') {
             Some((token, signature)) => (token, Some(signature)),
@@ -231,10 +235,14 @@ impl BetterAuthVerifier {
         if !well_formed {
             return Err(AuthFailure::InvalidToken);
         }
-        if let Some(signature) = signature {
-            let signature = decode_base64(signature).ok_or(AuthFailure::InvalidToken)?;
-            hmac::verify(&self.session_signatures, token.as_bytes(), &signature)
-                .map_err(|_| AuthFailure::InvalidToken)?;
+        match signature {
+            Some(signature) => {
+                let signature = decode_base64(signature).ok_or(AuthFailure::InvalidToken)?;
+                hmac::verify(&self.session_signatures, token.as_bytes(), &signature)
+                    .map_err(|_| AuthFailure::InvalidToken)?;
+            }
+            None if require_signature => return Err(AuthFailure::InvalidToken),
+            None => {}
         }
         Ok(token.to_owned())
     }
@@ -312,7 +320,7 @@ mod tests {
             .replace('=', "%3D");
         for presented in [token.to_owned(), signed.clone(), encoded] {
             assert_eq!(
-                verifier().session_token(&presented).as_deref(),
+                verifier().session_token(&presented, false).as_deref(),
                 Ok(token),
                 "{presented}"
             );
@@ -322,17 +330,26 @@ mod tests {
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
         assert_eq!(
-            verifier().session_token(&tampered),
+            verifier().session_token(&tampered, false),
             Err(AuthFailure::InvalidToken)
         );
         let other = format!("{}.{}", "x".repeat(32), sign(token));
         assert_eq!(
-            verifier().session_token(&other),
+            verifier().session_token(&other, false),
             Err(AuthFailure::InvalidToken)
+        );
+        assert_eq!(
+            verifier().session_token(token, true),
+            Err(AuthFailure::InvalidToken),
+            "bare, where a signature is required"
+        );
+        assert_eq!(
+            verifier().session_token(&signed, true).as_deref(),
+            Ok(token)
         );
         for bad in ["", "a b", "%zz", "tok'en", "a.b.c"] {
             assert_eq!(
-                verifier().session_token(bad),
+                verifier().session_token(bad, false),
                 Err(AuthFailure::InvalidToken),
                 "{bad}"
             );
@@ -373,6 +390,62 @@ mod tests {
         assert_eq!(keys.len(), 3, "{skipped:?}");
         assert_eq!(skipped.len(), 2, "{skipped:?}");
         assert!(matches!(keys.keys.get("rsa"), Some((Algorithm::PS256, _))));
+    }
+
+    /// A key pair of the jwt plugin's default kind (Ed25519) as a published key, and what
+    /// signs with it.
+    fn ed25519_key() -> (KeySet, jsonwebtoken::EncodingKey) {
+        use ring::signature::KeyPair as _;
+        let pkcs8 =
+            ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                .unwrap();
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key());
+        let (keys, skipped) = KeySet::new([PublishedKey {
+            kid: "k1".into(),
+            alg: Some("EdDSA".into()),
+            jwk: serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }),
+        }]);
+        assert!(skipped.is_empty(), "{skipped:?}");
+        (keys, jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref()))
+    }
+
+    #[test]
+    fn iss_aud_exp_and_sub_must_all_be_there() {
+        let (keys, signing) = ed25519_key();
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        let exp = OffsetDateTime::now_utc().unix_timestamp() + 600;
+        let all = serde_json::json!({
+            "iss": "https://app.example.com", "aud": "https://app.example.com",
+            "exp": exp, "sub": "user-1",
+        });
+        let sign =
+            |claims: &serde_json::Value| jsonwebtoken::encode(&header, claims, &signing).unwrap();
+        let claims = verifier().verify_jwt(&sign(&all), &keys).unwrap();
+        assert_eq!(claims.subject, "user-1");
+        for missing in ["iss", "aud", "exp", "sub"] {
+            let mut claims = all.clone();
+            claims.as_object_mut().unwrap().remove(missing);
+            assert_eq!(
+                verifier().verify_jwt(&sign(&claims), &keys).unwrap_err(),
+                JwtRefusal::Refused(AuthFailure::InvalidToken),
+                "without {missing}"
+            );
+        }
+        for (claim, value) in [
+            ("iss", "https://evil.example.com"),
+            ("aud", "another"),
+            ("sub", ""),
+        ] {
+            let mut claims = all.clone();
+            claims[claim] = serde_json::json!(value);
+            assert_eq!(
+                verifier().verify_jwt(&sign(&claims), &keys).unwrap_err(),
+                JwtRefusal::Refused(AuthFailure::InvalidToken),
+                "{claim}: {value}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+pub mod better_auth_schema;
 pub mod database_url;
+
+pub use better_auth_schema::BetterAuthSchema;
 
 pub use database_url::ConnectTarget;
 
@@ -279,6 +282,11 @@ pub struct BetterAuthSettings {
     /// Keys from this JWKS document instead of the `jwks` table: Better Auth on another
     /// database, whose session tokens therefore cannot be checked here.
     pub jwks_url: Option<String>,
+    /// Where its users, sessions and keys are (`BETTER_AUTH_SCHEMA`).
+    pub schema: BetterAuthSchema,
+    /// `BETTER_AUTH_REQUIRE_SIGNATURE`: a session token must come signed, as the bearer
+    /// plugin's `requireSignature` demands.
+    pub require_signature: bool,
 }
 
 impl BetterAuthSettings {
@@ -296,6 +304,8 @@ impl BetterAuthSettings {
                 "BETTER_AUTH_ISSUER",
                 "BETTER_AUTH_AUDIENCE",
                 "BETTER_AUTH_JWKS_URL",
+                "BETTER_AUTH_SCHEMA",
+                "BETTER_AUTH_REQUIRE_SIGNATURE",
             ] {
                 if var(dependent).is_some() {
                     return Err(invalid(
@@ -308,14 +318,60 @@ impl BetterAuthSettings {
         };
         let url = parse_http_url("BETTER_AUTH_URL", &url)?;
         let jwks_url = var("BETTER_AUTH_JWKS_URL")
-            .map(|jwks| parse_http_url("BETTER_AUTH_JWKS_URL", &jwks))
+            .map(|jwks| parse_jwks_url(&jwks))
             .transpose()?;
+        let schema = var("BETTER_AUTH_SCHEMA")
+            .map(|json| BetterAuthSchema::parse(&json))
+            .transpose()
+            .map_err(|reason| invalid("BETTER_AUTH_SCHEMA", reason))?
+            .unwrap_or_default();
+        let require_signature = match var("BETTER_AUTH_REQUIRE_SIGNATURE")
+            .map(|value| value.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("false" | "0" | "off") => false,
+            Some("true" | "1" | "on") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "BETTER_AUTH_REQUIRE_SIGNATURE",
+                    format!("`{other}` is not true or false"),
+                ));
+            }
+        };
         Ok(Some(Self {
             issuer: var("BETTER_AUTH_ISSUER").map_or_else(|| url.clone(), |v| v.trim().to_owned()),
             audience: var("BETTER_AUTH_AUDIENCE")
                 .map_or_else(|| url.clone(), |v| v.trim().to_owned()),
             jwks_url,
+            schema,
+            require_signature,
         }))
+    }
+}
+
+/// `BETTER_AUTH_JWKS_URL`: keys must come over TLS, or from this machine.
+fn parse_jwks_url(raw: &str) -> Result<String, ConfigError> {
+    let url = parse_http_url("BETTER_AUTH_JWKS_URL", raw)?;
+    let loopback = url
+        .strip_prefix("http://")
+        .map(|rest| rest.split('/').next().unwrap_or_default())
+        .map(|authority| {
+            let host = match authority.rsplit_once(':') {
+                Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+                _ => authority,
+            };
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+    match loopback {
+        Some(false) => Err(invalid(
+            "BETTER_AUTH_JWKS_URL",
+            format!("`{url}` is not https:// (plain http only for a loopback host)"),
+        )),
+        _ => Ok(url),
     }
 }
 
@@ -674,6 +730,62 @@ mod tests {
     }
 
     #[test]
+    fn better_auth_jwks_come_over_tls_or_from_this_machine() {
+        for url in [
+            "https://auth.example.com/api/auth/jwks",
+            "http://127.0.0.1:3000/api/auth/jwks",
+            "http://localhost/api/auth/jwks",
+            "http://[::1]:3000/api/auth/jwks",
+        ] {
+            let config = with(&[
+                ("BETTER_AUTH_URL", "https://app.example.com"),
+                ("BETTER_AUTH_JWKS_URL", url),
+            ]);
+            assert!(config.is_ok(), "{url}");
+        }
+        for url in ["http://auth.example.com/jwks", "http://10.0.0.2:3000/jwks"] {
+            let err = with(&[
+                ("BETTER_AUTH_URL", "https://app.example.com"),
+                ("BETTER_AUTH_JWKS_URL", url),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.starts_with("BETTER_AUTH_JWKS_URL is invalid: "),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn better_auth_schema_and_signature_settings() {
+        let settings = with(&[
+            ("BETTER_AUTH_URL", "https://app.example.com"),
+            (
+                "BETTER_AUTH_SCHEMA",
+                r#"{"session": {"modelName": "sessions"}}"#,
+            ),
+            ("BETTER_AUTH_REQUIRE_SIGNATURE", "true"),
+        ])
+        .unwrap()
+        .better_auth
+        .unwrap();
+        assert_eq!(settings.schema.session.table, r#""public"."sessions""#);
+        assert!(settings.require_signature);
+        let err = with(&[
+            ("BETTER_AUTH_URL", "https://app.example.com"),
+            ("BETTER_AUTH_SCHEMA", "{"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("BETTER_AUTH_SCHEMA is invalid: "), "{err}");
+        let err = with(&[("BETTER_AUTH_SCHEMA", "{}")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("without BETTER_AUTH_URL"), "{err}");
+    }
+
+    #[test]
     fn better_auth_is_off_unless_its_url_is_set() {
         assert_eq!(load(&base()).unwrap().better_auth, None);
         let settings = with(&[("BETTER_AUTH_URL", "https://app.example.com/")])
@@ -686,6 +798,8 @@ mod tests {
                 issuer: "https://app.example.com".into(),
                 audience: "https://app.example.com".into(),
                 jwks_url: None,
+                schema: BetterAuthSchema::default(),
+                require_signature: false,
             }
         );
         assert!(settings.accepts_session_tokens());

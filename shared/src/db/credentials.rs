@@ -16,6 +16,8 @@ use uuid::Uuid;
 
 use super::statements::Statement;
 use super::{Db, DbError};
+use crate::config::better_auth_schema::utc;
+use crate::config::{BetterAuthSchema, BetterAuthSettings};
 
 /// What a protected request authenticated with, as far as the database is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,15 +26,26 @@ pub enum Credential {
     /// not expired.
     Session { session_id: Uuid, user_id: Uuid },
     /// A JWT of the app's Better Auth server, already verified: live until its `exp`.
-    BetterAuthJwt { issuer: Arc<str>, subject: String },
+    BetterAuthJwt {
+        server: Arc<BetterAuthServer>,
+        subject: String,
+    },
     /// A session token of the app's Better Auth server: live while its row in Better
     /// Auth's `session` table exists and has not expired. Its user is only known from
     /// that row, so the path rule (`path_owner`, when the route has one) is checked there.
     BetterAuthSession {
-        issuer: Arc<str>,
+        server: Arc<BetterAuthServer>,
         token: String,
         path_owner: Option<String>,
     },
+}
+
+/// The app's Better Auth server as statements see it: the issuer its callers' rows in
+/// `identities` record, and where its tables are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BetterAuthServer {
+    pub issuer: String,
+    pub schema: BetterAuthSchema,
 }
 
 /// What a protected statement found: the credential had ended, it may not act on the
@@ -102,8 +115,8 @@ pub const LIVE_AND_CALLER: &str =
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CredentialKind {
     Session,
-    BetterAuthJwt { issuer: Arc<str> },
-    BetterAuthSession { issuer: Arc<str> },
+    BetterAuthJwt(Arc<BetterAuthServer>),
+    BetterAuthSession(Arc<BetterAuthServer>),
 }
 
 impl CredentialKind {
@@ -115,14 +128,12 @@ impl CredentialKind {
                   WHERE id = $1 AND user_id = $2 AND expires_at > now()
              ), caller AS (SELECT * FROM live)"
                 .to_owned(),
-            CredentialKind::BetterAuthJwt { issuer } => {
-                better_auth_ctes(issuer, "SELECT $1::text AS subject")
+            CredentialKind::BetterAuthJwt(server) => {
+                better_auth_ctes(&server.issuer, "SELECT $1::text AS subject")
             }
-            CredentialKind::BetterAuthSession { issuer } => better_auth_ctes(
-                issuer,
-                r#"SELECT s."userId" AS subject FROM "session" s
-                    WHERE s.token = $1 AND s."expiresAt" > now()"#,
-            ),
+            CredentialKind::BetterAuthSession(server) => {
+                better_auth_ctes(&server.issuer, &live_better_auth_session(&server.schema))
+            }
         }
     }
 
@@ -153,32 +164,54 @@ impl CredentialKind {
     }
 }
 
+/// A query of Better Auth's session (`$1`: its token) that yields its user, as text, as
+/// `subject` while it has not expired. Ids may be `text` or `uuid`, the expiry a timestamp
+/// with or without time zone.
+fn live_better_auth_session(schema: &BetterAuthSchema) -> String {
+    let session = &schema.session;
+    format!(
+        "SELECT s.{user_id}::text AS subject FROM {table} s
+          WHERE s.{token} = $1 AND {expires_at} > now()",
+        user_id = session.column("userId"),
+        table = session.table,
+        token = session.column("token"),
+        expires_at = utc(&format!("s.{}", session.column("expiresAt"))),
+    )
+}
+
 /// The kinds of credential a function of `config` accepts: our sessions, and with
 /// `BETTER_AUTH_URL` Better Auth's JWTs and (its tables in this database) session tokens.
 pub fn accepted_kinds(config: &crate::config::Config) -> Vec<CredentialKind> {
     let mut kinds = vec![CredentialKind::Session];
     if let Some(better_auth) = &config.better_auth {
-        let issuer: Arc<str> = Arc::from(better_auth.issuer.as_str());
-        kinds.push(CredentialKind::BetterAuthJwt {
-            issuer: issuer.clone(),
-        });
+        let server = Arc::new(BetterAuthServer::of(better_auth));
+        kinds.push(CredentialKind::BetterAuthJwt(server.clone()));
         if better_auth.accepts_session_tokens() {
-            kinds.push(CredentialKind::BetterAuthSession { issuer });
+            kinds.push(CredentialKind::BetterAuthSession(server));
         }
     }
     kinds
+}
+
+impl BetterAuthServer {
+    pub fn of(settings: &BetterAuthSettings) -> Self {
+        Self {
+            issuer: settings.issuer.clone(),
+            schema: settings.schema.clone(),
+        }
+    }
 }
 
 impl Credential {
     pub fn kind(&self) -> CredentialKind {
         match self {
             Credential::Session { .. } => CredentialKind::Session,
-            Credential::BetterAuthJwt { issuer, .. } => CredentialKind::BetterAuthJwt {
-                issuer: issuer.clone(),
-            },
-            Credential::BetterAuthSession { issuer, .. } => CredentialKind::BetterAuthSession {
-                issuer: issuer.clone(),
-            },
+            Credential::BetterAuthJwt { server, .. } => {
+                CredentialKind::BetterAuthJwt(server.clone())
+            }
+            Credential::BetterAuthSession { server, .. } => {
+                CredentialKind::BetterAuthSession(server.clone())
+            }
         }
     }
 

@@ -1,9 +1,9 @@
 //! The database: connections (TLS through rustls, statements named by what they are), the
 //! pool, the client-side statement timeout, and one module of queries per table.
 
+pub mod better_auth_tables;
 pub mod connect;
 pub mod credentials;
-pub mod jwks;
 pub mod maintenance;
 pub mod migrations;
 pub mod password_resets;

@@ -193,20 +193,26 @@ impl Connection {
 
 /// `BEGIN` and every statement of `plan` prepared, all sent before any answer is awaited
 /// (the caller sends what ends the transaction right behind them). A statement the server
-/// cannot prepare (a table that does not exist yet, say; and after it, in the failed
-/// transaction, the rest) is left out and runs unnamed; a server that refuses named
-/// statements altogether is the error.
+/// cannot prepare (a table that does not exist yet, say) is left out and runs unnamed; a
+/// server that refuses named statements altogether is the error.
 async fn prepare_in_transaction(
     client: &Client,
     plan: &Plan,
 ) -> Result<Prepared, tokio_postgres::Error> {
+    // Each prepare between a savepoint and a rollback to it: one that fails (a table
+    // that does not exist yet, say) leaves the transaction usable for the next, and for
+    // the statement behind them. A prepared statement outlives the rollback: prepared
+    // statements are not transactional.
     let (began, answers) = futures_util::join!(
         client.batch_execute("BEGIN"),
-        futures_util::future::join_all(
-            plan.statements()
-                .iter()
-                .map(|statement| client.prepare_typed(&statement.sql, &statement.types)),
-        )
+        futures_util::future::join_all(plan.statements().iter().map(|statement| async move {
+            let (_, prepared, _) = futures_util::join!(
+                client.batch_execute("SAVEPOINT plan"),
+                client.prepare_typed(&statement.sql, &statement.types),
+                client.batch_execute("ROLLBACK TO SAVEPOINT plan; RELEASE SAVEPOINT plan")
+            );
+            prepared
+        }))
     );
     began?;
     let mut prepared = HashMap::new();

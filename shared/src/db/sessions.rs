@@ -7,6 +7,8 @@ use time::OffsetDateTime;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
+use crate::config::better_auth_schema::utc;
+
 use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
 use super::statements::Statement;
 use super::throttle::{self, Attempt};
@@ -63,16 +65,43 @@ pub fn live_user_statement(kind: &CredentialKind) -> Statement {
               WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()",
             [Type::UUID, Type::UUID],
         ),
-        CredentialKind::BetterAuthSession { .. } => Statement::new(
-            r#"SELECT u.id, u.email, u.name, s."expiresAt"
-                 FROM "session" s JOIN "user" u ON u.id = s."userId"
-                WHERE s.token = $1 AND s."expiresAt" > now()"#,
-            [Type::TEXT],
-        ),
-        CredentialKind::BetterAuthJwt { .. } => Statement::new(
-            r#"SELECT id, email, name, $2 FROM "user" WHERE id = $1"#,
-            [Type::TEXT, Type::TIMESTAMPTZ],
-        ),
+        // Better Auth's tables as the app configured them (BETTER_AUTH_SCHEMA): ids `text`
+        // or `uuid`, read as text; its expiry with or without time zone, read as UTC.
+        CredentialKind::BetterAuthSession(server) => {
+            let (user, session) = (&server.schema.user, &server.schema.session);
+            let expires_at = utc(&format!("s.{}", session.column("expiresAt")));
+            Statement::new(
+                format!(
+                    "SELECT u.{id}::text, u.{email}::text, u.{name}::text, {expires_at}
+                       FROM {sessions} s JOIN {users} u ON u.{id} = s.{user_id}
+                      WHERE s.{token} = $1 AND {expires_at} > now()",
+                    id = user.column("id"),
+                    email = user.column("email"),
+                    name = user.column("name"),
+                    sessions = session.table,
+                    users = user.table,
+                    user_id = session.column("userId"),
+                    token = session.column("token"),
+                ),
+                [Type::TEXT],
+            )
+        }
+        // By id as text: the JWT's subject is text, the column `text` or `uuid` (and a
+        // subject that is no uuid must find nobody rather than fail the cast).
+        CredentialKind::BetterAuthJwt(server) => {
+            let user = &server.schema.user;
+            Statement::new(
+                format!(
+                    "SELECT {id}::text, {email}::text, {name}::text, $2 FROM {users}
+                      WHERE {id}::text = $1",
+                    id = user.column("id"),
+                    email = user.column("email"),
+                    name = user.column("name"),
+                    users = user.table,
+                ),
+                [Type::TEXT, Type::TIMESTAMPTZ],
+            )
+        }
     }
 }
 
