@@ -408,3 +408,68 @@ async fn a_cross_site_form_post_carrying_the_cookie_changes_nothing() {
         "nobody was signed out"
     );
 }
+
+/// The known-device cookie: set by signup, HttpOnly, scoped to `/api/auth` (so no other
+/// route ever receives it), and honoured by a signin that strangers have locked.
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; CI runs it with --ignored"]
+async fn the_device_cookie_is_kept_for_the_auth_routes_and_honoured_there() {
+    let sites = sites(&[]).await;
+    let api = sites.api.as_str();
+    let browser = Browser::start().await;
+    browser.goto(&sites.page).await;
+    sign_up_ada(&browser, api).await;
+    let cookies = browser.run("return document.cookie;").await;
+    assert!(
+        !cookies.as_str().unwrap_or_default().contains("todo_device"),
+        "page scripts never see it: {cookies}"
+    );
+
+    // The browser's own cookie store, as a page of the API at each path sees it.
+    let device_cookie = |cookies: &Value| {
+        cookies
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|cookie| cookie["name"] == "todo_device")
+            .cloned()
+    };
+    browser.goto(&format!("{api}/api/auth/session")).await;
+    let at_auth = browser.command(reqwest::Method::GET, "/cookie", None).await;
+    let cookie = device_cookie(&at_auth).expect("the device cookie at /api/auth");
+    assert_eq!(
+        (
+            cookie["path"].clone(),
+            cookie["httpOnly"].clone(),
+            cookie["sameSite"].clone()
+        ),
+        (json!("/api/auth"), json!(true), json!("Lax"))
+    );
+    browser.goto(&format!("{api}/api/health")).await;
+    let elsewhere = browser.command(reqwest::Method::GET, "/cookie", None).await;
+    assert_eq!(device_cookie(&elsewhere), None, "not sent to /api/health");
+
+    // Strangers at 20 addresses fill the email's count from everywhere.
+    for n in 2..=21 {
+        let client = sites.app.client_from(&format!("127.0.0.{n}"));
+        for _ in 0..5 {
+            let request = client
+                .post(format!("{}/api/auth/signin", sites.app.address))
+                .json(&json!({ "email": "ada@example.com", "password": "a stranger's guess" }));
+            let (status, _) = sites.app.send(request).await;
+            assert_eq!(status, 400);
+        }
+    }
+    browser.goto(&sites.page).await;
+    let signin = json!({ "email": "ada@example.com", "password": PASSWORD });
+    let mut without_cookies = post_json(signin.clone());
+    without_cookies["credentials"] = json!("omit");
+    let answer = browser
+        .run(&fetch(api, "/api/auth/signin", without_cookies))
+        .await;
+    assert_eq!(answer["status"], 429, "without the device: {answer}");
+    let answer = browser
+        .run(&fetch(api, "/api/auth/signin", post_json(signin)))
+        .await;
+    assert_eq!(answer["status"], 200, "the browser's device cookie: {answer}");
+}

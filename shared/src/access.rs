@@ -24,7 +24,7 @@ use crate::auth::better_auth::{BetterAuthClaims, jwt_algorithm};
 use crate::auth::{AuthFailure, IssuedToken, VerifiedToken, bearer_token};
 use crate::db::credentials::{self, Checked, Credential};
 use crate::db::throttle::Throttled;
-use crate::db::users::User;
+use crate::db::users::{DEVICE_LIFETIME_SECS, User};
 use crate::error::{ACCESS_DENIED, ApiError, CROSS_SITE_REFUSED, MANAGED_BY_BETTER_AUTH};
 use crate::{AppState, http};
 
@@ -243,9 +243,15 @@ impl<'s> Authenticated<'s> {
         &self.caller.credential
     }
 
-    /// The address the request came from (`requestContext.http.sourceIp`).
-    pub fn source_ip(&self) -> Option<String> {
-        http::source_ip(&self.req)
+    /// The device token the request presents: `in_body` (its body's `device_token`), else
+    /// the device cookie.
+    pub fn presented_device(&self, in_body: Option<String>) -> Option<String> {
+        presented_device(&self.req, in_body)
+    }
+
+    /// The address the request came from (see [`http::client_ip`]).
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        http::client_ip(&self.req, self.state.config.trusted_proxy_secret.as_ref())
     }
 
     /// What `read` makes of the request's body, path or query; its refusal (a bad body,
@@ -326,30 +332,57 @@ pub fn refuse_throttled(
     }
 }
 
+/// The known-device cookie of a browser app: its device token, sent to the auth routes
+/// only, out of reach of page scripts.
+pub const DEVICE_COOKIE: &str = "todo_device";
+
+/// The device token a request presents: `device_token` of its body (`in_body`), else the
+/// device cookie. Whether it is a known device of the account is the statement's business.
+pub fn presented_device(req: &Request, in_body: Option<String>) -> Option<String> {
+    in_body
+        .filter(|token| !token.is_empty())
+        .or_else(|| cookie(req, DEVICE_COOKIE).map(str::to_owned))
+}
+
 /// The body of a successful signup or signin.
 #[derive(Debug, Serialize)]
 struct SignedIn<'a> {
     user: &'a User,
     token: &'a str,
+    device_token: &'a str,
 }
 
-/// The answer to a successful signup (201) or signin (200): the user and its new token,
-/// in the body for bearer clients and in the session cookie for browsers.
+/// The answer to a successful signup (201) or signin (200): the user, its new token and
+/// its device token, in the body for bearer clients and in cookies for browsers.
 pub fn signed_in(
     state: &AppState,
     status: StatusCode,
     user: &User,
     issued: &IssuedToken,
+    device_token: &str,
 ) -> Response<Body> {
     let mut response = http::json(
         status,
         &SignedIn {
             user,
             token: &issued.token,
+            device_token,
         },
     );
     let max_age = state.config.token_lifetime.as_secs();
     set_session_cookie(state, &mut response, &issued.token, max_age);
+    let secure = if state.config.cookies.secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    set_cookie(
+        &mut response,
+        &format!(
+            "{DEVICE_COOKIE}={device_token}; HttpOnly{secure}; SameSite=Lax; Path=/api/auth; \
+             Max-Age={DEVICE_LIFETIME_SECS}"
+        ),
+    );
     response
 }
 
@@ -361,15 +394,21 @@ pub fn clear_session_cookie(state: &AppState, response: &mut Response<Body>) {
 fn set_session_cookie(state: &AppState, response: &mut Response<Body>, value: &str, max_age: u64) {
     let settings = state.config.cookies;
     let secure = if settings.secure { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={value}; HttpOnly{secure}; SameSite={}; Path=/api; Max-Age={max_age}",
-        settings.same_site.as_str()
+    set_cookie(
+        response,
+        &format!(
+            "{SESSION_COOKIE}={value}; HttpOnly{secure}; SameSite={}; Path=/api; Max-Age={max_age}",
+            settings.same_site.as_str()
+        ),
     );
-    match HeaderValue::from_str(&cookie) {
+}
+
+fn set_cookie(response: &mut Response<Body>, cookie: &str) {
+    match HeaderValue::from_str(cookie) {
         Ok(cookie) => {
             response.headers_mut().append(SET_COOKIE, cookie);
         }
-        // A token is base64url and dots: it always fits in a header.
-        Err(err) => tracing::error!(error = %err, "session cookie not set"),
+        // Tokens are base64url and dots: they always fit in a header.
+        Err(err) => tracing::error!(error = %err, "cookie not set"),
     }
 }

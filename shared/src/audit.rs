@@ -27,6 +27,8 @@ pub enum AuditEvent {
     /// A reset link was mailed to a registered email (recorded without a user id: the
     /// request names only the email).
     ResetRequested,
+    /// A reset mail to a registered email could not be sent (its cause is logged apart).
+    ResetMailFailed,
     PasswordReset,
     SessionRevoked,
     AccountDeleted,
@@ -46,6 +48,7 @@ impl AuditEvent {
             AuditEvent::PasswordCheckFailed => "password_check_failed",
             AuditEvent::PasswordChanged => "password_changed",
             AuditEvent::ResetRequested => "reset_requested",
+            AuditEvent::ResetMailFailed => "reset_mail_failed",
             AuditEvent::SessionRevoked => "session_revoked",
             AuditEvent::PasswordReset => "password_reset",
             AuditEvent::AccountDeleted => "account_deleted",
@@ -55,7 +58,8 @@ impl AuditEvent {
 
 /// Logs `event` for `req`, with the user's id when known.
 pub fn record(state: &AppState, req: &Request, event: AuditEvent, user_id: Option<&str>) {
-    let source = http::source_ip(req).map(|ip| state.digests.audit_source(&ip));
+    let source = http::client_ip(req, state.config.trusted_proxy_secret.as_ref())
+        .map(|ip| state.digests.audit_source(&ip.to_string()));
     tracing::info!(
         target: "audit",
         event = event.name(),

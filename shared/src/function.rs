@@ -151,4 +151,7 @@ pub enum Setting {
     /// `EMAIL_FROM`, `APP_URL` and the mail lifetimes, and `ses:SendEmail` as the sender:
     /// sending mail.
     Mail,
+    /// `TRUSTED_PROXY_SECRET`: the client's address through the operator's own proxy, for
+    /// throttling and audit lines.
+    TrustedProxy,
 }

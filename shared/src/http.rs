@@ -2,11 +2,13 @@
 //! error → response mapping, CORS, and path and query parameters wherever they come from.
 
 use std::future::Future;
+use std::net::IpAddr;
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, ORIGIN, RETRY_AFTER};
 use http::{Method, StatusCode};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, Request, RequestExt, Response};
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize as _, Serialize};
 use serde_json::json;
@@ -196,7 +198,34 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
     query_params(req).first(name).map(str::to_owned)
 }
 
-/// The caller's address: API Gateway's `requestContext.http.sourceIp`.
+/// The header a trusted proxy authenticates itself with (`TRUSTED_PROXY_SECRET`).
+pub const PROXY_SECRET_HEADER: &str = "x-proxy-secret";
+/// The header a trusted proxy names its client's address in.
+pub const CLIENT_IP_HEADER: &str = "x-client-ip";
+
+/// The client's address, for throttling and audit lines: the peer's (API Gateway's
+/// `requestContext.http.sourceIp`), unless the request comes through the operator's own
+/// proxy, which proves it with `TRUSTED_PROXY_SECRET` in [`PROXY_SECRET_HEADER`] and names
+/// its client in [`CLIENT_IP_HEADER`]. `X-Forwarded-For` is never read: anyone can send it.
+pub fn client_ip(req: &Request, trusted_proxy_secret: Option<&SecretString>) -> Option<IpAddr> {
+    let forwarded = trusted_proxy_secret
+        .filter(|secret| {
+            req.headers().get(PROXY_SECRET_HEADER).is_some_and(|sent| {
+                equal_in_constant_time(sent.as_bytes(), secret.expose_secret().as_bytes())
+            })
+        })
+        .and_then(|_| req.headers().get(CLIENT_IP_HEADER))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse().ok());
+    forwarded.or_else(|| source_ip(req).and_then(|ip| ip.parse().ok()))
+}
+
+/// Whether `a` and `b` are equal, in a time that depends on their lengths alone.
+fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// The peer's address: API Gateway's `requestContext.http.sourceIp`.
 pub fn source_ip(req: &Request) -> Option<String> {
     match req.request_context_ref()? {
         lambda_http::request::RequestContext::ApiGatewayV2(context) => {

@@ -77,12 +77,13 @@ impl FunctionState for HttpState {
 }
 
 /// The signing secret is also the root of the throttle and audit digest keys.
+/// Its throttle and audit lines see the client through a trusted proxy.
 impl FunctionState for AppState {
-    const SETTINGS: &'static [Setting] = &[Setting::Signing];
+    const SETTINGS: &'static [Setting] = &[Setting::Signing, Setting::TrustedProxy];
 }
 
 impl FunctionState for MailState {
-    const SETTINGS: &'static [Setting] = &[Setting::Signing, Setting::Mail];
+    const SETTINGS: &'static [Setting] = &[Setting::Signing, Setting::TrustedProxy, Setting::Mail];
 }
 
 impl Deref for AppState {

@@ -129,6 +129,7 @@ fn variables(setting: Setting) -> &'static [&'static str] {
             "BETTER_AUTH_SECRET_ARN: !Ref AuthSecretArn",
         ],
         Setting::TokenLifetime => &["JWT_EXPIRES_IN: !Ref TokenLifetimeSeconds"],
+        Setting::TrustedProxy => &["TRUSTED_PROXY_SECRET: !Ref TrustedProxySecret"],
         Setting::Cookies => &["COOKIE_SAMESITE: !Ref CookieSameSite"],
         Setting::BetterAuth => &[
             "BETTER_AUTH_URL: !Ref BetterAuthUrl",
@@ -164,7 +165,9 @@ fn policies(setting: Setting) -> &'static str {
                   - Domain: !Select [1, !Split [\"@\", !Ref EmailFrom]]
 "
         }
-        Setting::TokenLifetime | Setting::Cookies | Setting::BetterAuth => "",
+        Setting::TokenLifetime | Setting::Cookies | Setting::BetterAuth | Setting::TrustedProxy => {
+            ""
+        }
     }
 }
 

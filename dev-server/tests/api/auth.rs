@@ -34,8 +34,14 @@ async fn signup_creates_the_user_and_a_token_with_the_contract_claims() {
     );
     assert_eq!(
         body.as_object().unwrap().len(),
-        2,
-        "only user and token: {body}"
+        3,
+        "only user, token and device token: {body}"
+    );
+    let device_token = body["device_token"].as_str().unwrap();
+    assert_eq!(
+        device_token.len(),
+        43,
+        "32 random bytes, base64url: {device_token}"
     );
 
     let claims = claims_of(body["token"].as_str().unwrap());

@@ -25,6 +25,13 @@ fn session_cookie(token: &str, same_site: &str, max_age: &str) -> String {
     )
 }
 
+/// The known-device cookie a signup or signin sets: the body's device token, for the auth
+/// routes only, 400 days, `SameSite=Lax` whatever `COOKIE_SAMESITE` says.
+fn device_cookie(body: &Value) -> String {
+    let token = body["device_token"].as_str().expect("a device token");
+    format!("todo_device={token}; HttpOnly; Secure; SameSite=Lax; Path=/api/auth; Max-Age=34560000")
+}
+
 /// A request carrying `token` in the session cookie only.
 fn with_cookie(app: &TestApp, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
     app.request(method, path)
@@ -52,7 +59,10 @@ async fn signup_and_signin_set_the_session_cookie_and_signout_clears_it() {
     let ada = session_of(&body);
     assert_eq!(
         set_cookies(&headers),
-        [session_cookie(&ada.token, "Lax", LIFETIME)]
+        [
+            session_cookie(&ada.token, "Lax", LIFETIME),
+            device_cookie(&body)
+        ]
     );
 
     let body = json!({ "email": "ada@example.com", "password": PASSWORD });
@@ -63,7 +73,10 @@ async fn signup_and_signin_set_the_session_cookie_and_signout_clears_it() {
     let phone = session_of(&body);
     assert_eq!(
         set_cookies(&headers),
-        [session_cookie(&phone.token, "Lax", LIFETIME)]
+        [
+            session_cookie(&phone.token, "Lax", LIFETIME),
+            device_cookie(&body)
+        ]
     );
 
     // Signing out with the cookie revokes its session and clears the cookie.
@@ -103,7 +116,10 @@ async fn cookie_samesite_is_configurable_and_secure_is_always_set() {
         let token = body["token"].as_str().expect("token");
         assert_eq!(
             set_cookies(&headers),
-            [session_cookie(token, attribute, LIFETIME)]
+            [
+                session_cookie(token, attribute, LIFETIME),
+                device_cookie(&body)
+            ]
         );
     }
 }

@@ -4,6 +4,7 @@
 mod account;
 mod auth;
 mod cookies;
+mod devices;
 mod faults;
 mod helpers;
 mod jwt_attacks;

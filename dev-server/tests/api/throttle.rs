@@ -402,7 +402,7 @@ async fn counters_hold_keyed_digests_not_addresses_nor_plain_hashes() {
 }
 
 #[tokio::test]
-async fn the_clean_up_deletes_only_expired_sessions_and_dead_counters() {
+async fn the_clean_up_deletes_only_expired_sessions_devices_and_dead_counters() {
     let app = TestApp::spawn().await;
     let live = app.signup("ada@example.com").await;
     app.signup("grace@example.com").await;
@@ -416,6 +416,14 @@ async fn the_clean_up_deletes_only_expired_sessions_and_dead_counters() {
         )
         .await
         .expect("age a session");
+    app.db
+        .execute(
+            "UPDATE devices SET expires_at = now() - interval '1 second'
+              WHERE user_id = (SELECT id FROM users WHERE email = 'grace@example.com')",
+            &[],
+        )
+        .await
+        .expect("age a device");
     let nobody = app.state.digests.throttle_key(&["nobody@example.com"]);
     app.db
         .execute(
@@ -435,8 +443,10 @@ async fn the_clean_up_deletes_only_expired_sessions_and_dead_counters() {
             sessions: 1,
             throttle_counters: 1,
             password_resets: 0,
+            devices: 1,
         }
     );
+    assert_eq!(app.count("devices").await, 1, "ada's");
     assert_eq!(app.count("sessions").await, 1);
     assert_eq!(
         app.count("throttle_counters").await,

@@ -17,6 +17,7 @@ use shared::{ApiError, AppState, http};
 struct ChangePasswordBody {
     current_password: Option<String>,
     new_password: Option<String>,
+    device_token: Option<String>,
 }
 
 shared::declare_function!(
@@ -30,20 +31,21 @@ shared::declare_function!(
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let request = Authenticated::own_account(state, req).await?;
-    let (current, new) = request
+    let (current, new, device) = request
         .input(|req| {
             let body: ChangePasswordBody = http::parse_json(req)?;
             let current = required(body.current_password, "Current password is required")?;
             let new = required(body.new_password, "New password is required")?;
-            Ok((current, Password::parse(Some(new))?))
+            Ok((current, Password::parse(Some(new))?, body.device_token))
         })
         .await?;
-    let attempt = request
-        .confirm_password(current, "Current password is incorrect")
+    let settlement = request
+        .confirm_password(current, "Current password is incorrect", device)
         .await?;
     let password_hash = state.passwords.hash(new.into_secret()).await?;
     request.checked(
-        users::change_password(&state.db, request.credential(), &password_hash, &attempt).await?,
+        users::change_password(&state.db, request.credential(), &password_hash, &settlement)
+            .await?,
     )?;
     request.audit(AuditEvent::PasswordChanged);
     Ok(http::json(

@@ -16,6 +16,7 @@ fn main() -> Result<(), lambda_runtime::Error> {
                     sessions = purged.sessions,
                     throttle_counters = purged.throttle_counters,
                     password_resets = purged.password_resets,
+                    devices = purged.devices,
                     "expired rows deleted"
                 );
                 Ok(serde_json::to_value(purged)?)

@@ -3,11 +3,11 @@
 //! the same time. The request is judged and counted against the address's and the email's
 //! reset limits, and the token stored, in one statement; the answer then waits until
 //! [`ANSWER_FLOOR`] has passed since the request came in, so the mail's delivery does not
-//! show in the timing.
+//! show in the timing. A mail that cannot be sent is logged and audited, and answered the
+//! same: its failure tells nothing about the address either.
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -46,7 +46,7 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
         &state.config.throttle,
         &state.digests,
         email.as_str(),
-        http::source_ip(&req).as_deref(),
+        http::client_ip(&req, state.config.trusted_proxy_secret.as_ref()),
     );
     let token = ResetToken::generate()?;
     let settings = &state.mailbox.settings;
@@ -61,13 +61,11 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
     .map_err(|throttled| access::refuse_throttled(state, &req, None, throttled))?;
     if let Some(recipient) = recipient {
         let mail = mail::reset_mail(settings, &recipient, &token.token);
-        state
-            .mailbox
-            .mailer
-            .send(&mail)
-            .await
-            .context("sending the reset mail")?;
-        audit::record(state, &req, AuditEvent::ResetRequested, None);
+        let event = match state.mailbox.deliver(&mail).await {
+            true => AuditEvent::ResetRequested,
+            false => AuditEvent::ResetMailFailed,
+        };
+        audit::record(state, &req, event, None);
     }
     tokio::time::sleep_until((started + ANSWER_FLOOR).into()).await;
     Ok(http::json(

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::audit::{self, AuditEvent};
 use shared::db::password_resets;
+use shared::db::throttle::Counters;
 use shared::domain::{Password, required};
 use shared::function::Access;
 use shared::mail::ResetToken;
@@ -25,7 +26,7 @@ struct ResetBody {
 shared::declare_function!(
     AppState,
     Access::Public(|| vec![
-        password_resets::IS_VALID.clone(),
+        password_resets::ACCOUNT_OF.clone(),
         password_resets::REDEEM.clone()
     ]),
     []
@@ -36,11 +37,16 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
     let token = required(body.token, INVALID_TOKEN)?;
     let password = Password::parse(body.password)?;
     let digest = ResetToken::digest_of(&token);
-    if !password_resets::is_valid(&state.db, &digest).await? {
-        return Err(ApiError::validation(INVALID_TOKEN));
-    }
+    let email = password_resets::account_of(&state.db, &digest)
+        .await?
+        .ok_or_else(|| ApiError::validation(INVALID_TOKEN))?;
     let password_hash = state.passwords.hash(password.into_secret()).await?;
-    let user_id = password_resets::redeem(&state.db, &digest, &password_hash)
+    let cleared = Counters::of_email(
+        &state.digests,
+        &email,
+        http::client_ip(&req, state.config.trusted_proxy_secret.as_ref()),
+    );
+    let user_id = password_resets::redeem(&state.db, &digest, &password_hash, &cleared)
         .await?
         // Used by a concurrent request since the check.
         .ok_or_else(|| ApiError::validation(INVALID_TOKEN))?;

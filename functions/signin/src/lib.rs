@@ -9,7 +9,8 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::access;
 use shared::audit::{self, AuditEvent};
-use shared::db::throttle::Attempt;
+use shared::auth::digest::random_token;
+use shared::db::throttle::PasswordAttempt;
 use shared::db::{sessions, users};
 use shared::domain::{Email, required};
 use shared::function::Access;
@@ -20,6 +21,7 @@ use shared::{ApiError, AppState, http};
 struct SigninBody {
     email: Option<String>,
     password: Option<String>,
+    device_token: Option<String>,
 }
 
 shared::declare_function!(
@@ -37,22 +39,23 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
         .ok_or_else(|| ApiError::validation("Email is required"))?;
     let password = required(body.password, "Password is required")?;
 
-    let source_ip = http::source_ip(&req);
-    let attempt = Attempt::password_check(
+    let device = access::presented_device(&req, body.device_token);
+    let attempt = PasswordAttempt::new(
         &state.config.throttle,
         &state.digests,
         &email,
-        source_ip.as_deref(),
+        http::client_ip(&req, state.config.trusted_proxy_secret.as_ref()),
+        device.as_deref(),
     );
     let found = users::find_for_signin(&state.db, &email, &attempt)
         .await?
         .map_err(|throttled| access::refuse_throttled(state, &req, None, throttled))?;
-    let stored_hash = found.as_ref().map(|found| found.password_hash.clone());
+    let stored_hash = found.user.as_ref().map(|user| user.password_hash.clone());
     let matches = state
         .passwords
         .verify(SecretString::from(password), stored_hash)
         .await?;
-    let user = match found {
+    let user = match found.user {
         Some(found) if matches => found.user,
         found => {
             let user_id = found.map(|found| found.user.id.to_string());
@@ -62,12 +65,18 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
     };
 
     let issued = state.tokens.issue(user.id, &user.email, &user.name)?;
+    // The device it signed in from: the known one it presented, or a new one.
+    let device_token = match device.filter(|_| found.known_device) {
+        Some(known) => known,
+        None => random_token()?,
+    };
     sessions::open_after_signin(
         &state.db,
         user.id,
         issued.session_id,
         issued.expires_at,
-        &attempt,
+        &state.digests.device_digest(&device_token),
+        &attempt.settlement(found.known_device),
     )
     .await?;
     audit::record(
@@ -76,5 +85,11 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
         AuditEvent::SigninSucceeded,
         Some(&user.id.to_string()),
     );
-    Ok(access::signed_in(state, StatusCode::OK, &user, &issued))
+    Ok(access::signed_in(
+        state,
+        StatusCode::OK,
+        &user,
+        &issued,
+        &device_token,
+    ))
 }

@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::access;
 use shared::audit::{self, AuditEvent};
+use shared::auth::digest::random_token;
 use shared::db::throttle::Attempt;
 use shared::db::users::{self, EmailFound};
 use shared::domain::{Email, Name, Password};
@@ -41,7 +42,7 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
     let attempt = Attempt::signup(
         &state.config.throttle,
         &state.digests,
-        http::source_ip(&req).as_deref(),
+        http::client_ip(&req, state.config.trusted_proxy_secret.as_ref()),
     );
     let found = users::check_signup(&state.db, &email, &attempt)
         .await?
@@ -53,6 +54,7 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
     let password_hash = state.passwords.hash(password.into_secret()).await?;
     let user_id = shared::uuid::Uuid::new_v4();
     let issued = state.tokens.issue(user_id, email.as_str(), name.as_str())?;
+    let device_token = random_token()?;
     let user = users::create_with_session(
         &state.db,
         user_id,
@@ -61,6 +63,7 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
         &password_hash,
         issued.session_id,
         issued.expires_at,
+        &state.digests.device_digest(&device_token),
     )
     .await?
     // Taken by a concurrent signup since the check.
@@ -76,5 +79,6 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
         StatusCode::CREATED,
         &user,
         &issued,
+        &device_token,
     ))
 }

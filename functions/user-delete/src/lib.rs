@@ -16,6 +16,7 @@ use shared::{ApiError, AppState, http};
 #[derive(Deserialize)]
 struct DeleteBody {
     password: Option<String>,
+    device_token: Option<String>,
 }
 
 shared::declare_function!(
@@ -26,18 +27,19 @@ shared::declare_function!(
 
 async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let request = Authenticated::own_account(state, req).await?;
-    let password = request
+    let (password, device) = request
         .input(|req| {
-            required(
-                http::parse_json::<DeleteBody>(req)?.password,
-                "Password is required",
-            )
+            let body: DeleteBody = http::parse_json(req)?;
+            Ok((
+                required(body.password, "Password is required")?,
+                body.device_token,
+            ))
         })
         .await?;
-    let attempt = request
-        .confirm_password(password, "Password is incorrect")
+    let settlement = request
+        .confirm_password(password, "Password is incorrect", device)
         .await?;
-    request.checked(users::delete_account(&state.db, request.credential(), &attempt).await?)?;
+    request.checked(users::delete_account(&state.db, request.credential(), &settlement).await?)?;
     request.audit(AuditEvent::AccountDeleted);
     let mut response = http::json(StatusCode::OK, &json!({ "message": "Account deleted" }));
     access::clear_session_cookie(state, &mut response);

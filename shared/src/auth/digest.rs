@@ -1,8 +1,12 @@
-//! Keyed digests of what identifies a person (an email, a source address): HMAC-SHA256
-//! under keys derived from `BETTER_AUTH_SECRET` with HKDF. Throttle counters are keyed by
-//! them and audit lines carry them, so neither holds an address, and a copy of the table
-//! or the logs cannot be reversed by hashing every IPv4 address without the secret.
+//! Keyed digests of what identifies a person (an email, a source address, a device token):
+//! HMAC-SHA256 under keys derived from `BETTER_AUTH_SECRET` with HKDF. Throttle counters
+//! are keyed by them, audit lines carry them and known devices are stored as them, so none
+//! holds an address or a token, and a copy of the tables or the logs cannot be reversed
+//! by hashing every IPv4 address without the secret. Also the random tokens the API hands
+//! out (device tokens, mailed links).
 
+use base64::Engine as _;
+use ring::rand::{SecureRandom as _, SystemRandom};
 use ring::{hkdf, hmac};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -14,6 +18,7 @@ const SALT: &[u8] = b"todo-api keyed digests v1";
 pub struct DigestKeys {
     throttle: hmac::Key,
     audit: hmac::Key,
+    device: hmac::Key,
 }
 
 impl DigestKeys {
@@ -30,6 +35,7 @@ impl DigestKeys {
         Self {
             throttle: key(b"throttle counter keys"),
             audit: key(b"audit source addresses"),
+            device: key(b"known device tokens"),
         }
     }
 
@@ -44,6 +50,11 @@ impl DigestKeys {
         context.sign().as_ref().to_vec()
     }
 
+    /// What `devices.token_digest` holds for a device token.
+    pub fn device_digest(&self, token: &str) -> Vec<u8> {
+        hmac::sign(&self.device, token.as_bytes()).as_ref().to_vec()
+    }
+
     /// What an audit line says of a source address: the first 16 bytes of its keyed
     /// digest, as hex. The same address gives the same value, so events can be correlated.
     pub fn audit_source(&self, address: &str) -> String {
@@ -54,6 +65,15 @@ impl DigestKeys {
             .map(|byte| format!("{byte:02x}"))
             .collect()
     }
+}
+
+/// 32 random bytes, base64url without padding: a device token, or a mailed link's token.
+pub fn random_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("no randomness for a token"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 #[cfg(test)]

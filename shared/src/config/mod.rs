@@ -72,6 +72,9 @@ pub struct ThrottleLimits {
     pub signin_per_email: u32,
     /// Failed password checks from one source IP.
     pub signin_per_ip: u32,
+    /// Failed password checks presented with one known device (instead of the per-email
+    /// rules).
+    pub signin_per_device: u32,
     /// Signups from one source IP.
     pub signup_per_ip: u32,
     /// Password-reset requests from one source IP.
@@ -400,6 +403,9 @@ pub struct Config {
     pub throttle: ThrottleLimits,
     pub cookies: CookieSettings,
     pub better_auth: Option<BetterAuthSettings>,
+    /// `TRUSTED_PROXY_SECRET`: what the operator's own proxy (a Next.js rewrite, a CDN)
+    /// sends to be trusted with its client's address.
+    pub trusted_proxy_secret: Option<SecretString>,
 }
 
 impl Config {
@@ -430,6 +436,7 @@ impl Config {
                 0..=u32::MAX,
             )?,
             signin_per_ip: parse_number(&var, "THROTTLE_SIGNIN_IP", 20, 0..=u32::MAX)?,
+            signin_per_device: parse_number(&var, "THROTTLE_SIGNIN_DEVICE", 10, 0..=u32::MAX)?,
             signup_per_ip: parse_number(&var, "THROTTLE_SIGNUP_IP", 50, 0..=u32::MAX)?,
             reset_per_ip: parse_number(&var, "THROTTLE_RESET_IP", 10, 0..=u32::MAX)?,
             reset_per_email: parse_number(&var, "THROTTLE_RESET_EMAIL", 3, 0..=u32::MAX)?,
@@ -461,6 +468,13 @@ impl Config {
                 secure: true,
             },
             better_auth: BetterAuthSettings::from_lookup(&var)?,
+            trusted_proxy_secret: var("TRUSTED_PROXY_SECRET")
+                .map(|secret| {
+                    check_secret_strength(&secret)
+                        .map(|()| SecretString::from(secret))
+                        .map_err(|reason| invalid("TRUSTED_PROXY_SECRET", reason))
+                })
+                .transpose()?,
         })
     }
 }
@@ -611,6 +625,7 @@ mod tests {
                 signin_per_email_and_ip: 5,
                 signin_per_email: 100,
                 signin_per_ip: 20,
+                signin_per_device: 10,
                 signup_per_ip: 50,
                 reset_per_ip: 10,
                 reset_per_email: 3,

@@ -1,5 +1,6 @@
 //! Housekeeping of rows that no request will read again: expired sessions, throttle
-//! counters whose window has passed, and expired password-reset tokens. Run on a schedule (the `cleanup` function) and by the
+//! counters whose window has passed, expired password-reset tokens and devices unused for
+//! their lifetime. Run on a schedule (the `cleanup` function) and by the
 //! local server in the background.
 
 use std::sync::LazyLock;
@@ -18,6 +19,7 @@ pub struct Purged {
     pub sessions: u64,
     pub throttle_counters: u64,
     pub password_resets: u64,
+    pub devices: u64,
 }
 
 pub static PURGE: LazyLock<Statement> = LazyLock::new(|| {
@@ -35,9 +37,13 @@ pub static PURGE: LazyLock<Statement> = LazyLock::new(|| {
              DELETE FROM todo_api.password_resets WHERE token_digest IN (
                  SELECT token_digest FROM todo_api.password_resets WHERE expires_at <= now() LIMIT $1)
              RETURNING 1
+         ), expired_devices AS (
+             DELETE FROM todo_api.devices WHERE token_digest IN (
+                 SELECT token_digest FROM todo_api.devices WHERE expires_at <= now() LIMIT $1)
+             RETURNING 1
          )
          SELECT (SELECT count(*) FROM expired_sessions), (SELECT count(*) FROM dead_counters),
-                (SELECT count(*) FROM expired_resets)"
+                (SELECT count(*) FROM expired_resets), (SELECT count(*) FROM expired_devices)"
     );
     Statement::new(sql, [Type::INT8])
 });
@@ -48,12 +54,18 @@ pub async fn purge_expired(db: &Db) -> Result<Purged, DbError> {
     let mut purged = Purged::default();
     loop {
         let row = db.query_one(&PURGE, &[&BATCH]).await?;
-        let (sessions, counters, resets): (i64, i64, i64) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        purged.sessions += sessions.unsigned_abs();
-        purged.throttle_counters += counters.unsigned_abs();
-        purged.password_resets += resets.unsigned_abs();
-        if sessions < BATCH && counters < BATCH && resets < BATCH {
+        let counts: [i64; 4] = [
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        ];
+        let [sessions, counters, resets, devices] = counts.map(i64::unsigned_abs);
+        purged.sessions += sessions;
+        purged.throttle_counters += counters;
+        purged.password_resets += resets;
+        purged.devices += devices;
+        if counts.iter().all(|count| *count < BATCH) {
             return Ok(purged);
         }
     }

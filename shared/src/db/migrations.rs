@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "throttle_serialised",
         include_str!("../../../migrations/V7__throttle_serialised.sql"),
     ),
+    (
+        8,
+        "known_devices",
+        include_str!("../../../migrations/V8__known_devices.sql"),
+    ),
 ];
 
 /// FNV-1a of `text`: a stable fingerprint, the same on every platform and release.

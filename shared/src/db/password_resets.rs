@@ -10,20 +10,13 @@ use super::statements::Statement;
 use super::throttle::{self, Attempt, Judged};
 use super::{Db, DbError};
 
-/// Where a reset link goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipient {
-    pub email: String,
-    pub name: String,
-}
-
 pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
     let mut types = throttle::email_and_attempt_types();
     types.extend([Type::BYTEA, Type::FLOAT8]);
     Statement::new(
         format!(
             "WITH {throttle}, account AS (
-                 SELECT id, email, name FROM todo_api.users
+                 SELECT id, email FROM todo_api.users
                   WHERE lower(email) = $1 AND (SELECT retry_after FROM throttle_verdict) IS NULL
              ), older AS (
                  DELETE FROM todo_api.password_resets WHERE user_id IN (SELECT id FROM account)
@@ -32,7 +25,7 @@ pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
                  SELECT $5, id, now() + make_interval(secs => $6) FROM account
                  RETURNING user_id
              )
-             SELECT (SELECT retry_after FROM throttle_verdict), a.email, a.name
+             SELECT (SELECT retry_after FROM throttle_verdict), a.email
                FROM (SELECT 1) AS one LEFT JOIN account a ON a.id IN (SELECT user_id FROM issued)",
             throttle = throttle::counting_ctes(2),
         ),
@@ -42,15 +35,15 @@ pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
 
 /// Judges and counts a reset request for `email` and, when it may proceed and the email is
 /// registered, stores `token_digest` for its account (deleting older ones), valid for
-/// `ttl`: one statement, the same work whether or not the email is registered. Where the
-/// link goes, if a token was stored.
+/// `ttl`: one statement, the same work whether or not the email is registered. The
+/// address the link goes to, if a token was stored.
 pub async fn request(
     db: &Db,
     email: &str,
     token_digest: &[u8],
     ttl: Duration,
     attempt: &Attempt,
-) -> Result<Judged<Option<Recipient>>, DbError> {
+) -> Result<Judged<Option<String>>, DbError> {
     let [rules, keys, limits] = attempt.values();
     let ttl_secs = ttl.as_secs_f64();
     let row = db
@@ -59,29 +52,22 @@ pub async fn request(
             &[&email, rules, keys, limits, &token_digest, &ttl_secs],
         )
         .await?;
-    Ok(throttle::judged(&row, 0, || {
-        Ok(match row.try_get::<_, Option<String>>(1)? {
-            Some(email) => Some(Recipient {
-                email,
-                name: row.try_get(2)?,
-            }),
-            None => None,
-        })
-    })?)
+    Ok(throttle::judged(&row, 0, || row.try_get(1))?)
 }
 
-pub static IS_VALID: LazyLock<Statement> = LazyLock::new(|| {
+pub static ACCOUNT_OF: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
-        "SELECT EXISTS (SELECT 1 FROM todo_api.password_resets WHERE token_digest = $1 AND expires_at > now())",
+        "SELECT u.email FROM todo_api.password_resets r JOIN todo_api.users u ON u.id = r.user_id
+          WHERE r.token_digest = $1 AND r.expires_at > now()",
         [Type::BYTEA],
     )
 });
 
-/// Whether `token_digest` names a reset token that is still valid: checked before the new
-/// password is hashed, so a bad token costs no hash.
-pub async fn is_valid(db: &Db, token_digest: &[u8]) -> Result<bool, DbError> {
-    let row = db.query_one(&IS_VALID, &[&token_digest]).await?;
-    Ok(row.try_get(0)?)
+/// The email of the account `token_digest`'s reset token is for, while it is valid:
+/// checked before the new password is hashed, so a bad token costs no hash.
+pub async fn account_of(db: &Db, token_digest: &[u8]) -> Result<Option<String>, DbError> {
+    let row = db.query_opt(&ACCOUNT_OF, &[&token_digest]).await?;
+    Ok(row.map(|row| row.try_get(0)).transpose()?)
 }
 
 pub static REDEEM: LazyLock<Statement> = LazyLock::new(|| {
@@ -97,22 +83,29 @@ pub static REDEEM: LazyLock<Statement> = LazyLock::new(|| {
               WHERE user_id IN (SELECT id FROM changed) AND token_digest <> $1
          ), sessions_ended AS (
              DELETE FROM todo_api.sessions WHERE user_id IN (SELECT id FROM changed)
+         ), counters_cleared AS (
+             DELETE FROM todo_api.throttle_counters
+              WHERE (rule, key) IN (SELECT * FROM unnest($3::text[], $4::bytea[]))
+                AND EXISTS (SELECT 1 FROM changed)
          )
          SELECT id FROM changed",
-        [Type::BYTEA, Type::TEXT],
+        [Type::BYTEA, Type::TEXT, Type::TEXT_ARRAY, Type::BYTEA_ARRAY],
     )
 });
 
 /// Uses the reset token: deletes it (single use), stores the new password hash, ends
-/// every session and every other reset token of its account; the account's id, or `None`
-/// when the token is unknown, used or expired. One statement.
+/// every session and every other reset token of its account, and clears the `cleared`
+/// throttle counters (the email's: an owner who proved it by mail is locked out no more);
+/// the account's id, or `None` when the token is unknown, used or expired. One statement.
 pub async fn redeem(
     db: &Db,
     token_digest: &[u8],
     password_hash: &str,
+    cleared: &throttle::Counters,
 ) -> Result<Option<uuid::Uuid>, DbError> {
+    let (rules, keys) = cleared.values();
     let row = db
-        .query_opt(&REDEEM, &[&token_digest, &password_hash])
+        .query_opt(&REDEEM, &[&token_digest, &password_hash, rules, keys])
         .await?;
     Ok(row.map(|row| row.try_get(0)).transpose()?)
 }

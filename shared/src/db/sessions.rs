@@ -11,41 +11,46 @@ use crate::config::better_auth_schema::utc;
 
 use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
 use super::statements::Statement;
-use super::throttle::{self, Attempt};
+use super::throttle::{self, Settlement};
+use super::users;
 use super::{Db, DbError};
 
 pub static OPEN_AFTER_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
-    let mut types = vec![Type::UUID, Type::UUID, Type::TIMESTAMPTZ];
+    let mut types = vec![Type::UUID, Type::UUID, Type::TIMESTAMPTZ, Type::BYTEA];
     types.extend(throttle::SUCCESS_TYPES);
     Statement::new(
         format!(
             "WITH new_session AS (
                  INSERT INTO todo_api.sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
-             ), {}
+             ), device_kept AS (
+                 INSERT INTO todo_api.devices AS d (token_digest, user_id, expires_at)
+                 VALUES ($4, $2, now() + {lifetime})
+                 ON CONFLICT (token_digest) DO UPDATE SET expires_at = EXCLUDED.expires_at
+                  WHERE d.user_id = EXCLUDED.user_id
+             ), {throttle}
              SELECT 1",
-            throttle::success_ctes(4, "true")
+            lifetime = users::DEVICE_LIFETIME,
+            throttle = throttle::success_ctes(5, "true"),
         ),
         types,
     )
 });
 
-/// Opens the session of a successful signin, and in the same statement clears the
-/// email's failed attempts from this address and gives back the attempt the signin counted
-/// against the email from everywhere and against the address.
+/// Opens the session of a successful signin, keeps its device (`device_digest`: the known
+/// one it presented, its life renewed, or a new one), and settles its throttle counters:
+/// one statement.
 pub async fn open_after_signin(
     db: &Db,
     user_id: Uuid,
     session_id: Uuid,
     expires_at: OffsetDateTime,
-    attempt: &Attempt,
+    device_digest: &[u8],
+    settlement: &Settlement,
 ) -> Result<(), DbError> {
-    let [email_ip, email, ip] = attempt.success_keys();
-    db.query(
-        &OPEN_AFTER_SIGNIN,
-        &[&session_id, &user_id, &expires_at, &email_ip, &email, &ip],
-    )
-    .await
-    .map(drop)
+    let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        vec![&session_id, &user_id, &expires_at, &device_digest];
+    values.extend(settlement.values());
+    db.query(&OPEN_AFTER_SIGNIN, &values).await.map(drop)
 }
 
 /// A session's user as `GET /api/auth/session` shows it.

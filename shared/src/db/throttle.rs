@@ -10,6 +10,13 @@
 //! included, queue on those locks instead of slipping between a check and a write (the
 //! database function `count_attempt`, migration V7). A successful signin then gives its
 //! attempts back.
+//!
+//! A password check that presents a known device of the account (OWASP's device cookies)
+//! is judged by that device's counter and the address's instead of the email's: however
+//! many strangers fail for an email, its owner still signs in from a device used before.
+//! The choice is made inside the statement, which alone knows whose the device is.
+
+use std::net::IpAddr;
 
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
@@ -34,6 +41,8 @@ pub enum Rule {
     ResetIp,
     /// Password-reset requests for one email.
     ResetEmail,
+    /// Failed password checks presented with one known device.
+    SigninDevice,
 }
 
 impl Rule {
@@ -46,7 +55,24 @@ impl Rule {
             Rule::SignupIp => "signup_ip",
             Rule::ResetIp => "reset_ip",
             Rule::ResetEmail => "reset_email",
+            Rule::SigninDevice => "signin_device",
         }
+    }
+}
+
+/// What a source address is counted as: an IPv4 address as itself; an IPv6 address as its
+/// /64, which one host (or one attacker) holds whole. An IPv4 address written as IPv6
+/// (`::ffff:a.b.c.d`) is that IPv4 address.
+pub fn source_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
     }
 }
 
@@ -61,30 +87,13 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    /// A password check (signin, and every later confirmation of a password): counts
-    /// against the email from this address, the email from all addresses, and the address.
-    pub fn password_check(
+    /// A signup: counts against the source IP.
+    pub fn signup(
         limits: &ThrottleLimits,
         digests: &DigestKeys,
-        email: &str,
-        source_ip: Option<&str>,
+        source_ip: Option<IpAddr>,
     ) -> Self {
-        let email_ip = source_ip.map(|ip| digests.throttle_key(&[email, ip]));
-        let email = Some(digests.throttle_key(&[email]));
-        let ip = source_ip.map(|ip| digests.throttle_key(&[ip]));
-        Self::default()
-            .count(
-                Rule::SigninEmailIp,
-                email_ip,
-                limits.signin_per_email_and_ip,
-            )
-            .count(Rule::SigninEmail, email, limits.signin_per_email)
-            .count(Rule::SigninIp, ip, limits.signin_per_ip)
-    }
-
-    /// A signup: counts against the source IP.
-    pub fn signup(limits: &ThrottleLimits, digests: &DigestKeys, source_ip: Option<&str>) -> Self {
-        let ip = source_ip.map(|ip| digests.throttle_key(&[ip]));
+        let ip = source_ip.map(|ip| digests.throttle_key(&[&source_key(ip)]));
         Self::default().count(Rule::SignupIp, ip, limits.signup_per_ip)
     }
 
@@ -93,9 +102,9 @@ impl Attempt {
         limits: &ThrottleLimits,
         digests: &DigestKeys,
         email: &str,
-        source_ip: Option<&str>,
+        source_ip: Option<IpAddr>,
     ) -> Self {
-        let ip = source_ip.map(|ip| digests.throttle_key(&[ip]));
+        let ip = source_ip.map(|ip| digests.throttle_key(&[&source_key(ip)]));
         let email = Some(digests.throttle_key(&[email]));
         Self::default()
             .count(Rule::ResetIp, ip, limits.reset_per_ip)
@@ -111,28 +120,164 @@ impl Attempt {
         self
     }
 
-    /// The counter of `rule` in this attempt, if it counts against it: what a successful
-    /// signin clears or gives back.
-    pub fn key(&self, rule: Rule) -> Option<&[u8]> {
-        self.rules
-            .iter()
-            .zip(&self.keys)
-            .find(|(name, _)| **name == rule.name())
-            .map(|(_, key)| key.as_slice())
-    }
-
-    /// The three keys that [`success_ctes`] reads (of types [`SUCCESS_TYPES`]).
-    pub(super) fn success_keys(&self) -> [Option<&[u8]>; 3] {
-        [
-            self.key(Rule::SigninEmailIp),
-            self.key(Rule::SigninEmail),
-            self.key(Rule::SigninIp),
-        ]
-    }
-
     /// The three arrays that [`counting_ctes`] reads (of types [`COUNTING_TYPES`]).
     pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 3] {
         [&self.rules, &self.keys, &self.limits]
+    }
+}
+
+/// A password check (signin, and every later confirmation of a password), with the device
+/// token it presents, if any: judged by the email's rules (from this address, from
+/// everywhere, and the address), or, when the device is a known one of the account, by the
+/// device's own counter and the address.
+#[derive(Debug)]
+pub struct PasswordAttempt {
+    by_email: Attempt,
+    by_device: Attempt,
+    /// The presented device token's digest.
+    device: Option<Vec<u8>>,
+    email_ip: Option<Vec<u8>>,
+    email: Vec<u8>,
+    ip: Option<Vec<u8>>,
+    device_counter: Option<Vec<u8>>,
+}
+
+impl PasswordAttempt {
+    pub fn new(
+        limits: &ThrottleLimits,
+        digests: &DigestKeys,
+        email: &str,
+        source_ip: Option<IpAddr>,
+        device_token: Option<&str>,
+    ) -> Self {
+        let source = source_ip.map(source_key);
+        let email_ip = source
+            .as_deref()
+            .map(|ip| digests.throttle_key(&[email, ip]));
+        let email_key = digests.throttle_key(&[email]);
+        let ip = source.as_deref().map(|ip| digests.throttle_key(&[ip]));
+        let device_counter = device_token.map(|token| digests.throttle_key(&["device", token]));
+        Self {
+            by_email: Attempt::default()
+                .count(
+                    Rule::SigninEmailIp,
+                    email_ip.clone(),
+                    limits.signin_per_email_and_ip,
+                )
+                .count(
+                    Rule::SigninEmail,
+                    Some(email_key.clone()),
+                    limits.signin_per_email,
+                )
+                .count(Rule::SigninIp, ip.clone(), limits.signin_per_ip),
+            by_device: Attempt::default()
+                .count(
+                    Rule::SigninDevice,
+                    device_counter.clone(),
+                    limits.signin_per_device,
+                )
+                .count(Rule::SigninIp, ip.clone(), limits.signin_per_ip),
+            device: device_token.map(|token| digests.device_digest(token)),
+            email_ip,
+            email: email_key,
+            ip,
+            device_counter,
+        }
+    }
+
+    /// The seven values [`password_counting_ctes`] reads (of types
+    /// [`PASSWORD_COUNTING_TYPES`]).
+    pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 7] {
+        let [email_rules, email_keys, email_limits] = self.by_email.values();
+        let [device_rules, device_keys, device_limits] = self.by_device.values();
+        [
+            email_rules,
+            email_keys,
+            email_limits,
+            device_rules,
+            device_keys,
+            device_limits,
+            &self.device,
+        ]
+    }
+
+    /// What a successful check settles, by whether its device was a known one: with the
+    /// device, its count is cleared; without, the email's count from this address is; and
+    /// the attempt counted against the email from everywhere (without a device) and against
+    /// the address is given back.
+    pub fn settlement(&self, known_device: bool) -> Settlement {
+        let mut settlement = Settlement::default();
+        if known_device {
+            settlement
+                .clear
+                .add_some(Rule::SigninDevice, &self.device_counter);
+        } else {
+            settlement
+                .clear
+                .add_some(Rule::SigninEmailIp, &self.email_ip);
+            settlement
+                .give_back
+                .add(Rule::SigninEmail, self.email.clone());
+        }
+        settlement.give_back.add_some(Rule::SigninIp, &self.ip);
+        settlement
+    }
+}
+
+/// What a successful password check does to its counters.
+#[derive(Debug, Default)]
+pub struct Settlement {
+    clear: Counters,
+    give_back: Counters,
+}
+
+impl Settlement {
+    /// The four arrays [`success_ctes`] reads (of types [`SUCCESS_TYPES`]).
+    pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 4] {
+        let (clear_rules, clear_keys) = self.clear.values();
+        let (back_rules, back_keys) = self.give_back.values();
+        [clear_rules, clear_keys, back_rules, back_keys]
+    }
+}
+
+/// Counters named by rule and key, for a statement to clear.
+#[derive(Debug, Default)]
+pub struct Counters {
+    rules: Vec<&'static str>,
+    keys: Vec<Vec<u8>>,
+}
+
+impl Counters {
+    /// What a successful password reset clears: every count against the email (from
+    /// everywhere, from the resetting address, and its reset requests).
+    pub fn of_email(digests: &DigestKeys, email: &str, source_ip: Option<IpAddr>) -> Self {
+        let mut counters = Self::default();
+        let email_key = digests.throttle_key(&[email]);
+        counters.add(Rule::SigninEmail, email_key.clone());
+        counters.add(Rule::ResetEmail, email_key);
+        if let Some(ip) = source_ip {
+            counters.add(
+                Rule::SigninEmailIp,
+                digests.throttle_key(&[email, &source_key(ip)]),
+            );
+        }
+        counters
+    }
+
+    fn add(&mut self, rule: Rule, key: Vec<u8>) {
+        self.rules.push(rule.name());
+        self.keys.push(key);
+    }
+
+    fn add_some(&mut self, rule: Rule, key: &Option<Vec<u8>>) {
+        if let Some(key) = key {
+            self.add(rule, key.clone());
+        }
+    }
+
+    /// The two arrays (`text[]`, `bytea[]`) a statement reads them from.
+    pub(super) fn values(&self) -> (&(dyn ToSql + Sync), &(dyn ToSql + Sync)) {
+        (&self.rules, &self.keys)
     }
 }
 
@@ -149,7 +294,23 @@ pub(super) fn email_and_attempt_types() -> Vec<Type> {
 }
 
 /// The types of the parameters [`success_ctes`] reads.
-pub(super) const SUCCESS_TYPES: [Type; 3] = [Type::BYTEA, Type::BYTEA, Type::BYTEA];
+pub(super) const SUCCESS_TYPES: [Type; 4] = [
+    Type::TEXT_ARRAY,
+    Type::BYTEA_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::BYTEA_ARRAY,
+];
+
+/// The types of the parameters [`password_counting_ctes`] reads.
+pub(super) const PASSWORD_COUNTING_TYPES: [Type; 7] = [
+    Type::TEXT_ARRAY,
+    Type::BYTEA_ARRAY,
+    Type::INT4_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::BYTEA_ARRAY,
+    Type::INT4_ARRAY,
+    Type::BYTEA,
+];
 
 /// A CTE that judges and counts an [`Attempt`] given as parameters `$first`..`$first+2`:
 /// `throttle_verdict`, one row whose `retry_after` is the seconds until the latest full
@@ -174,24 +335,65 @@ pub(super) fn counting_ctes_if(first: usize, condition: &str) -> String {
     )
 }
 
-/// CTEs for a password check that succeeded, given the keys of its [`Attempt`] as
-/// parameters `$first`..`$first+2` ([`Attempt::success_keys`]), applied when
-/// `condition` holds: the email's count from this address is cleared, and the attempt
-/// counted against the email from everywhere and against the address is given back.
+/// CTEs that judge and count a [`PasswordAttempt`] given as parameters
+/// `$first`..`$first+6`, for the account whose id the SQL `owner` gives, counted only
+/// when `condition` holds. `known_device` is the presented device when it is that
+/// account's, unexpired and under its own limit; a device of the account at its limit is
+/// void (deleted, and the email's rules judge); `throttle_verdict` as in [`counting_ctes`].
+pub(super) fn password_counting_ctes(first: usize, owner: &str, condition: &str) -> String {
+    let (email_rules, email_keys, email_limits) = (first, first + 1, first + 2);
+    let (device_rules, device_keys, device_limits, device) =
+        (first + 3, first + 4, first + 5, first + 6);
+    let device_rule = Rule::SigninDevice.name();
+    let pick = |device: usize, email: usize, kind: &str| {
+        format!(
+            "CASE WHEN EXISTS (SELECT 1 FROM known_device) THEN ${device}::{kind}[] \
+                  ELSE ${email}::{kind}[] END"
+        )
+    };
+    format!(
+        "device_of_account AS (
+             SELECT token_digest FROM todo_api.devices
+              WHERE token_digest = ${device}::bytea AND user_id = {owner} AND expires_at > now()
+         ), device_at_limit AS (
+             SELECT 1 FROM todo_api.throttle_counters c
+               JOIN unnest(${device_rules}::text[], ${device_keys}::bytea[], ${device_limits}::int4[])
+                    AS a(rule, key, max_attempts) USING (rule, key)
+              WHERE c.rule = '{device_rule}' AND c.window_start > now() - {WINDOW}
+                AND c.attempts >= a.max_attempts
+         ), known_device AS (
+             SELECT token_digest FROM device_of_account
+              WHERE NOT EXISTS (SELECT 1 FROM device_at_limit)
+         ), device_void AS (
+             DELETE FROM todo_api.devices
+              WHERE token_digest IN (SELECT token_digest FROM device_of_account)
+                AND EXISTS (SELECT 1 FROM device_at_limit)
+         ), throttle_verdict AS (
+             SELECT CASE WHEN {condition}
+                         THEN todo_api.count_attempt({rules}, {keys}, {limits})
+                    END AS retry_after
+         )",
+        rules = pick(device_rules, email_rules, "text"),
+        keys = pick(device_keys, email_keys, "bytea"),
+        limits = pick(device_limits, email_limits, "int4"),
+    )
+}
+
+/// CTEs for a password check that succeeded, given its [`Settlement`] as parameters
+/// `$first`..`$first+3`, applied when `condition` holds: the counters to clear are
+/// deleted, and one attempt is given back to each of the others.
 pub(super) fn success_ctes(first: usize, condition: &str) -> String {
-    let (email_ip_key, email_key, ip_key) = (first, first + 1, first + 2);
+    let (clear_rules, clear_keys, back_rules, back_keys) = (first, first + 1, first + 2, first + 3);
     format!(
         "throttle_reset AS (
              DELETE FROM todo_api.throttle_counters
-              WHERE rule = '{email_ip}' AND key = ${email_ip_key} AND {condition}
+              WHERE (rule, key) IN (SELECT * FROM unnest(${clear_rules}::text[], ${clear_keys}::bytea[]))
+                AND {condition}
          ), throttle_given_back AS (
              UPDATE todo_api.throttle_counters SET attempts = attempts - 1
               WHERE attempts > 0 AND {condition}
-                AND ((rule = '{email}' AND key = ${email_key}) OR (rule = '{ip}' AND key = ${ip_key}))
-         )",
-        email_ip = Rule::SigninEmailIp.name(),
-        email = Rule::SigninEmail.name(),
-        ip = Rule::SigninIp.name(),
+                AND (rule, key) IN (SELECT * FROM unnest(${back_rules}::text[], ${back_keys}::bytea[]))
+         )"
     )
 }
 
@@ -218,5 +420,20 @@ pub(super) fn judged<T>(
             retry_after_secs: u64::try_from(secs).unwrap_or(1).max(1),
         })),
         None => then().map(Ok),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_source_counts_as_its_64_and_an_ipv4_one_as_itself() {
+        let key = |ip: &str| source_key(ip.parse().unwrap());
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::1"), key("2001:db8:1:2::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
     }
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
 use super::statements::Statement;
-use super::throttle::{self, Attempt, Judged};
+use super::throttle::{self, Attempt, Judged, PasswordAttempt, Settlement};
 use super::{Db, DbError};
 use crate::domain::{Email, Name};
 
@@ -72,14 +72,19 @@ pub async fn check_signup(
 
 pub static CREATE_WITH_SESSION: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
-        "WITH new_user AS (
-             INSERT INTO todo_api.users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
-             ON CONFLICT ((lower(email))) DO NOTHING
-             RETURNING id, email, name
-         ), new_session AS (
-             INSERT INTO todo_api.sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
-         )
-         SELECT id, email, name FROM new_user",
+        format!(
+            "WITH new_user AS (
+                 INSERT INTO todo_api.users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT ((lower(email))) DO NOTHING
+                 RETURNING id, email, name
+             ), new_session AS (
+                 INSERT INTO todo_api.sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
+             ), new_device AS (
+                 INSERT INTO todo_api.devices (token_digest, user_id, expires_at)
+                 SELECT $7, id, now() + {DEVICE_LIFETIME} FROM new_user
+             )
+             SELECT id, email, name FROM new_user"
+        ),
         [
             Type::UUID,
             Type::TEXT,
@@ -87,13 +92,20 @@ pub static CREATE_WITH_SESSION: LazyLock<Statement> = LazyLock::new(|| {
             Type::TEXT,
             Type::UUID,
             Type::TIMESTAMPTZ,
+            Type::BYTEA,
         ],
     )
 });
 
-/// Inserts the user and its first session: one statement. `None` when the email is taken
-/// (`ON CONFLICT DO NOTHING` waits for a concurrent insert of the same email, so parallel
-/// signups yield exactly one user).
+/// How long a device is known after its last use: the `todo_device` cookie's `Max-Age`.
+pub const DEVICE_LIFETIME_SECS: u64 = 34_560_000;
+/// [`DEVICE_LIFETIME_SECS`] as a PostgreSQL interval (400 days).
+pub(super) const DEVICE_LIFETIME: &str = "interval '34560000 seconds'";
+
+/// Inserts the user, its first session and its first device (`device_digest`): one
+/// statement. `None` when the email is taken (`ON CONFLICT DO NOTHING` waits for a
+/// concurrent insert of the same email, so parallel signups yield exactly one user).
+#[allow(clippy::too_many_arguments)]
 pub async fn create_with_session(
     db: &Db,
     id: Uuid,
@@ -102,6 +114,7 @@ pub async fn create_with_session(
     password_hash: &str,
     session_id: Uuid,
     session_expires_at: time::OffsetDateTime,
+    device_digest: &[u8],
 ) -> Result<Option<User>, DbError> {
     let row = db
         .query_opt(
@@ -113,6 +126,7 @@ pub async fn create_with_session(
                 &password_hash,
                 &session_id,
                 &session_expires_at,
+                &device_digest,
             ],
         )
         .await?;
@@ -120,36 +134,53 @@ pub async fn create_with_session(
 }
 
 pub static FIND_FOR_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
+    let mut types = vec![Type::TEXT];
+    types.extend(throttle::PASSWORD_COUNTING_TYPES);
     Statement::new(
         format!(
             "WITH {throttle}
-             SELECT (SELECT retry_after FROM throttle_verdict), u.id, u.email, u.name, u.password_hash
+             SELECT (SELECT retry_after FROM throttle_verdict), u.id, u.email, u.name, u.password_hash,
+                    EXISTS (SELECT 1 FROM known_device)
                FROM (SELECT 1) AS one LEFT JOIN todo_api.users u ON lower(u.email) = $1",
-            throttle = throttle::counting_ctes(2),
+            throttle = throttle::password_counting_ctes(
+                2,
+                "(SELECT id FROM todo_api.users WHERE lower(email) = $1)",
+                "true"
+            ),
         ),
-        throttle::email_and_attempt_types(),
+        types,
     )
 });
 
-/// Judges and counts the signin attempt and looks the email up, in one statement: the
-/// user, if the email is known. A refused attempt looked nothing up and moved no counter.
+/// What a signin found: the user, if the email is known, and whether the device it
+/// presented is a known one of that user (it was judged by the device's counter).
+pub struct SigninFound {
+    pub user: Option<UserWithHash>,
+    pub known_device: bool,
+}
+
+/// Judges and counts the signin attempt and looks the email up, in one statement. A
+/// refused attempt looked nothing up and moved no counter.
 pub async fn find_for_signin(
     db: &Db,
     email: &str,
-    attempt: &Attempt,
-) -> Result<Judged<Option<UserWithHash>>, DbError> {
-    let [rules, keys, limits] = attempt.values();
-    let row = db
-        .query_one(&FIND_FOR_SIGNIN, &[&email, rules, keys, limits])
-        .await?;
+    attempt: &PasswordAttempt,
+) -> Result<Judged<SigninFound>, DbError> {
+    let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&email];
+    values.extend(attempt.values());
+    let row = db.query_one(&FIND_FOR_SIGNIN, &values).await?;
     Ok(throttle::judged(&row, 0, || {
-        if row.try_get::<_, Option<Uuid>>(1)?.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(UserWithHash {
-            user: user_of(&row, 1)?,
-            password_hash: row.try_get(4)?,
-        }))
+        let user = match row.try_get::<_, Option<Uuid>>(1)? {
+            None => None,
+            Some(_) => Some(UserWithHash {
+                user: user_of(&row, 1)?,
+                password_hash: row.try_get(4)?,
+            }),
+        };
+        Ok(SigninFound {
+            user,
+            known_device: row.try_get(5)?,
+        })
     })?)
 }
 
@@ -158,12 +189,24 @@ pub static PASSWORD_CHECK: LazyLock<Statement> = LazyLock::new(|| {
         &format!(
             "{throttle}
              SELECT {LIVE_AND_CALLER}, (SELECT retry_after FROM throttle_verdict),
-                    (SELECT password_hash FROM todo_api.users WHERE id = (SELECT user_id FROM caller))",
-            throttle = throttle::counting_ctes_if(3, "EXISTS (SELECT 1 FROM caller)"),
+                    (SELECT password_hash FROM todo_api.users WHERE id = (SELECT user_id FROM caller)),
+                    EXISTS (SELECT 1 FROM known_device)",
+            throttle = throttle::password_counting_ctes(
+                3,
+                "(SELECT user_id FROM caller)",
+                "EXISTS (SELECT 1 FROM caller)"
+            ),
         ),
-        &throttle::COUNTING_TYPES,
+        &throttle::PASSWORD_COUNTING_TYPES,
     )
 });
+
+/// The stored hash a password confirmation is checked against, and whether the device it
+/// presented is a known one of the account.
+pub struct PasswordOnFile {
+    pub hash: String,
+    pub known_device: bool,
+}
 
 /// Judges and counts a password confirmation by the credential's user (one of ours) and
 /// reads its stored hash (`None`: the account went meanwhile), in one statement with the
@@ -171,13 +214,21 @@ pub static PASSWORD_CHECK: LazyLock<Statement> = LazyLock::new(|| {
 pub async fn password_check(
     db: &Db,
     credential: &Credential,
-    attempt: &Attempt,
-) -> Result<Checked<Judged<Option<String>>>, DbError> {
+    attempt: &PasswordAttempt,
+) -> Result<Checked<Judged<Option<PasswordOnFile>>>, DbError> {
     let row = db
         .query_one(&PASSWORD_CHECK, &credential.with_values(&attempt.values()))
         .await?;
     Ok(Checked::of_row(&row, |row| {
-        throttle::judged(row, 2, || row.try_get(3))
+        throttle::judged(row, 2, || {
+            let Some(hash) = row.try_get::<_, Option<String>>(3)? else {
+                return Ok(None);
+            };
+            Ok(Some(PasswordOnFile {
+                hash,
+                known_device: row.try_get(4)?,
+            }))
+        })
     })?)
 }
 
@@ -208,14 +259,12 @@ pub async fn change_password(
     db: &Db,
     credential: &Credential,
     password_hash: &str,
-    attempt: &Attempt,
+    settlement: &Settlement,
 ) -> Result<Checked<()>, DbError> {
-    let [email_ip, email, ip] = attempt.success_keys();
+    let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&password_hash];
+    values.extend(settlement.values());
     let row = db
-        .query_one(
-            &CHANGE_PASSWORD,
-            &credential.with_values(&[&password_hash, &email_ip, &email, &ip]),
-        )
+        .query_one(&CHANGE_PASSWORD, &credential.with_values(&values))
         .await?;
     Ok(Checked::of_row(&row, |_| Ok(()))?)
 }
@@ -269,13 +318,12 @@ pub static DELETE_ACCOUNT: LazyLock<Statement> = LazyLock::new(|| {
 pub async fn delete_account(
     db: &Db,
     credential: &Credential,
-    attempt: &Attempt,
+    settlement: &Settlement,
 ) -> Result<Checked<()>, DbError> {
-    let [email_ip, email, ip] = attempt.success_keys();
     let row = db
         .query_one(
             &DELETE_ACCOUNT,
-            &credential.with_values(&[&email_ip, &email, &ip]),
+            &credential.with_values(&settlement.values()),
         )
         .await?;
     Ok(Checked::of_row(&row, |_| Ok(()))?)

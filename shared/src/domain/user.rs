@@ -2,7 +2,6 @@
 
 use secrecy::SecretString;
 
-use super::trimmed_text;
 use crate::ApiError;
 
 /// A display name: trimmed, 1 to 100 characters, any script.
@@ -12,15 +11,23 @@ pub struct Name(String);
 impl Name {
     pub const MAX_CHARS: usize = 100;
 
+    /// Trimmed; required, at most 100 characters, in any script, without control
+    /// characters (a name goes into logs and pages, and a newline could forge a line).
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        trimmed_text(
-            raw,
-            Self::MAX_CHARS,
-            "Name is required",
-            "Name must be 100 characters or less",
-            "Name must not contain NUL characters",
-        )
-        .map(Self)
+        let name = raw.unwrap_or_default().trim();
+        if name.is_empty() {
+            return Err(ApiError::validation("Name is required"));
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(ApiError::validation("Name must be 100 characters or less"));
+        }
+        // U+0000 to U+001F and U+007F to U+009F: Unicode's Cc category.
+        if name.chars().any(char::is_control) {
+            return Err(ApiError::validation(
+                "Name cannot contain control characters",
+            ));
+        }
+        Ok(Self(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -140,10 +147,21 @@ mod tests {
             "Name is required"
         );
         assert_eq!(message(Name::parse(None).unwrap_err()), "Name is required");
-        assert_eq!(
-            message(Name::parse(Some("Ada\0")).unwrap_err()),
-            "Name must not contain NUL characters"
-        );
+        for controlled in [
+            "Ada\0",
+            "Ada\nLovelace",
+            "Ada\rhttp://evil.example",
+            "Ada\u{7f}",
+            "Ada\u{85}x",
+            "\u{9f}Ada",
+        ] {
+            assert_eq!(
+                message(Name::parse(Some(controlled)).unwrap_err()),
+                "Name cannot contain control characters",
+                "{controlled:?}"
+            );
+        }
+        assert!(Name::parse(Some("Zoë Ada-Lovelace 漢字 👩‍💻")).is_ok());
         let hundred_cjk = "漢".repeat(100);
         assert!(Name::parse(Some(&hundred_cjk)).is_ok());
         assert_eq!(
