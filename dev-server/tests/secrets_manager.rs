@@ -61,13 +61,13 @@ async fn secrets_come_from_secrets_manager_and_sign_tokens() {
     let config = shared::secrets::load_config(|name| vars.get(name).cloned())
         .await
         .expect("config");
-    assert_eq!(config.auth_secret.expose_secret(), stored);
+    assert_eq!(config.secrets.current().expose_secret(), stored);
     assert_eq!(
         config.http.database.target.config.get_dbname(),
         Some("todo")
     );
 
-    let keys = TokenKeys::new(&config.auth_secret, Duration::from_secs(60));
+    let keys = TokenKeys::new(&config.secrets, Duration::from_secs(60));
     let issued = keys.issue(uuid::Uuid::new_v4(), "a@b.co", "A").unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_required_spec_claims(&["exp"]);
@@ -77,6 +77,44 @@ async fn secrets_come_from_secrets_manager_and_sign_tokens() {
         &validation,
     )
     .expect("signed with the stored secret");
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server; CI runs it with --ignored"]
+async fn the_stored_secret_may_be_a_rotation_list() {
+    let moto = Moto::start().await;
+    let (new, old) = (
+        "the-newest-stored-secret-0123456789abcdef",
+        "the-older-stored-secret-fedcba9876543210",
+    );
+    let arn = store(&moto, "todo/rotating", &format!("2:{new},1:{old}")).await;
+    let vars = env(
+        &moto,
+        &[
+            ("BETTER_AUTH_SECRET_ARN", &arn),
+            (
+                "BETTER_AUTH_SECRETS",
+                "9:a-plain-list-that-must-be-ignored-0123456789",
+            ),
+        ],
+    );
+    let config = shared::secrets::load_config(|name| vars.get(name).cloned())
+        .await
+        .expect("config");
+    assert_eq!(config.secrets.current().expose_secret(), new);
+    assert_eq!(config.secrets.current_version(), Some("2"));
+    let listed: Vec<_> = config
+        .secrets
+        .all()
+        .map(|(version, secret)| (version.clone(), secret.expose_secret().to_owned()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (Some("2".to_owned()), new.to_owned()),
+            (Some("1".to_owned()), old.to_owned())
+        ]
+    );
 }
 
 #[tokio::test]

@@ -14,12 +14,11 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use secrecy::SecretString;
 use tokio::sync::{Mutex, RwLock};
 
 use crate::auth::AuthFailure;
 use crate::auth::better_auth::{BetterAuthClaims, BetterAuthVerifier, JwtRefusal, KeySet};
-use crate::config::BetterAuthSettings;
+use crate::config::{BetterAuthSettings, SigningSecrets};
 use crate::db::credentials::BetterAuthServer;
 use crate::db::{Db, better_auth_tables};
 
@@ -43,10 +42,10 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    pub fn new(settings: BetterAuthSettings, secret: &SecretString) -> Self {
+    pub fn new(settings: BetterAuthSettings, secrets: &SigningSecrets) -> Self {
         Self {
             server: Arc::new(BetterAuthServer::of(&settings)),
-            verifier: BetterAuthVerifier::new(&settings.issuer, &settings.audience, secret),
+            verifier: BetterAuthVerifier::new(&settings.issuer, &settings.audience, secrets),
             settings,
             keys: RwLock::default(),
             last_read: Mutex::new(None),

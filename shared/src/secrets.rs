@@ -1,6 +1,7 @@
 //! Secrets from AWS Secrets Manager: when `BETTER_AUTH_SECRET_ARN` or
 //! `DATABASE_URL_SECRET_ARN` is set, the value is read once per cold start, before the first
-//! request, and takes the place of the plain variable.
+//! request, and takes the place of the plain variable. The signing secret's may hold one
+//! secret or the `BETTER_AUTH_SECRETS` list.
 
 use std::collections::HashMap;
 
@@ -24,7 +25,13 @@ pub async fn resolve(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<impl Fn(&str) -> Option<String>, ConfigError> {
     let fetched = fetch(&lookup).await?;
-    Ok(move |name: &str| fetched.get(name).cloned().or_else(|| lookup(name)))
+    Ok(move |name: &str| {
+        // The stored signing secret, one or a list, stands in for both forms of it.
+        if name == "BETTER_AUTH_SECRETS" && fetched.contains_key("BETTER_AUTH_SECRET") {
+            return None;
+        }
+        fetched.get(name).cloned().or_else(|| lookup(name))
+    })
 }
 
 /// The configuration of a function that authenticates, from `lookup` (the process

@@ -53,13 +53,13 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         Ok(Self {
             http: HttpState::new(&config.http, plan(&accepted_kinds(&config)))?,
-            tokens: TokenKeys::new(&config.auth_secret, config.token_lifetime),
-            digests: DigestKeys::new(&config.auth_secret),
+            tokens: TokenKeys::new(&config.secrets, config.token_lifetime),
+            digests: DigestKeys::new(config.secrets.current()),
             passwords: Passwords::default(),
             better_auth: config
                 .better_auth
                 .clone()
-                .map(|settings| KeyStore::new(settings, &config.auth_secret)),
+                .map(|settings| KeyStore::new(settings, &config.secrets)),
             config,
         })
     }

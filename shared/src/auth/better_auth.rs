@@ -10,11 +10,12 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use ring::hmac;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::{AuthFailure, MAX_TOKEN_BYTES};
+use crate::config::SigningSecrets;
 
 /// The `typ` of the JWTs Better Auth signs for its own session cookie cache: never a
 /// credential for this API.
@@ -153,23 +154,27 @@ pub enum JwtRefusal {
     Refused(AuthFailure),
 }
 
-/// Checks Better Auth's credentials against the issuer, audience and secret the API was
+/// Checks Better Auth's credentials against the issuer, audience and secrets the API was
 /// configured with.
 pub struct BetterAuthVerifier {
     issuer: String,
     audience: String,
-    session_signatures: hmac::Key,
+    /// One key per listed secret: a session token signed before a rotation still verifies
+    /// (Better Auth itself checks only its current secret).
+    session_signatures: Vec<hmac::Key>,
 }
 
 impl BetterAuthVerifier {
-    pub fn new(issuer: &str, audience: &str, secret: &SecretString) -> Self {
+    pub fn new(issuer: &str, audience: &str, secrets: &SigningSecrets) -> Self {
         Self {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
-            session_signatures: hmac::Key::new(
-                hmac::HMAC_SHA256,
-                secret.expose_secret().as_bytes(),
-            ),
+            session_signatures: secrets
+                .all()
+                .map(|(_, secret)| {
+                    hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes())
+                })
+                .collect(),
         }
     }
 
@@ -215,7 +220,7 @@ impl BetterAuthVerifier {
 
     /// The session token in what the bearer plugin hands out: `<token>.<signature>`,
     /// percent-encoded or not, where the signature (base64 HMAC-SHA256 of the token under
-    /// the shared secret) is checked; or the bare token, which Better Auth accepts too
+    /// one of the listed secrets) is checked; or the bare token, which Better Auth accepts too
     /// unless `require_signature` (its `requireSignature`).
     pub fn session_token(
         &self,
@@ -238,8 +243,13 @@ impl BetterAuthVerifier {
         match signature {
             Some(signature) => {
                 let signature = decode_base64(signature).ok_or(AuthFailure::InvalidToken)?;
-                hmac::verify(&self.session_signatures, token.as_bytes(), &signature)
-                    .map_err(|_| AuthFailure::InvalidToken)?;
+                let signed_by_a_listed_secret = self
+                    .session_signatures
+                    .iter()
+                    .any(|key| hmac::verify(key, token.as_bytes(), &signature).is_ok());
+                if !signed_by_a_listed_secret {
+                    return Err(AuthFailure::InvalidToken);
+                }
             }
             None if require_signature => return Err(AuthFailure::InvalidToken),
             None => {}
@@ -296,17 +306,40 @@ mod tests {
 
     const SECRET: &str = "better-auth-test-secret-0123456789-ABCDEF";
 
-    fn verifier() -> BetterAuthVerifier {
+    const OLDER: &str = "better-auth-older-secret-9876543210-fedcba";
+
+    fn verifier_of(secrets: &str) -> BetterAuthVerifier {
         BetterAuthVerifier::new(
             "https://app.example.com",
             "https://app.example.com",
-            &SecretString::from(SECRET),
+            &SigningSecrets::parse_one(secrets).unwrap(),
         )
     }
 
+    fn verifier() -> BetterAuthVerifier {
+        verifier_of(SECRET)
+    }
+
     fn sign(token: &str) -> String {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, SECRET.as_bytes());
+        sign_with(SECRET, token)
+    }
+
+    fn sign_with(secret: &str, token: &str) -> String {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
         base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, token.as_bytes()))
+    }
+
+    #[test]
+    fn session_tokens_signed_by_any_listed_secret() {
+        let token = "lIR1Xo54R0QBlzqTevf3k0tpxviF3Kvm";
+        let by_older = format!("{token}.{}", sign_with(OLDER, token));
+        let rotated = verifier_of(&format!("2:{SECRET},1:{OLDER}"));
+        assert_eq!(rotated.session_token(&by_older, true).as_deref(), Ok(token));
+        assert_eq!(
+            verifier().session_token(&by_older, true),
+            Err(AuthFailure::InvalidToken),
+            "a secret no longer listed"
+        );
     }
 
     #[test]

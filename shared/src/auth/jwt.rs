@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{AuthFailure, MAX_TOKEN_BYTES};
+use crate::config::SigningSecrets;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
@@ -41,13 +42,15 @@ pub struct VerifiedToken {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub expires_at: OffsetDateTime,
-    /// The account's email when the token was issued (an account's email never changes).
+    /// The account's email when the token was issued.
     pub email: String,
 }
 
+/// The keys of every listed secret: the newest signs (its version, if any, in the header's
+/// `kid`); each verifies the tokens it signed.
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    signing: (Header, EncodingKey),
+    verifying: Vec<(Option<String>, DecodingKey)>,
     validation: Validation,
     lifetime: Duration,
 }
@@ -60,8 +63,20 @@ pub struct IssuedToken {
 }
 
 impl TokenKeys {
-    pub fn new(secret: &SecretString, lifetime: Duration) -> Self {
-        let secret = secret.expose_secret().as_bytes();
+    pub fn new(secrets: &SigningSecrets, lifetime: Duration) -> Self {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = secrets.current_version().map(str::to_owned);
+        let signing = (
+            header,
+            EncodingKey::from_secret(secrets.current().expose_secret().as_bytes()),
+        );
+        let verifying = secrets
+            .all()
+            .map(|(version, secret)| {
+                let key = DecodingKey::from_secret(secret.expose_secret().as_bytes());
+                (version.clone(), key)
+            })
+            .collect();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         // `sub` is required too, but checked after the lifetime (see PresentedClaims).
@@ -70,8 +85,8 @@ impl TokenKeys {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            signing,
+            verifying,
             validation,
             lifetime,
         }
@@ -90,7 +105,7 @@ impl TokenKeys {
             exp: now + lifetime,
             jti: session_id.to_string(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        let token = jsonwebtoken::encode(&self.signing.0, &claims, &self.signing.1)?;
         Ok(IssuedToken {
             token,
             session_id,
@@ -102,13 +117,7 @@ impl TokenKeys {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthFailure::InvalidToken);
         }
-        let claims =
-            jsonwebtoken::decode::<PresentedClaims>(token, &self.decoding, &self.validation)
-                .map_err(|err| match err.kind() {
-                    ErrorKind::ExpiredSignature => AuthFailure::ExpiredToken,
-                    _ => AuthFailure::InvalidToken,
-                })?
-                .claims;
+        let claims = self.checked_claims(token)?;
         let (Some(sub), Some(user_id), Some(jti), Some(email)) =
             (claims.sub, claims.user_id, claims.jti, claims.email)
         else {
@@ -128,17 +137,50 @@ impl TokenKeys {
             email,
         })
     }
+
+    /// The claims of a token signed by the secret its `kid` names, or, without a `kid` (a
+    /// token from before the list), by any listed secret.
+    fn checked_claims(&self, token: &str) -> Result<PresentedClaims, AuthFailure> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::InvalidToken)?;
+        let decode = |key: &DecodingKey| {
+            jsonwebtoken::decode::<PresentedClaims>(token, key, &self.validation)
+                .map(|data| data.claims)
+                .map_err(|err| match err.kind() {
+                    ErrorKind::ExpiredSignature => AuthFailure::ExpiredToken,
+                    _ => AuthFailure::InvalidToken,
+                })
+        };
+        match header.kid {
+            Some(kid) => self
+                .verifying
+                .iter()
+                .find(|(version, _)| version.as_deref() == Some(kid.as_str()))
+                .ok_or(AuthFailure::InvalidToken)
+                .and_then(|(_, key)| decode(key)),
+            None => self
+                .verifying
+                .iter()
+                .map(|(_, key)| decode(key))
+                .find(|outcome| !matches!(outcome, Err(AuthFailure::InvalidToken)))
+                .unwrap_or(Err(AuthFailure::InvalidToken)),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const SECRET: &str = "jwt-unit-test-secret-0123456789-abcdef";
+    const OTHER: &str = "another-unit-test-secret-9876543210-fedcba";
+
+    fn keys_of(secrets: &str) -> TokenKeys {
+        let secrets = SigningSecrets::parse_one(secrets).unwrap();
+        TokenKeys::new(&secrets, Duration::from_secs(604_800))
+    }
+
     fn keys() -> TokenKeys {
-        TokenKeys::new(
-            &SecretString::from("k".repeat(32)),
-            Duration::from_secs(604_800),
-        )
+        keys_of(SECRET)
     }
 
     #[test]
@@ -160,7 +202,7 @@ mod tests {
     #[test]
     fn other_secrets_and_algorithms_are_refused() {
         let issued = keys().issue(Uuid::new_v4(), "a@b.co", "A").unwrap();
-        let other = TokenKeys::new(&SecretString::from("o".repeat(32)), Duration::from_secs(60));
+        let other = keys_of(OTHER);
         assert_eq!(other.verify(&issued.token), Err(AuthFailure::InvalidToken));
         let claims = jsonwebtoken::dangerous::insecure_decode::<Claims>(&issued.token)
             .unwrap()
@@ -168,7 +210,7 @@ mod tests {
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
             &claims,
-            &EncodingKey::from_secret("k".repeat(32).as_bytes()),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .unwrap();
         assert_eq!(keys().verify(&hs512), Err(AuthFailure::InvalidToken));
@@ -180,7 +222,7 @@ mod tests {
 
     #[test]
     fn a_correctly_signed_token_past_its_exp_is_expired_whatever_it_lacks() {
-        let secret = EncodingKey::from_secret("k".repeat(32).as_bytes());
+        let secret = EncodingKey::from_secret(SECRET.as_bytes());
         let sign = |claims: serde_json::Value| {
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &secret).unwrap()
         };
@@ -202,7 +244,7 @@ mod tests {
             Err(AuthFailure::InvalidToken),
             "a live token without a subject is malformed"
         );
-        let other = EncodingKey::from_secret("o".repeat(32).as_bytes());
+        let other = EncodingKey::from_secret(OTHER.as_bytes());
         let forged = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &serde_json::json!({ "exp": past }),
@@ -214,5 +256,37 @@ mod tests {
             Err(AuthFailure::InvalidToken),
             "badly signed"
         );
+    }
+
+    #[test]
+    fn rotation_signs_with_the_newest_and_verifies_by_version() {
+        let user = Uuid::new_v4();
+        let before = keys().issue(user, "a@b.co", "A").unwrap();
+        let old_list = keys_of(&format!("1:{SECRET}"));
+        let versioned_old = old_list.issue(user, "a@b.co", "A").unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&versioned_old.token).unwrap().kid.as_deref(),
+            Some("1")
+        );
+        assert_eq!(jsonwebtoken::decode_header(&before.token).unwrap().kid, None);
+
+        let rotated = keys_of(&format!("2:{OTHER},1:{SECRET}"));
+        let new = rotated.issue(user, "a@b.co", "A").unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&new.token).unwrap().kid.as_deref(),
+            Some("2")
+        );
+        for token in [&before.token, &versioned_old.token, &new.token] {
+            assert_eq!(rotated.verify(token).unwrap().user_id, user);
+        }
+
+        let dropped = keys_of(&format!("2:{OTHER}"));
+        assert_eq!(dropped.verify(&new.token).unwrap().user_id, user);
+        for token in [&before.token, &versioned_old.token] {
+            assert_eq!(dropped.verify(token), Err(AuthFailure::InvalidToken));
+        }
+        // A kid names one secret: the same signature under another version is refused.
+        let swapped = keys_of(&format!("1:{OTHER},2:{SECRET}"));
+        assert_eq!(swapped.verify(&new.token), Err(AuthFailure::InvalidToken));
     }
 }

@@ -398,7 +398,8 @@ fn parse_http_url(name: &'static str, raw: &str) -> Result<String, ConfigError> 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub http: HttpConfig,
-    pub auth_secret: SecretString,
+    /// The signing secrets, newest first (`BETTER_AUTH_SECRETS`, else `BETTER_AUTH_SECRET`).
+    pub secrets: SigningSecrets,
     pub token_lifetime: Duration,
     pub throttle: ThrottleLimits,
     pub cookies: CookieSettings,
@@ -415,10 +416,16 @@ impl Config {
         let var = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
 
         let http = HttpConfig::from_lookup(&lookup)?;
-        let auth_secret =
-            var("BETTER_AUTH_SECRET").ok_or(ConfigError::Missing("BETTER_AUTH_SECRET"))?;
-        check_secret_strength(&auth_secret)
-            .map_err(|reason| invalid("BETTER_AUTH_SECRET", reason))?;
+        let secrets = match var("BETTER_AUTH_SECRETS") {
+            Some(list) => SigningSecrets::parse_list(&list)
+                .map_err(|reason| invalid("BETTER_AUTH_SECRETS", reason))?,
+            None => {
+                let secret = var("BETTER_AUTH_SECRET")
+                    .ok_or(ConfigError::Missing("BETTER_AUTH_SECRET"))?;
+                SigningSecrets::parse_one(&secret)
+                    .map_err(|reason| invalid("BETTER_AUTH_SECRET", reason))?
+            }
+        };
 
         let token_lifetime = parse_number(
             &var,
@@ -460,7 +467,7 @@ impl Config {
 
         Ok(Self {
             http,
-            auth_secret: SecretString::from(auth_secret),
+            secrets,
             token_lifetime: Duration::from_secs(token_lifetime),
             throttle,
             cookies: CookieSettings {
@@ -476,6 +483,86 @@ impl Config {
                 })
                 .transpose()?,
         })
+    }
+}
+
+/// The secrets tokens are signed and checked with, newest first: the first signs every new
+/// token (its version, when it has one, in the JWT header's `kid`) and roots the throttle and
+/// audit digest keys; the others still verify the tokens they signed, so rotating signs
+/// nobody out.
+#[derive(Clone)]
+pub struct SigningSecrets {
+    /// `(version, secret)`: a version only in the `BETTER_AUTH_SECRETS` format.
+    current: (Option<String>, SecretString),
+    older: Vec<(Option<String>, SecretString)>,
+}
+
+impl std::fmt::Debug for SigningSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let versions: Vec<_> = self.all().map(|(version, _)| version).collect();
+        f.debug_struct("SigningSecrets").field("versions", &versions).finish()
+    }
+}
+
+impl SigningSecrets {
+    /// Better Auth's format, `"<version>:<secret>,<version>:<secret>"`, newest first; each
+    /// secret as strong as `BETTER_AUTH_SECRET` must be, each version once.
+    pub fn parse_list(list: &str) -> Result<Self, String> {
+        let mut versions: Vec<(Option<String>, SecretString)> = Vec::new();
+        for entry in list.split(',') {
+            let (version, secret) = entry.trim().split_once(':').ok_or_else(|| {
+                "is not `<version>:<secret>,<version>:<secret>`, newest first".to_owned()
+            })?;
+            let version = version.trim();
+            if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("version `{version}` is not a number"));
+            }
+            check_secret_strength(secret)
+                .map_err(|reason| format!("the secret of version {version} {reason}"))?;
+            if versions.iter().any(|(known, _)| known.as_deref() == Some(version)) {
+                return Err(format!("version {version} is listed twice"));
+            }
+            versions.push((Some(version.to_owned()), SecretString::from(secret.to_owned())));
+        }
+        let mut versions = versions.into_iter();
+        let current = versions.next().ok_or("lists no secret")?;
+        Ok(Self {
+            current,
+            older: versions.collect(),
+        })
+    }
+
+    /// One secret; or, written in the list's format (what `BETTER_AUTH_SECRET_ARN`'s secret
+    /// may hold), the list: every comma-separated part starts with `<digits>:`.
+    pub fn parse_one(secret: &str) -> Result<Self, String> {
+        let versioned = |entry: &str| {
+            entry.trim().split_once(':').is_some_and(|(version, _)| {
+                !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit())
+            })
+        };
+        if secret.split(',').all(versioned) {
+            return Self::parse_list(secret);
+        }
+        check_secret_strength(secret)?;
+        Ok(Self {
+            current: (None, SecretString::from(secret.to_owned())),
+            older: Vec::new(),
+        })
+    }
+
+    /// The newest secret: it signs, and roots the digest keys.
+    pub fn current(&self) -> &SecretString {
+        &self.current.1
+    }
+
+    /// The newest secret's version, if the list gave it one (the `kid` of new tokens).
+    pub fn current_version(&self) -> Option<&str> {
+        self.current.0.as_deref()
+    }
+
+    /// Every secret with its version, newest first.
+    pub fn all(&self) -> impl Iterator<Item = &(Option<String>, SecretString)> {
+        std::iter::once(&self.current).chain(&self.older)
     }
 }
 
@@ -606,8 +693,8 @@ mod tests {
         ]
     }
 
-    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
-        let mut vars = base();
+    fn with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars: Vec<(&str, &str)> = base();
         vars.extend_from_slice(extra);
         load(&vars)
     }
@@ -618,7 +705,7 @@ mod tests {
         assert_eq!(config.token_lifetime, Duration::from_secs(604_800));
         assert_eq!(config.http.database.pool_size, 1);
         assert!(config.http.allowed_origins.is_empty());
-        assert_eq!(config.auth_secret.expose_secret(), SECRET);
+        assert_eq!(config.secrets.current().expose_secret(), SECRET);
         assert_eq!(
             config.throttle,
             ThrottleLimits {
@@ -668,6 +755,51 @@ mod tests {
                 format!("BETTER_AUTH_SECRET is invalid: {reason}; {fix}")
             );
         }
+    }
+
+    #[test]
+    fn better_auth_secrets_lists_versions_newest_first_and_wins() {
+        let list = format!("2:{SECRET}, 1:fedcba9876543210fedcba9876543210");
+        let config = with(&[("BETTER_AUTH_SECRETS", &list)]).unwrap();
+        assert_eq!(config.secrets.current().expose_secret(), SECRET);
+        assert_eq!(config.secrets.current_version(), Some("2"));
+        let versions: Vec<_> = config.secrets.all().map(|(v, _)| v.clone()).collect();
+        assert_eq!(versions, [Some("2".to_owned()), Some("1".to_owned())]);
+
+        let fix = "generate one with `openssl rand -base64 32`";
+        for (list, reason) in [
+            (
+                format!("2:{SECRET},1:short"),
+                format!("the secret of version 1 must be at least 32 characters; {fix}"),
+            ),
+            (
+                format!("x:{SECRET}"),
+                "version `x` is not a number".to_owned(),
+            ),
+            (
+                SECRET.to_owned(),
+                "is not `<version>:<secret>,<version>:<secret>`, newest first".to_owned(),
+            ),
+            (
+                format!("1:{SECRET},1:fedcba9876543210fedcba9876543210"),
+                "version 1 is listed twice".to_owned(),
+            ),
+        ] {
+            let err = with(&[("BETTER_AUTH_SECRETS", &list)]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("BETTER_AUTH_SECRETS is invalid: {reason}"),
+                "{list}"
+            );
+        }
+        // One secret is one secret, even with a `:` in it; the list format is the list.
+        let colon = "abc:0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            SigningSecrets::parse_one(colon).unwrap().current_version(),
+            None
+        );
+        let listed = SigningSecrets::parse_one(&format!("7:{SECRET}")).unwrap();
+        assert_eq!(listed.current_version(), Some("7"));
     }
 
     #[test]
