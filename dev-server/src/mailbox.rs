@@ -1,6 +1,6 @@
-//! The local server's mail: instead of sending, each message goes to the log and to a file
-//! of its own under a folder (`target/dev-mail/` for `cargo run -p dev-server`), so the
-//! whole password-reset flow can be followed on one machine.
+//! The local server's mail: instead of sending, each message goes to a file of its own
+//! (named in the log) under a folder (`target/dev-mail/` for `cargo run -p dev-server`), so the
+//! whole password-reset and verification flows can be followed on one machine.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -42,9 +42,10 @@ impl DevMailbox {
     }
 }
 
-/// The token of the reset link to `app_url`'s `/reset-password` page in a mail's text.
-pub fn reset_token_in(mail: &str, app_url: &str) -> Option<String> {
-    let link = format!("{app_url}/reset-password?token=");
+/// The token of the link to `page` (`<APP_URL>/reset-password`, `<APP_URL>/verify-email`)
+/// in a mail's text.
+pub fn link_token_in(mail: &str, page: &str) -> Option<String> {
+    let link = format!("{page}?token=");
     let at = mail.find(&link)? + link.len();
     let token: String = mail[at..]
         .chars()
@@ -71,12 +72,11 @@ impl Mailer for DevMailbox {
             tokio::fs::write(&file, &text)
                 .await
                 .with_context(|| format!("writing {}", file.display()))?;
+            // The address and the link stay in the file: a log line holds neither.
             tracing::info!(
-                to = %mail.to,
                 subject = %mail.subject,
                 file = %file.display(),
-                "mail not sent (local server), written to a file:\n{}",
-                mail.text
+                "mail not sent (local server), written to a file"
             );
             Ok(())
         })

@@ -126,7 +126,7 @@ async fn run(
         },
     };
     println!(
-        "Mail (password resets): not sent, written to {}",
+        "Mail (reset and verification links): not sent, written to {}",
         mail_dir.display()
     );
     let state = Arc::new(state);

@@ -150,7 +150,7 @@ async fn better_auth_jwts_and_session_tokens_drive_every_task_route() {
         assert_eq!(status, StatusCode::OK, "{label}: {body}");
         assert_eq!(
             body["user"],
-            json!({ "id": ada.id, "email": ada.email, "name": ada.name }),
+            json!({ "id": ada.id, "email": ada.email, "name": ada.name, "email_verified": false }),
             "{label}"
         );
         assert!(
@@ -442,7 +442,7 @@ async fn keys_from_a_jwks_url_serve_a_better_auth_on_another_database() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body["user"],
-        json!({ "id": ada.id, "email": ada.email, "name": ada.name }),
+        json!({ "id": ada.id, "email": ada.email, "name": ada.name, "email_verified": false }),
         "from the JWT's claims"
     );
     // Its session rows are in another database: its session tokens cannot be checked here.
@@ -669,6 +669,45 @@ async fn a_key_removed_from_jwks_stops_verifying_once_the_keys_are_five_minutes_
     keys.age_keys(Duration::from_secs(60)).await;
     assert_eq!(
         app.get_session(&ada.jwt).await,
+        unauthorized("Invalid or malformed token")
+    );
+    better_auth.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
+async fn a_session_token_better_auth_signed_with_a_listed_older_secret_is_accepted() {
+    // The API rotated to a new secret; Better Auth still signs with the old one, as it
+    // does until its own rotation rolls out (and its cookies keep the old signature).
+    const NEW_SECRET: &str = "the-next-secret-9876543210-zyxwvutsrqpo";
+    let rotated = format!("2:{NEW_SECRET},1:{SECRET}");
+    let (app, better_auth) = api_and_better_auth(
+        &[],
+        &[
+            ("BETTER_AUTH_SECRETS", &rotated),
+            ("BETTER_AUTH_REQUIRE_SIGNATURE", "true"),
+        ],
+    )
+    .await;
+    let ada = better_auth.sign_up("Ada", "ada@example.com").await;
+    let (status, body) = app.get_session(&ada.session_token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["email"], "ada@example.com");
+    assert_eq!(
+        body["user"]["email_verified"], false,
+        "Better Auth's own column"
+    );
+
+    let only_new = format!("2:{NEW_SECRET}");
+    let mut vars = vec![
+        ("BETTER_AUTH_URL", better_auth.address.as_str()),
+        ("BETTER_AUTH_SECRETS", only_new.as_str()),
+        ("BETTER_AUTH_REQUIRE_SIGNATURE", "true"),
+    ];
+    vars.extend(better_auth::api_schema().map(|schema| ("BETTER_AUTH_SCHEMA", schema)));
+    let dropped = app.attach(&vars).await;
+    assert_eq!(
+        dropped.get_session(&ada.session_token).await,
         unauthorized("Invalid or malformed token")
     );
     better_auth.stop().await;

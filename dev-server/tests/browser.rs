@@ -471,5 +471,8 @@ async fn the_device_cookie_is_kept_for_the_auth_routes_and_honoured_there() {
     let answer = browser
         .run(&fetch(api, "/api/auth/signin", post_json(signin)))
         .await;
-    assert_eq!(answer["status"], 200, "the browser's device cookie: {answer}");
+    assert_eq!(
+        answer["status"], 200,
+        "the browser's device cookie: {answer}"
+    );
 }

@@ -10,18 +10,10 @@ use shared::routes::ROUTES;
 const HTTP_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
-/// Functions that answer without a token.
-const PUBLIC: [&str; 5] = [
-    "signup",
-    "signin",
-    "health",
-    "forgot-password",
-    "reset-password",
-];
-/// Functions that take a token when there is one.
+/// Functions that take a token when there is one (declared public: nothing is refused).
 const TOKEN_OPTIONAL: [&str; 1] = ["signout"];
 /// Functions that refuse a body or query parameter with 400.
-const VALIDATING: [&str; 12] = [
+const VALIDATING: [&str; 15] = [
     "signup",
     "signin",
     "signout",
@@ -34,23 +26,32 @@ const VALIDATING: [&str; 12] = [
     "user-delete",
     "forgot-password",
     "reset-password",
+    "verify-email",
+    "send-verification-email",
+    "change-email",
 ];
-/// Functions behind a throttle (signin, signup, password confirmations, reset requests).
-const THROTTLED: [&str; 5] = [
+/// Functions behind a throttle (signin, signup, password confirmations, mailed links).
+const THROTTLED: [&str; 7] = [
     "signup",
     "signin",
     "change-password",
     "user-delete",
     "forgot-password",
+    "send-verification-email",
+    "change-email",
 ];
-/// The account routes: a Better Auth caller gets 403.
-const ACCOUNT: [&str; 5] = [
-    "change-password",
-    "user-update",
-    "user-delete",
-    "sessions-list",
-    "session-revoke",
-];
+
+/// Whether `function` answers without a token, as it declares.
+fn is_public(function: &str) -> bool {
+    let declared = dev_server::declared(function).expect("a declared function");
+    matches!(declared.access, shared::function::Access::Public(_))
+}
+
+/// Whether `function` is an account route (a Better Auth caller gets 403), as it declares.
+fn is_account_route(function: &str) -> bool {
+    let declared = dev_server::declared(function).expect("a declared function");
+    matches!(declared.access, shared::function::Access::OwnAccount(_))
+}
 
 fn document() -> Value {
     serde_saphyr::from_str(dev_server::OPENAPI_YAML).expect("openapi.yaml parses as YAML")
@@ -135,12 +136,16 @@ fn statuses_of(function: &str, path: &str) -> BTreeSet<String> {
     if VALIDATING.contains(&function) {
         statuses.insert("400");
     }
-    if !PUBLIC.contains(&function) && !TOKEN_OPTIONAL.contains(&function) {
+    if !is_public(function) && !TOKEN_OPTIONAL.contains(&function) {
         statuses.insert("401");
     }
-    if path.contains("{user_id}") || function == "signout" || ACCOUNT.contains(&function) {
+    if path.contains("{user_id}")
+        || function == "signout"
+        || function == "signin"
+        || is_account_route(function)
+    {
         // Somebody else's path, a cross-site request that only the cookie authenticates,
-        // or an account Better Auth manages.
+        // an account Better Auth manages, or an address to verify first.
         statuses.insert("403");
     }
     if path.contains("{task_id}") || path.contains("{session_id}") {
@@ -218,10 +223,10 @@ fn tokens_are_required_exactly_where_the_contract_says() {
     for operation in operations(&doc) {
         let function = function_of(&operation);
         let security = &operation.body["security"];
-        let expected = if PUBLIC.contains(&function) {
-            serde_json::json!([])
-        } else if TOKEN_OPTIONAL.contains(&function) {
+        let expected = if TOKEN_OPTIONAL.contains(&function) {
             serde_json::json!([{}, { "bearerAuth": [] }, { "cookieAuth": [] }])
+        } else if is_public(function) {
+            serde_json::json!([])
         } else {
             Value::Null
         };

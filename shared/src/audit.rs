@@ -32,6 +32,18 @@ pub enum AuditEvent {
     PasswordReset,
     SessionRevoked,
     AccountDeleted,
+    /// A right password refused because the address is not verified yet.
+    SigninUnverified,
+    /// A verification link was mailed on request (recorded without a user id).
+    VerificationRequested,
+    /// A verification mail could not be sent (its cause is logged apart).
+    VerificationMailFailed,
+    /// A verification link was used: the address is the account's and verified.
+    EmailVerified,
+    /// A change of email was asked for: a link went to the new address.
+    EmailChangeRequested,
+    /// A verification link switched the account to a new address.
+    EmailChanged,
 }
 
 impl AuditEvent {
@@ -52,6 +64,12 @@ impl AuditEvent {
             AuditEvent::SessionRevoked => "session_revoked",
             AuditEvent::PasswordReset => "password_reset",
             AuditEvent::AccountDeleted => "account_deleted",
+            AuditEvent::SigninUnverified => "signin_unverified",
+            AuditEvent::VerificationRequested => "verification_requested",
+            AuditEvent::VerificationMailFailed => "verification_mail_failed",
+            AuditEvent::EmailVerified => "email_verified",
+            AuditEvent::EmailChangeRequested => "email_change_requested",
+            AuditEvent::EmailChanged => "email_changed",
         }
     }
 }

@@ -13,6 +13,9 @@ pub const ACCESS_DENIED: &str = "Access denied to this resource";
 pub const CROSS_SITE_REFUSED: &str = "Cross-site request refused";
 /// 403: an account route called with a Better Auth credential.
 pub const MANAGED_BY_BETTER_AUTH: &str = "This account is managed by Better Auth";
+/// 403: a right password on an account that must verify its address first
+/// (`EMAIL_VERIFICATION=required`).
+pub const EMAIL_NOT_VERIFIED: &str = "Email not verified";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -22,8 +25,8 @@ pub enum ApiError {
     /// 401.
     #[error("{}", .0.message())]
     Unauthorized(AuthFailure),
-    /// 403 with a contract message: [`ACCESS_DENIED`], [`CROSS_SITE_REFUSED`] or
-    /// [`MANAGED_BY_BETTER_AUTH`].
+    /// 403 with a contract message: [`ACCESS_DENIED`], [`CROSS_SITE_REFUSED`],
+    /// [`MANAGED_BY_BETTER_AUTH`] or [`EMAIL_NOT_VERIFIED`].
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]

@@ -138,8 +138,8 @@ impl Access {
 /// function's block of `template.yaml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Setting {
-    /// `BETTER_AUTH_SECRET` (or its ARN, and the permission to read it): verifying or
-    /// issuing tokens, and the keys of throttle and audit digests.
+    /// `BETTER_AUTH_SECRET` or `BETTER_AUTH_SECRETS` (or the ARN, and the permission to read
+    /// it): verifying or issuing tokens, and the keys of throttle and audit digests.
     Signing,
     /// `JWT_EXPIRES_IN`: issuing or verifying our tokens.
     TokenLifetime,
@@ -148,7 +148,8 @@ pub enum Setting {
     /// `BETTER_AUTH_URL` and the variables that go with it: accepting Better Auth's
     /// credentials.
     BetterAuth,
-    /// `EMAIL_FROM`, `APP_URL` and the mail lifetimes, and `ses:SendEmail` as the sender:
+    /// `EMAIL_FROM`, `APP_URL`, the links' lifetimes and `EMAIL_VERIFICATION`, and
+    /// `ses:SendEmail` as the sender:
     /// sending mail.
     Mail,
     /// `TRUSTED_PROXY_SECRET`: the client's address through the operator's own proxy, for

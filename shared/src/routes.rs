@@ -47,6 +47,13 @@ pub const ROUTES: &[Route] = &[
     ),
     route("POST", "/api/auth/forgot-password", "forgot-password"),
     route("POST", "/api/auth/reset-password", "reset-password"),
+    route("POST", "/api/auth/verify-email", "verify-email"),
+    route(
+        "POST",
+        "/api/auth/send-verification-email",
+        "send-verification-email",
+    ),
+    route("POST", "/api/auth/change-email", "change-email"),
 ];
 
 pub fn by_function(function: &str) -> Option<&'static Route> {

@@ -126,6 +126,7 @@ fn variables(setting: Setting) -> &'static [&'static str] {
     match setting {
         Setting::Signing => &[
             "BETTER_AUTH_SECRET: !Ref AuthSecret",
+            "BETTER_AUTH_SECRETS: !Ref AuthSecrets",
             "BETTER_AUTH_SECRET_ARN: !Ref AuthSecretArn",
         ],
         Setting::TokenLifetime => &["JWT_EXPIRES_IN: !Ref TokenLifetimeSeconds"],
@@ -143,6 +144,8 @@ fn variables(setting: Setting) -> &'static [&'static str] {
             "EMAIL_FROM: !Ref EmailFrom",
             "APP_URL: !Ref AppUrl",
             "RESET_TOKEN_TTL: !Ref ResetTokenTtlSeconds",
+            "EMAIL_VERIFICATION: !Ref EmailVerification",
+            "VERIFY_TOKEN_TTL: !Ref VerifyTokenTtlSeconds",
         ],
     }
 }

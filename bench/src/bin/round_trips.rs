@@ -271,7 +271,8 @@ async fn account_requests(
         .pop()
         .context("no reset mail")?;
     let reset_token =
-        dev_server::mailbox::reset_token_in(&mail, bench::APP_URL).context("no reset link")?;
+        dev_server::mailbox::link_token_in(&mail, &format!("{}/reset-password", bench::APP_URL))
+            .context("no reset link")?;
     let reset_password = "a reset passphrase";
     let body = json!({ "token": reset_token, "password": reset_password });
     pass.send(

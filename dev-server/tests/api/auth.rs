@@ -30,7 +30,7 @@ async fn signup_creates_the_user_and_a_token_with_the_contract_claims() {
     assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
     assert_eq!(
         body["user"],
-        json!({ "id": id, "email": "ada@example.com", "name": "Ada Lovelace" })
+        json!({ "id": id, "email": "ada@example.com", "name": "Ada Lovelace", "email_verified": false })
     );
     assert_eq!(
         body.as_object().unwrap().len(),
@@ -173,7 +173,7 @@ async fn signin_returns_the_user_and_a_new_session() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body["user"],
-        json!({ "id": signed_up.user_id, "email": "ada@example.com", "name": "Ada Lovelace" })
+        json!({ "id": signed_up.user_id, "email": "ada@example.com", "name": "Ada Lovelace", "email_verified": false })
     );
     let signed_in = session_of(&body);
     assert_ne!(
@@ -247,7 +247,7 @@ async fn session_answers_the_user_and_expiry_in_one_round_trip() {
     assert_eq!(
         body,
         json!({
-            "user": { "id": ada.user_id, "email": "ada@example.com", "name": "Ada Lovelace" },
+            "user": { "id": ada.user_id, "email": "ada@example.com", "name": "Ada Lovelace", "email_verified": false },
             "expires_at": expires_at,
         })
     );

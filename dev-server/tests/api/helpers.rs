@@ -370,11 +370,34 @@ impl TestApp {
 
     /// The reset tokens of the links mailed to `email` so far, oldest first.
     pub fn reset_tokens_mailed_to(&self, email: &str) -> Vec<String> {
+        self.mailed_link_tokens(email, "/reset-password")
+    }
+
+    /// The tokens of the verification links mailed to `email` so far, oldest first.
+    pub fn verification_tokens_mailed_to(&self, email: &str) -> Vec<String> {
+        self.mailed_link_tokens(email, "/verify-email")
+    }
+
+    fn mailed_link_tokens(&self, email: &str, page: &str) -> Vec<String> {
         self.mailbox
             .messages_to(email)
             .expect("mail")
             .iter()
-            .filter_map(|mail| reset_token_in(mail))
+            .filter_map(|mail| link_token_in(mail, page))
+            .collect()
+    }
+
+    /// The subjects of the mails sent to `email` so far, oldest first.
+    pub fn subjects_mailed_to(&self, email: &str) -> Vec<String> {
+        self.mailbox
+            .messages_to(email)
+            .expect("mail")
+            .iter()
+            .filter_map(|mail| {
+                mail.lines()
+                    .find_map(|line| line.strip_prefix("Subject: "))
+                    .map(str::to_owned)
+            })
             .collect()
     }
 
@@ -416,9 +439,9 @@ impl Session {
     }
 }
 
-/// The token of the reset link to the app ([`ORIGIN`]) in a mail's text.
-pub fn reset_token_in(mail: &str) -> Option<String> {
-    dev_server::mailbox::reset_token_in(mail, ORIGIN)
+/// The token of the link to the app's ([`ORIGIN`]) `page` in a mail's text.
+pub fn link_token_in(mail: &str, page: &str) -> Option<String> {
+    dev_server::mailbox::link_token_in(mail, &format!("{ORIGIN}{page}"))
 }
 
 pub fn session_of(body: &Value) -> Session {

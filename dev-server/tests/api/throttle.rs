@@ -444,6 +444,7 @@ async fn the_clean_up_deletes_only_expired_sessions_devices_and_dead_counters() 
             throttle_counters: 1,
             password_resets: 0,
             devices: 1,
+            email_verifications: 0,
         }
     );
     assert_eq!(app.count("devices").await, 1, "ada's");

@@ -1,5 +1,5 @@
-//! Deletes expired sessions, throttle counters whose window has passed and expired
-//! password-reset tokens. Deployed, it is a Lambda on an EventBridge schedule (no HTTP
+//! Deletes expired sessions, throttle counters whose window has passed, expired reset and
+//! verification links, and devices unused for their lifetime. Deployed, it is a Lambda on an EventBridge schedule (no HTTP
 //! route); run by hand, it purges once.
 
 use shared::db::maintenance;
@@ -17,6 +17,7 @@ fn main() -> Result<(), lambda_runtime::Error> {
                     throttle_counters = purged.throttle_counters,
                     password_resets = purged.password_resets,
                     devices = purged.devices,
+                    email_verifications = purged.email_verifications,
                     "expired rows deleted"
                 );
                 Ok(serde_json::to_value(purged)?)

@@ -18,7 +18,7 @@ use shared::db::password_resets;
 use shared::db::throttle::Attempt;
 use shared::domain::Email;
 use shared::function::Access;
-use shared::mail::{self, ResetToken};
+use shared::mail::{self, LinkToken};
 use shared::state::MailState;
 use shared::{ApiError, http};
 
@@ -48,7 +48,7 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
         email.as_str(),
         http::client_ip(&req, state.config.trusted_proxy_secret.as_ref()),
     );
-    let token = ResetToken::generate()?;
+    let token = LinkToken::generate()?;
     let settings = &state.mailbox.settings;
     let recipient = password_resets::request(
         &state.db,

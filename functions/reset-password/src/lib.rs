@@ -12,7 +12,7 @@ use shared::db::password_resets;
 use shared::db::throttle::Counters;
 use shared::domain::{Password, required};
 use shared::function::Access;
-use shared::mail::ResetToken;
+use shared::mail::LinkToken;
 use shared::{ApiError, AppState, http};
 
 const INVALID_TOKEN: &str = "Invalid or expired reset token";
@@ -36,7 +36,7 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
     let body: ResetBody = http::parse_json(&req)?;
     let token = required(body.token, INVALID_TOKEN)?;
     let password = Password::parse(body.password)?;
-    let digest = ResetToken::digest_of(&token);
+    let digest = LinkToken::digest_of(&token);
     let email = password_resets::account_of(&state.db, &digest)
         .await?
         .ok_or_else(|| ApiError::validation(INVALID_TOKEN))?;

@@ -51,6 +51,7 @@ fn claims_user(claims: &BetterAuthClaims) -> Option<(SessionUser, OffsetDateTime
             id: claims.subject.clone(),
             email: claims.email.clone()?,
             name: claims.name.clone()?,
+            email_verified: claims.email_verified.unwrap_or(false),
         },
         claims.expires_at,
     ))

@@ -2,7 +2,9 @@
 //! same work (one argon2id verification either way), then a new session is opened. Every
 //! attempt counts against the email from this address, the email from everywhere and the
 //! address; an attempt a rule refuses gets 429 before any password is looked at, whether
-//! or not the email exists, and moves no counter.
+//! or not the email exists, and moves no counter. With `EMAIL_VERIFICATION=required`, a
+//! right password on an unverified account gets 403 and a fresh verification link (at
+//! most one per window), and no session.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -10,12 +12,17 @@ use serde::Deserialize;
 use shared::access;
 use shared::audit::{self, AuditEvent};
 use shared::auth::digest::random_token;
-use shared::db::throttle::PasswordAttempt;
-use shared::db::{sessions, users};
+use shared::config::EmailVerification;
+use shared::db::throttle::{Attempt, PasswordAttempt, Settlement};
+use shared::db::users::User;
+use shared::db::{email_verifications, sessions, users};
 use shared::domain::{Email, required};
+use shared::error::EMAIL_NOT_VERIFIED;
 use shared::function::Access;
+use shared::mail::{self, LinkToken};
 use shared::secrecy::SecretString;
-use shared::{ApiError, AppState, http};
+use shared::state::MailState;
+use shared::{ApiError, http};
 
 #[derive(Deserialize)]
 struct SigninBody {
@@ -25,15 +32,16 @@ struct SigninBody {
 }
 
 shared::declare_function!(
-    AppState,
+    MailState,
     Access::Public(|| vec![
         users::FIND_FOR_SIGNIN.clone(),
-        sessions::OPEN_AFTER_SIGNIN.clone()
+        sessions::OPEN_AFTER_SIGNIN.clone(),
+        email_verifications::AFTER_REFUSED_SIGNIN.clone()
     ]),
     [TokenLifetime, Cookies]
 );
 
-async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiError> {
     let body: SigninBody = http::parse_json(&req)?;
     let email = Email::normalise(body.email.as_deref())
         .ok_or_else(|| ApiError::validation("Email is required"))?;
@@ -63,6 +71,10 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
             return Err(ApiError::validation("Invalid email or password"));
         }
     };
+    let settlement = attempt.settlement(found.known_device);
+    if state.mailbox.settings.verification == EmailVerification::Required && !user.email_verified {
+        return Err(refuse_unverified(state, &req, &user, &settlement).await?);
+    }
 
     let issued = state.tokens.issue(user.id, &user.email, &user.name)?;
     // The device it signed in from: the known one it presented, or a new one.
@@ -76,7 +88,7 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
         issued.session_id,
         issued.expires_at,
         &state.digests.device_digest(&device_token),
-        &attempt.settlement(found.known_device),
+        &settlement,
     )
     .await?;
     audit::record(
@@ -92,4 +104,37 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
         &issued,
         &device_token,
     ))
+}
+
+/// A right password on an account that has not verified its address, where that is
+/// required: the counters settled as for a success, a fresh link mailed (at most one per
+/// window), and 403.
+async fn refuse_unverified(
+    state: &MailState,
+    req: &Request,
+    user: &User,
+    settlement: &Settlement,
+) -> Result<ApiError, ApiError> {
+    let link = LinkToken::generate()?;
+    let settings = &state.mailbox.settings;
+    let recipient = email_verifications::after_refused_signin(
+        &state.db,
+        user.id,
+        &Attempt::verification_after_signin(&state.digests, user.id),
+        settlement,
+        &link.digest,
+        settings.verify_token_ttl,
+    )
+    .await?;
+    if let Some(recipient) = recipient {
+        let mail = mail::verification_mail(settings, &recipient, &link.token);
+        state.mailbox.deliver(&mail).await;
+    }
+    audit::record(
+        state,
+        req,
+        AuditEvent::SigninUnverified,
+        Some(&user.id.to_string()),
+    );
+    Ok(ApiError::Forbidden(EMAIL_NOT_VERIFIED))
 }

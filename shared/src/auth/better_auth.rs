@@ -136,6 +136,8 @@ pub struct BetterAuthClaims {
     pub expires_at: OffsetDateTime,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// The user's `emailVerified`, which the jwt plugin's default payload carries.
+    pub email_verified: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +146,8 @@ struct PresentedClaims {
     exp: i64,
     email: Option<String>,
     name: Option<String>,
+    #[serde(rename = "emailVerified")]
+    email_verified: Option<bool>,
 }
 
 /// Why a Better Auth JWT was not accepted.
@@ -215,6 +219,7 @@ impl BetterAuthVerifier {
             expires_at,
             email: claims.email,
             name: claims.name,
+            email_verified: claims.email_verified,
         })
     }
 

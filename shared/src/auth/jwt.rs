@@ -138,8 +138,9 @@ impl TokenKeys {
         })
     }
 
-    /// The claims of a token signed by the secret its `kid` names, or, without a `kid` (a
-    /// token from before the list), by any listed secret.
+    /// The claims of a token signed by the secret its `kid` names, or, when its `kid` names
+    /// no listed version (a token from before the list, or from a plain secret), by any
+    /// listed secret: a dropped secret's tokens verify under none.
     fn checked_claims(&self, token: &str) -> Result<PresentedClaims, AuthFailure> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::InvalidToken)?;
         let decode = |key: &DecodingKey| {
@@ -150,13 +151,13 @@ impl TokenKeys {
                     _ => AuthFailure::InvalidToken,
                 })
         };
-        match header.kid {
-            Some(kid) => self
-                .verifying
+        let named = header.kid.as_deref().and_then(|kid| {
+            self.verifying
                 .iter()
-                .find(|(version, _)| version.as_deref() == Some(kid.as_str()))
-                .ok_or(AuthFailure::InvalidToken)
-                .and_then(|(_, key)| decode(key)),
+                .find(|(version, _)| version.as_deref() == Some(kid))
+        });
+        match named {
+            Some((_, key)) => decode(key),
             None => self
                 .verifying
                 .iter()
@@ -265,15 +266,24 @@ mod tests {
         let old_list = keys_of(&format!("1:{SECRET}"));
         let versioned_old = old_list.issue(user, "a@b.co", "A").unwrap();
         assert_eq!(
-            jsonwebtoken::decode_header(&versioned_old.token).unwrap().kid.as_deref(),
+            jsonwebtoken::decode_header(&versioned_old.token)
+                .unwrap()
+                .kid
+                .as_deref(),
             Some("1")
         );
-        assert_eq!(jsonwebtoken::decode_header(&before.token).unwrap().kid, None);
+        assert_eq!(
+            jsonwebtoken::decode_header(&before.token).unwrap().kid,
+            None
+        );
 
         let rotated = keys_of(&format!("2:{OTHER},1:{SECRET}"));
         let new = rotated.issue(user, "a@b.co", "A").unwrap();
         assert_eq!(
-            jsonwebtoken::decode_header(&new.token).unwrap().kid.as_deref(),
+            jsonwebtoken::decode_header(&new.token)
+                .unwrap()
+                .kid
+                .as_deref(),
             Some("2")
         );
         for token in [&before.token, &versioned_old.token, &new.token] {

@@ -213,15 +213,52 @@ impl HttpConfig {
     }
 }
 
-/// What the forgot-password function needs to mail a reset link.
+/// What the functions that mail need: the sender, the frontend the links open, the links'
+/// lifetimes, and whether addresses are verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailSettings {
     /// `EMAIL_FROM`: the sender, an SES-verified identity.
     pub from: String,
-    /// `APP_URL`: the frontend, whose `/reset-password?token=…` page the link opens.
+    /// `APP_URL`: the frontend, whose `/reset-password?token=…` and `/verify-email?token=…`
+    /// pages the links open.
     pub app_url: String,
     /// `RESET_TOKEN_TTL`: how long a reset token is valid.
     pub reset_token_ttl: Duration,
+    /// `VERIFY_TOKEN_TTL`: how long a verification link is valid.
+    pub verify_token_ttl: Duration,
+    /// `EMAIL_VERIFICATION`: `optional` unless set (mail is configured wherever this is read).
+    pub verification: EmailVerification,
+}
+
+/// Whether signup mails a verification link, and whether signin waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerification {
+    /// No verification mail; `email_verified` stays as it is.
+    Off,
+    /// Signup mails a link; an unverified account signs in all the same.
+    Optional,
+    /// Signup mails a link; signin refuses until the address is verified.
+    Required,
+}
+
+impl EmailVerification {
+    fn parse(raw: Option<String>) -> Result<Self, ConfigError> {
+        match raw.as_deref().map(str::trim) {
+            None => Ok(Self::Optional),
+            Some("off") => Ok(Self::Off),
+            Some("optional") => Ok(Self::Optional),
+            Some("required") => Ok(Self::Required),
+            Some(other) => Err(invalid(
+                "EMAIL_VERIFICATION",
+                format!("`{other}` is not one of off, optional, required"),
+            )),
+        }
+    }
+
+    /// Whether signup (and a refused signin) mail a verification link.
+    pub fn mails(self) -> bool {
+        self != Self::Off
+    }
 }
 
 impl MailSettings {
@@ -238,10 +275,13 @@ impl MailSettings {
         let app_url = var("APP_URL").ok_or(ConfigError::Missing("APP_URL"))?;
         let app_url = parse_http_url("APP_URL", &app_url)?;
         let ttl = parse_number(&var, "RESET_TOKEN_TTL", 1800, 60..=86_400)?;
+        let verify_ttl = parse_number(&var, "VERIFY_TOKEN_TTL", 86_400, 60..=604_800)?;
         Ok(Self {
             from,
             app_url,
             reset_token_ttl: Duration::from_secs(ttl),
+            verify_token_ttl: Duration::from_secs(verify_ttl),
+            verification: EmailVerification::parse(var("EMAIL_VERIFICATION"))?,
         })
     }
 }
@@ -420,8 +460,8 @@ impl Config {
             Some(list) => SigningSecrets::parse_list(&list)
                 .map_err(|reason| invalid("BETTER_AUTH_SECRETS", reason))?,
             None => {
-                let secret = var("BETTER_AUTH_SECRET")
-                    .ok_or(ConfigError::Missing("BETTER_AUTH_SECRET"))?;
+                let secret =
+                    var("BETTER_AUTH_SECRET").ok_or(ConfigError::Missing("BETTER_AUTH_SECRET"))?;
                 SigningSecrets::parse_one(&secret)
                     .map_err(|reason| invalid("BETTER_AUTH_SECRET", reason))?
             }
@@ -500,7 +540,9 @@ pub struct SigningSecrets {
 impl std::fmt::Debug for SigningSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let versions: Vec<_> = self.all().map(|(version, _)| version).collect();
-        f.debug_struct("SigningSecrets").field("versions", &versions).finish()
+        f.debug_struct("SigningSecrets")
+            .field("versions", &versions)
+            .finish()
     }
 }
 
@@ -519,10 +561,16 @@ impl SigningSecrets {
             }
             check_secret_strength(secret)
                 .map_err(|reason| format!("the secret of version {version} {reason}"))?;
-            if versions.iter().any(|(known, _)| known.as_deref() == Some(version)) {
+            if versions
+                .iter()
+                .any(|(known, _)| known.as_deref() == Some(version))
+            {
                 return Err(format!("version {version} is listed twice"));
             }
-            versions.push((Some(version.to_owned()), SecretString::from(secret.to_owned())));
+            versions.push((
+                Some(version.to_owned()),
+                SecretString::from(secret.to_owned()),
+            ));
         }
         let mut versions = versions.into_iter();
         let current = versions.next().ok_or("lists no secret")?;
@@ -1007,6 +1055,27 @@ mod tests {
         .unwrap();
         assert_eq!(settings.app_url, "https://app.example.com");
         assert_eq!(settings.reset_token_ttl, Duration::from_secs(1800));
+        assert_eq!(settings.verify_token_ttl, Duration::from_secs(86_400));
+        assert_eq!(settings.verification, EmailVerification::Optional);
+        let required = MailSettings::from_lookup(&lookup(&[
+            ("EMAIL_FROM", "no-reply@example.com"),
+            ("APP_URL", "https://app.example.com/"),
+            ("EMAIL_VERIFICATION", "required"),
+            ("VERIFY_TOKEN_TTL", "3600"),
+        ]))
+        .unwrap();
+        assert_eq!(required.verification, EmailVerification::Required);
+        assert_eq!(required.verify_token_ttl, Duration::from_secs(3600));
+        assert_eq!(
+            MailSettings::from_lookup(&lookup(&[
+                ("EMAIL_FROM", "no-reply@example.com"),
+                ("APP_URL", "https://app.example.com/"),
+                ("EMAIL_VERIFICATION", "sometimes"),
+            ]))
+            .unwrap_err()
+            .to_string(),
+            "EMAIL_VERIFICATION is invalid: `sometimes` is not one of off, optional, required"
+        );
     }
 
     #[test]

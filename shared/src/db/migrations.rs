@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "known_devices",
         include_str!("../../../migrations/V8__known_devices.sql"),
     ),
+    (
+        9,
+        "email_verification",
+        include_str!("../../../migrations/V9__email_verification.sql"),
+    ),
 ];
 
 /// FNV-1a of `text`: a stable fingerprint, the same on every platform and release.
@@ -94,7 +99,7 @@ const LOCK: &str = "SELECT pg_advisory_xact_lock(7266001)";
 /// runs in a transaction whose `search_path` is `schema` alone (`SET LOCAL`: it ends with
 /// the transaction, and holds behind a transaction-mode pooler), so the migrations create
 /// their tables there, never in `public` beside an app's own. A deployment whose tables
-/// are still in `public` is moved first ([`move_out_of_public`]).
+/// are still in `public` is moved first (`move_out_of_public`).
 pub async fn run(client: &mut Client, schema: &str) -> anyhow::Result<Vec<i32>> {
     let tx = client.transaction().await?;
     tx.batch_execute(&format!("{LOCK}; CREATE SCHEMA IF NOT EXISTS {schema}"))

@@ -4,6 +4,7 @@
 pub mod better_auth_tables;
 pub mod connect;
 pub mod credentials;
+pub mod email_verifications;
 pub mod maintenance;
 pub mod migrations;
 pub mod password_resets;
@@ -264,6 +265,20 @@ pub enum DbError {
     Statement(#[from] tokio_postgres::Error),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
+}
+
+impl DbError {
+    /// Whether the statement broke the unique constraint (or index) `constraint`: a
+    /// conflict another request caused between a check and a write.
+    pub fn is_unique_violation(&self, constraint: &str) -> bool {
+        match self {
+            DbError::Statement(err) => err.as_db_error().is_some_and(|db| {
+                *db.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+                    && db.constraint() == Some(constraint)
+            }),
+            DbError::Unavailable(_) => false,
+        }
+    }
 }
 
 #[cfg(test)]

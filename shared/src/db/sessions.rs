@@ -59,13 +59,14 @@ pub struct SessionUser {
     pub id: String,
     pub email: String,
     pub name: String,
+    pub email_verified: bool,
 }
 
 /// The statement of [`live_user`] for `kind`.
 pub fn live_user_statement(kind: &CredentialKind) -> Statement {
     match kind {
         CredentialKind::Session => Statement::new(
-            "SELECT u.id::text, u.email, u.name, s.expires_at
+            "SELECT u.id::text, u.email, u.name, s.expires_at, u.email_verified
                FROM todo_api.sessions s JOIN todo_api.users u ON u.id = s.user_id
               WHERE s.id = $1 AND s.user_id = $2 AND s.expires_at > now()",
             [Type::UUID, Type::UUID],
@@ -77,12 +78,14 @@ pub fn live_user_statement(kind: &CredentialKind) -> Statement {
             let expires_at = utc(&format!("s.{}", session.column("expiresAt")));
             Statement::new(
                 format!(
-                    "SELECT u.{id}::text, u.{email}::text, u.{name}::text, {expires_at}
+                    "SELECT u.{id}::text, u.{email}::text, u.{name}::text, {expires_at},
+                            coalesce(u.{verified}, false)
                        FROM {sessions} s JOIN {users} u ON u.{id} = s.{user_id}
                       WHERE s.{token} = $1 AND {expires_at} > now()",
                     id = user.column("id"),
                     email = user.column("email"),
                     name = user.column("name"),
+                    verified = user.column("emailVerified"),
                     sessions = session.table,
                     users = user.table,
                     user_id = session.column("userId"),
@@ -97,11 +100,12 @@ pub fn live_user_statement(kind: &CredentialKind) -> Statement {
             let user = &server.schema.user;
             Statement::new(
                 format!(
-                    "SELECT {id}::text, {email}::text, {name}::text, $2 FROM {users}
-                      WHERE {id}::text = $1",
+                    "SELECT {id}::text, {email}::text, {name}::text, $2, coalesce({verified}, false)
+                       FROM {users} WHERE {id}::text = $1",
                     id = user.column("id"),
                     email = user.column("email"),
                     name = user.column("name"),
+                    verified = user.column("emailVerified"),
                     users = user.table,
                 ),
                 [Type::TEXT, Type::TIMESTAMPTZ],
@@ -137,6 +141,7 @@ pub async fn live_user(
         id: row.try_get(0)?,
         email: row.try_get(1)?,
         name: row.try_get(2)?,
+        email_verified: row.try_get(4)?,
     };
     Ok(Some((user, expires_at)))
 }

@@ -43,6 +43,12 @@ pub enum Rule {
     ResetEmail,
     /// Failed password checks presented with one known device.
     SigninDevice,
+    /// Verification-link requests from one source IP.
+    VerifyIp,
+    /// Verification-link requests for one email.
+    VerifyEmail,
+    /// Verification links mailed to an account whose signin waited for one.
+    VerifySignin,
 }
 
 impl Rule {
@@ -56,6 +62,9 @@ impl Rule {
             Rule::ResetIp => "reset_ip",
             Rule::ResetEmail => "reset_email",
             Rule::SigninDevice => "signin_device",
+            Rule::VerifyIp => "verify_ip",
+            Rule::VerifyEmail => "verify_email",
+            Rule::VerifySignin => "verify_signin",
         }
     }
 }
@@ -109,6 +118,28 @@ impl Attempt {
         Self::default()
             .count(Rule::ResetIp, ip, limits.reset_per_ip)
             .count(Rule::ResetEmail, email, limits.reset_per_email)
+    }
+
+    /// A request for a verification link: counts against the source IP and the email, on
+    /// counters of its own with the reset limits.
+    pub fn verification_request(
+        limits: &ThrottleLimits,
+        digests: &DigestKeys,
+        email: &str,
+        source_ip: Option<IpAddr>,
+    ) -> Self {
+        let ip = source_ip.map(|ip| digests.throttle_key(&[&source_key(ip)]));
+        let email = Some(digests.throttle_key(&[email]));
+        Self::default()
+            .count(Rule::VerifyIp, ip, limits.reset_per_ip)
+            .count(Rule::VerifyEmail, email, limits.reset_per_email)
+    }
+
+    /// The link a signin refused for an unverified address mails: one per window and
+    /// account, however often the right password is tried.
+    pub fn verification_after_signin(digests: &DigestKeys, user_id: uuid::Uuid) -> Self {
+        let account = Some(digests.throttle_key(&["verify after signin", &user_id.to_string()]));
+        Self::default().count(Rule::VerifySignin, account, 1)
     }
 
     fn count(mut self, rule: Rule, key: Option<Vec<u8>>, limit: u32) -> Self {

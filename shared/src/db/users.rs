@@ -1,6 +1,7 @@
 //! Queries on `users`.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use tokio_postgres::types::Type;
 use uuid::Uuid;
@@ -16,14 +17,22 @@ pub struct User {
     pub id: Uuid,
     pub email: String,
     pub name: String,
+    pub email_verified: bool,
 }
 
-/// The user in `row`'s columns `first`.. (id, email, name).
-fn user_of(row: &tokio_postgres::Row, first: usize) -> Result<User, tokio_postgres::Error> {
+/// The columns of a [`User`], in the order [`user_of`] reads them.
+pub(super) const USER_COLUMNS: &str = "id, email, name, email_verified";
+
+/// The user in `row`'s columns `first`.. (id, email, name, email_verified).
+pub(super) fn user_of(
+    row: &tokio_postgres::Row,
+    first: usize,
+) -> Result<User, tokio_postgres::Error> {
     Ok(User {
         id: row.try_get(first)?,
         email: row.try_get(first + 1)?,
         name: row.try_get(first + 2)?,
+        email_verified: row.try_get(first + 3)?,
     })
 }
 
@@ -76,14 +85,18 @@ pub static CREATE_WITH_SESSION: LazyLock<Statement> = LazyLock::new(|| {
             "WITH new_user AS (
                  INSERT INTO todo_api.users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
                  ON CONFLICT ((lower(email))) DO NOTHING
-                 RETURNING id, email, name
+                 RETURNING {USER_COLUMNS}
              ), new_session AS (
                  INSERT INTO todo_api.sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
              ), new_device AS (
                  INSERT INTO todo_api.devices (token_digest, user_id, expires_at)
                  SELECT $7, id, now() + {DEVICE_LIFETIME} FROM new_user
+             ), verification_link AS (
+                 INSERT INTO todo_api.email_verifications (token_digest, user_id, email, expires_at)
+                 SELECT $8, id, email, now() + make_interval(secs => $9) FROM new_user
+                  WHERE $8 IS NOT NULL
              )
-             SELECT id, email, name FROM new_user"
+             SELECT {USER_COLUMNS} FROM new_user"
         ),
         [
             Type::UUID,
@@ -93,6 +106,8 @@ pub static CREATE_WITH_SESSION: LazyLock<Statement> = LazyLock::new(|| {
             Type::UUID,
             Type::TIMESTAMPTZ,
             Type::BYTEA,
+            Type::BYTEA,
+            Type::FLOAT8,
         ],
     )
 });
@@ -102,31 +117,44 @@ pub const DEVICE_LIFETIME_SECS: u64 = 34_560_000;
 /// [`DEVICE_LIFETIME_SECS`] as a PostgreSQL interval (400 days).
 pub(super) const DEVICE_LIFETIME: &str = "interval '34560000 seconds'";
 
-/// Inserts the user, its first session and its first device (`device_digest`): one
-/// statement. `None` when the email is taken (`ON CONFLICT DO NOTHING` waits for a
-/// concurrent insert of the same email, so parallel signups yield exactly one user).
-#[allow(clippy::too_many_arguments)]
+/// A new account as signup stores it.
+pub struct NewAccount<'a> {
+    pub id: Uuid,
+    pub name: &'a Name,
+    pub email: &'a Email,
+    pub password_hash: &'a str,
+    pub session_id: Uuid,
+    pub session_expires_at: time::OffsetDateTime,
+    pub device_digest: &'a [u8],
+    /// The link that verifies the address, and how long it is valid, when signup mails
+    /// one.
+    pub verification: Option<(&'a [u8], Duration)>,
+}
+
+/// Inserts the user, its first session, its first device and its verification link, if
+/// any: one statement. `None` when the email is taken (`ON CONFLICT DO NOTHING` waits for
+/// a concurrent insert of the same email, so parallel signups yield exactly one user).
 pub async fn create_with_session(
     db: &Db,
-    id: Uuid,
-    name: &Name,
-    email: &Email,
-    password_hash: &str,
-    session_id: Uuid,
-    session_expires_at: time::OffsetDateTime,
-    device_digest: &[u8],
+    account: &NewAccount<'_>,
 ) -> Result<Option<User>, DbError> {
+    let (link_digest, link_ttl_secs) = match account.verification {
+        Some((digest, ttl)) => (Some(digest), ttl.as_secs_f64()),
+        None => (None, 0.0),
+    };
     let row = db
         .query_opt(
             &CREATE_WITH_SESSION,
             &[
-                &id,
-                &email.as_str(),
-                &name.as_str(),
-                &password_hash,
-                &session_id,
-                &session_expires_at,
-                &device_digest,
+                &account.id,
+                &account.email.as_str(),
+                &account.name.as_str(),
+                &account.password_hash,
+                &account.session_id,
+                &account.session_expires_at,
+                &account.device_digest,
+                &link_digest,
+                &link_ttl_secs,
             ],
         )
         .await?;
@@ -139,7 +167,8 @@ pub static FIND_FOR_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
         format!(
             "WITH {throttle}
-             SELECT (SELECT retry_after FROM throttle_verdict), u.id, u.email, u.name, u.password_hash,
+             SELECT (SELECT retry_after FROM throttle_verdict),
+                    u.id, u.email, u.name, u.email_verified, u.password_hash,
                     EXISTS (SELECT 1 FROM known_device)
                FROM (SELECT 1) AS one LEFT JOIN todo_api.users u ON lower(u.email) = $1",
             throttle = throttle::password_counting_ctes(
@@ -174,12 +203,12 @@ pub async fn find_for_signin(
             None => None,
             Some(_) => Some(UserWithHash {
                 user: user_of(&row, 1)?,
-                password_hash: row.try_get(4)?,
+                password_hash: row.try_get(5)?,
             }),
         };
         Ok(SigninFound {
             user,
-            known_device: row.try_get(5)?,
+            known_device: row.try_get(6)?,
         })
     })?)
 }
@@ -274,7 +303,7 @@ pub static RENAME: LazyLock<Statement> = LazyLock::new(|| {
         &format!(
             "renamed AS (
                  UPDATE todo_api.users SET name = $3 WHERE id = (SELECT user_id FROM caller)
-                 RETURNING id, email, name
+                 RETURNING {USER_COLUMNS}
              )
              SELECT {LIVE_AND_CALLER}, renamed.* FROM (SELECT 1) AS one LEFT JOIN renamed ON true"
         ),

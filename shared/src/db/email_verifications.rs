@@ -1,0 +1,255 @@
+//! Queries on `email_verifications`: mailed verification links for an address (the
+//! account's own after a signup, or the one it asked to change to), kept only as SHA-256
+//! digests, single use, expiring, one live per account (a newer link deletes the older
+//! ones).
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use tokio_postgres::types::Type;
+use uuid::Uuid;
+
+use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
+use super::statements::Statement;
+use super::throttle::{self, Attempt, Judged, Settlement};
+use super::users::{User, user_of};
+use super::{Db, DbError};
+use crate::domain::Email;
+
+/// The SQL that stores a new link for the accounts `account` (a CTE with `id` and `email`)
+/// yields, `$digest` valid `$ttl` seconds, after deleting their older links; it defines
+/// `issued` (`email`: where the link goes).
+fn issue_ctes(account: &str, digest: usize, ttl: usize) -> String {
+    format!(
+        "older_links AS (
+             DELETE FROM todo_api.email_verifications WHERE user_id IN (SELECT id FROM {account})
+         ), issued AS (
+             INSERT INTO todo_api.email_verifications (token_digest, user_id, email, expires_at)
+             SELECT ${digest}, id, email, now() + make_interval(secs => ${ttl}) FROM {account}
+             RETURNING email
+         )"
+    )
+}
+
+pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
+    let mut types = throttle::email_and_attempt_types();
+    types.extend([Type::BYTEA, Type::FLOAT8]);
+    Statement::new(
+        format!(
+            "WITH {throttle}, account AS (
+                 SELECT id, email FROM todo_api.users
+                  WHERE lower(email) = $1 AND NOT email_verified
+                    AND (SELECT retry_after FROM throttle_verdict) IS NULL
+             ), {issue}
+             SELECT (SELECT retry_after FROM throttle_verdict), (SELECT email FROM issued)",
+            throttle = throttle::counting_ctes(2),
+            issue = issue_ctes("account", 5, 6),
+        ),
+        types,
+    )
+});
+
+/// Judges and counts a request for a verification link for `email` and, when it may
+/// proceed and an unverified account has that address, stores `token_digest` for it: one
+/// statement, the same work for every address. Where the link goes, if one was stored.
+pub async fn request(
+    db: &Db,
+    email: &str,
+    token_digest: &[u8],
+    ttl: Duration,
+    attempt: &Attempt,
+) -> Result<Judged<Option<String>>, DbError> {
+    let [rules, keys, limits] = attempt.values();
+    let ttl_secs = ttl.as_secs_f64();
+    let row = db
+        .query_one(
+            &REQUEST,
+            &[&email, rules, keys, limits, &token_digest, &ttl_secs],
+        )
+        .await?;
+    Ok(throttle::judged(&row, 0, || row.try_get(1))?)
+}
+
+pub static AFTER_REFUSED_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
+    let mut types = vec![Type::UUID];
+    types.extend(throttle::COUNTING_TYPES);
+    types.extend(throttle::SUCCESS_TYPES);
+    types.extend([Type::BYTEA, Type::FLOAT8]);
+    Statement::new(
+        format!(
+            "WITH {throttle}, {settled}, account AS (
+                 SELECT id, email FROM todo_api.users
+                  WHERE id = $1 AND NOT email_verified
+                    AND (SELECT retry_after FROM throttle_verdict) IS NULL
+             ), {issue}
+             SELECT (SELECT email FROM issued)",
+            throttle = throttle::counting_ctes(2),
+            settled = throttle::success_ctes(5, "true"),
+            issue = issue_ctes("account", 9, 10),
+        ),
+        types,
+    )
+});
+
+/// After a right password on an account that must verify its address first: settles the
+/// signin's counters as a success does (the password was right) and, at most once a
+/// window (`attempt`), stores `token_digest` for a fresh link. Where the link goes, if one
+/// was stored. One statement.
+pub async fn after_refused_signin(
+    db: &Db,
+    user_id: Uuid,
+    attempt: &Attempt,
+    settlement: &Settlement,
+    token_digest: &[u8],
+    ttl: Duration,
+) -> Result<Option<String>, DbError> {
+    let [rules, keys, limits] = attempt.values();
+    let [clear_rules, clear_keys, back_rules, back_keys] = settlement.values();
+    let ttl_secs = ttl.as_secs_f64();
+    let row = db
+        .query_one(
+            &AFTER_REFUSED_SIGNIN,
+            &[
+                &user_id,
+                rules,
+                keys,
+                limits,
+                clear_rules,
+                clear_keys,
+                back_rules,
+                back_keys,
+                &token_digest,
+                &ttl_secs,
+            ],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub static REQUEST_CHANGE: LazyLock<Statement> = LazyLock::new(|| {
+    let mut types = vec![Type::TEXT, Type::BYTEA, Type::FLOAT8];
+    types.extend(throttle::SUCCESS_TYPES);
+    CredentialKind::Session.statement(
+        &format!(
+            "taken AS (
+                 SELECT 1 FROM todo_api.users
+                  WHERE lower(email) = $3 AND id <> (SELECT user_id FROM caller)
+             ), account AS (
+                 SELECT id, $3::text AS email FROM todo_api.users
+                  WHERE id = (SELECT user_id FROM caller) AND NOT EXISTS (SELECT 1 FROM taken)
+             ), {issue}, {settled}
+             SELECT {LIVE_AND_CALLER}, EXISTS (SELECT 1 FROM taken), EXISTS (SELECT 1 FROM issued)",
+            issue = issue_ctes("account", 4, 5),
+            settled = throttle::success_ctes(6, "EXISTS (SELECT 1 FROM caller)"),
+        ),
+        &types,
+    )
+});
+
+/// What a change of email found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChangeRequested {
+    /// A link for the new address is stored.
+    LinkStored,
+    /// Another account has the address.
+    Taken,
+    /// The account went meanwhile.
+    AccountGone,
+}
+
+/// For the credential's user (our session credential), whose password was just confirmed:
+/// settles the confirmation's counters and, unless another account has `new_email`, stores
+/// `token_digest` for a link that switches the account to it (deleting older links). One
+/// statement with the liveness check.
+pub async fn request_change(
+    db: &Db,
+    credential: &Credential,
+    new_email: &Email,
+    token_digest: &[u8],
+    ttl: Duration,
+    settlement: &Settlement,
+) -> Result<Checked<ChangeRequested>, DbError> {
+    let (new_email, ttl_secs) = (new_email.as_str(), ttl.as_secs_f64());
+    let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        vec![&new_email, &token_digest, &ttl_secs];
+    values.extend(settlement.values());
+    let row = db
+        .query_one(&REQUEST_CHANGE, &credential.with_values(&values))
+        .await?;
+    Ok(Checked::of_row(&row, |row| {
+        Ok(match (row.try_get(2)?, row.try_get(3)?) {
+            (true, _) => ChangeRequested::Taken,
+            (false, true) => ChangeRequested::LinkStored,
+            (false, false) => ChangeRequested::AccountGone,
+        })
+    })?)
+}
+
+pub static REDEEM: LazyLock<Statement> = LazyLock::new(|| {
+    Statement::new(
+        "WITH pending AS (
+             SELECT token_digest, user_id, email FROM todo_api.email_verifications
+              WHERE token_digest = $1 AND expires_at > now()
+              FOR UPDATE
+         ), taken AS (
+             SELECT 1 FROM todo_api.users u JOIN pending p ON lower(u.email) = p.email
+              WHERE u.id <> p.user_id
+         ), used AS (
+             DELETE FROM todo_api.email_verifications
+              WHERE token_digest IN (SELECT token_digest FROM pending)
+                AND NOT EXISTS (SELECT 1 FROM taken)
+             RETURNING user_id, email
+         ), before AS (
+             SELECT u.id, u.email FROM todo_api.users u JOIN used ON u.id = used.user_id
+         ), verified AS (
+             UPDATE todo_api.users u SET email = used.email, email_verified = true
+               FROM used WHERE u.id = used.user_id
+             RETURNING u.id, u.email, u.name, u.email_verified
+         ), other_links AS (
+             DELETE FROM todo_api.email_verifications
+              WHERE user_id IN (SELECT id FROM verified) AND token_digest <> $1
+         )
+         SELECT EXISTS (SELECT 1 FROM taken), (SELECT email FROM before), verified.*
+           FROM (SELECT 1) AS one LEFT JOIN verified ON true",
+        [Type::BYTEA],
+    )
+});
+
+/// What a verification link did.
+#[derive(Debug)]
+pub enum Redeemed {
+    /// The address is verified (and is now the account's): the user as it now is, and
+    /// the address it had before, when that was another one.
+    Verified {
+        user: User,
+        former_email: Option<String>,
+    },
+    /// Another account has taken the address since the link was mailed; the link stays.
+    Taken,
+    /// Unknown, used or expired.
+    Invalid,
+}
+
+/// Uses the link `token_digest`: deletes it (and the account's other links), makes its
+/// address the account's email and marks it verified; one statement. A concurrent use of
+/// the same link waits for this one and finds it gone.
+pub async fn redeem(db: &Db, token_digest: &[u8]) -> Result<Redeemed, DbError> {
+    let row = match db.query_one(&REDEEM, &[&token_digest]).await {
+        Ok(row) => row,
+        // An account took the address between the check and the switch.
+        Err(err) if err.is_unique_violation("users_email_key") => return Ok(Redeemed::Taken),
+        Err(err) => return Err(err),
+    };
+    if row.try_get(0)? {
+        return Ok(Redeemed::Taken);
+    }
+    if row.try_get::<_, Option<Uuid>>(2)?.is_none() {
+        return Ok(Redeemed::Invalid);
+    }
+    let user = user_of(&row, 2)?;
+    let before: Option<String> = row.try_get(1)?;
+    Ok(Redeemed::Verified {
+        former_email: before.filter(|before| *before != user.email),
+        user,
+    })
+}
