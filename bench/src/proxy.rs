@@ -265,11 +265,6 @@ async fn pump(
     Ok(())
 }
 
-/// Host and port of the server behind `url`.
-pub fn upstream(url: &str) -> anyhow::Result<(String, u16)> {
-    dev_server::postgres::host_and_port(url).context("the proxy needs a TCP host")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
