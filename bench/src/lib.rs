@@ -9,7 +9,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use dev_server::fixtures::better_auth::{BetterAuthServer, BetterAuthUser};
 
 /// A tool's command line: `--name value` flags (a flag may repeat) and bare switches, each
 /// one the tool names (a switch's value is empty); `-h` or `--help` prints `usage`.
@@ -110,20 +109,6 @@ pub async fn server_version(url: &str) -> anyhow::Result<String> {
 
 /// The signing secret of every benchmark run (never a deployment's).
 pub const SECRET: &str = "bench-secret-0123456789-ABCDEFGHIJ-klmnop";
-
-/// A real Better Auth (the fixture app) on `database_url`, signing with [`SECRET`] and
-/// listening on a free port of 127.0.0.1, and one user signed up on it.
-pub async fn better_auth_with_user(
-    database_url: &str,
-    name: &str,
-    email: &str,
-) -> anyhow::Result<(BetterAuthServer, BetterAuthUser)> {
-    let port = dev_server::postgres::free_port()?;
-    let base_url = format!("http://127.0.0.1:{port}");
-    let server = BetterAuthServer::try_start(database_url, SECRET, &base_url, port, &[]).await?;
-    let user = server.try_sign_up(name, email).await?;
-    Ok((server, user))
-}
 
 /// A fresh, migrated database: on `BENCH_DATABASE_URL`'s server if set, else on a private
 /// cluster under `target/bench-db/<pid>-<n>` (so benchmarks may run side by side) that is
