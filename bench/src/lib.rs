@@ -1,34 +1,88 @@
 //! Shared plumbing of the benchmark binaries: a private PostgreSQL with a migrated
-//! database, the application state on it, and percentile summaries. Requests and seeded
-//! users come from `dev_server::fixtures`, as in the tests.
+//! database, the application state on it, the command line, and percentiles. Requests and
+//! seeded users come from `dev_server::fixtures`, as in the tests.
 
 pub mod proxy;
 
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
-use dev_server::fixtures::better_auth::{BetterAuthServer, BetterAuthUser};
+use anyhow::{Context as _, bail};
 
-/// p50 and p99 of a set of samples.
+/// A tool's command line: `--name value` flags (a flag may repeat) and bare switches, each
+/// one the tool names (a switch's value is empty); `-h` or `--help` prints `usage`.
+pub struct Flags(Vec<(String, String)>);
+
+impl Flags {
+    pub fn parse(
+        args: impl IntoIterator<Item = String>,
+        usage: &str,
+        valued: &[&str],
+        switches: &[&str],
+    ) -> anyhow::Result<Self> {
+        let (mut args, mut flags) = (args.into_iter(), Vec::new());
+        while let Some(flag) = args.next() {
+            if flag == "-h" || flag == "--help" {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            let value = match valued.contains(&flag.as_str()) {
+                true => args.next().context("a flag without its value")?,
+                false if switches.contains(&flag.as_str()) => String::new(),
+                false => bail!("unknown argument `{flag}`\n\n{usage}"),
+            };
+            flags.push((flag, value));
+        }
+        Ok(Self(flags))
+    }
+
+    pub fn switch(&self, name: &str) -> bool {
+        self.values(name).next().is_some()
+    }
+
+    /// Every value given to `name`, in order.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        let given = self.0.iter().filter(move |(flag, _)| flag == name);
+        given.map(|(_, value)| value.as_str())
+    }
+
+    /// The last value given to `name`, parsed.
+    pub fn value<T: FromStr>(&self, name: &str) -> anyhow::Result<Option<T>> {
+        let Some(value) = self.values(name).last() else {
+            return Ok(None);
+        };
+        let parsed = value.parse().ok().map(Some);
+        parsed.with_context(|| format!("{name}: `{value}` is not valid"))
+    }
+}
+
+/// p50 and p99 of a set of samples, and its extremes.
 #[derive(Debug, Clone, Copy)]
 pub struct Percentiles {
+    pub min: Duration,
     pub p50: Duration,
     pub p99: Duration,
+    pub max: Duration,
 }
 
 impl Percentiles {
     pub fn of(samples: &mut [Duration]) -> Self {
         samples.sort_unstable();
         let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-        Self {
-            p50: at(0.50),
-            p99: at(0.99),
-        }
+        let [min, p50, p99, max] = [0.0, 0.5, 0.99, 1.0].map(at);
+        Self { min, p50, p99, max }
     }
 }
 
 /// Microseconds with one decimal, for tables.
 pub fn micros(duration: Duration) -> String {
     format!("{:.1}", duration.as_secs_f64() * 1e6)
+}
+
+/// Milliseconds with `decimals` decimals, for tables.
+pub fn millis(duration: Duration, decimals: usize) -> String {
+    format!("{:.decimals$}", duration.as_secs_f64() * 1e3)
 }
 
 /// The status and JSON body of a handler's response.
@@ -45,29 +99,23 @@ pub fn answer(
     Ok((status, body))
 }
 
+/// `SHOW server_version` of the server behind `url`.
+pub async fn server_version(url: &str) -> anyhow::Result<String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let version = client.query_one("SHOW server_version", &[]).await?;
+    Ok(version.try_get(0)?)
+}
+
 /// The signing secret of every benchmark run (never a deployment's).
 pub const SECRET: &str = "bench-secret-0123456789-ABCDEFGHIJ-klmnop";
-
-/// A real Better Auth (the fixture app) on `database_url`, signing with [`SECRET`] and
-/// listening on a free port of 127.0.0.1, and one user signed up on it.
-pub async fn better_auth_with_user(
-    database_url: &str,
-    name: &str,
-    email: &str,
-) -> anyhow::Result<(BetterAuthServer, BetterAuthUser)> {
-    let port = dev_server::postgres::free_port()?;
-    let base_url = format!("http://127.0.0.1:{port}");
-    let server = BetterAuthServer::try_start(database_url, SECRET, &base_url, port, &[]).await?;
-    let user = server.try_sign_up(name, email).await?;
-    Ok((server, user))
-}
 
 /// A fresh, migrated database: on `BENCH_DATABASE_URL`'s server if set, else on a private
 /// cluster under `target/bench-db/<pid>-<n>` (so benchmarks may run side by side) that is
 /// stopped and removed when this is dropped.
 pub struct BenchDb {
     pub url: String,
-    cluster: Option<(dev_server::postgres::Cluster, std::path::PathBuf)>,
+    cluster: Option<(dev_server::postgres::Cluster, PathBuf)>,
 }
 
 impl BenchDb {
@@ -89,9 +137,7 @@ impl BenchDb {
     /// hosted server: TLS with a certificate for `localhost`, and SCRAM-SHA-256 password
     /// authentication over TCP. The server is `bindir`'s when given (another major
     /// version), else the installed one. `url` is for the benchmark's own plaintext use.
-    pub async fn start_secured(
-        bindir: Option<std::path::PathBuf>,
-    ) -> anyhow::Result<(Self, SecuredServer)> {
+    pub async fn start_secured(bindir: Option<PathBuf>) -> anyhow::Result<(Self, SecuredServer)> {
         use dev_server::postgres::Cluster;
         let dir = private_cluster_dir();
         let cluster = match bindir {
@@ -115,13 +161,8 @@ impl BenchDb {
         let admin =
             format!("postgres://postgres:{password}@127.0.0.1:{port}/postgres?sslmode=disable");
         db.url = dev_server::fixtures::fresh_database(&admin, "bench").await?;
-        Ok((
-            db,
-            SecuredServer {
-                ca_file: tls.ca_file,
-                password,
-            },
-        ))
+        let ca_file = tls.ca_file;
+        Ok((db, SecuredServer { ca_file, password }))
     }
 
     /// The state the local server builds (every function's statements prepared), on this
@@ -159,15 +200,12 @@ impl BenchDb {
         plan: impl FnOnce(&[shared::db::credentials::CredentialKind]) -> shared::db::statements::Plan,
     ) -> anyhow::Result<shared::AppState> {
         let lookup = |name: &str| {
-            overrides
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-                .or_else(|| match name {
-                    "DATABASE_URL" => Some(self.url.clone()),
-                    "BETTER_AUTH_SECRET" => Some(SECRET.to_owned()),
-                    _ => None,
-                })
+            let given = overrides.iter().find(|(key, _)| *key == name);
+            given.map(|(_, value)| value.to_string()).or(match name {
+                "DATABASE_URL" => Some(self.url.clone()),
+                "BETTER_AUTH_SECRET" => Some(SECRET.to_owned()),
+                _ => None,
+            })
         };
         shared::AppState::new(shared::config::Config::from_lookup(lookup)?, plan)
     }
@@ -180,7 +218,7 @@ pub const APP_URL: &str = "http://localhost:3000";
 /// mail) in a folder of its own, removed when this is dropped.
 pub struct BenchMail {
     pub mailer: std::sync::Arc<dev_server::mailbox::DevMailbox>,
-    dir: std::path::PathBuf,
+    dir: PathBuf,
 }
 
 impl BenchMail {
@@ -190,10 +228,8 @@ impl BenchMail {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
-        Ok(Self {
-            mailer: std::sync::Arc::new(dev_server::mailbox::DevMailbox::new(&dir)?),
-            dir,
-        })
+        let mailer = std::sync::Arc::new(dev_server::mailbox::DevMailbox::new(&dir)?);
+        Ok(Self { mailer, dir })
     }
 
     /// A state's mailbox on this folder: links to [`APP_URL`], the default token lifetime.
@@ -203,10 +239,8 @@ impl BenchMail {
             "APP_URL" => Some(APP_URL.to_owned()),
             _ => None,
         })?;
-        Ok(shared::mail::Mailbox {
-            settings,
-            mailer: self.mailer.clone(),
-        })
+        let mailer = self.mailer.clone();
+        Ok(shared::mail::Mailbox { settings, mailer })
     }
 }
 
@@ -216,21 +250,25 @@ impl Drop for BenchMail {
     }
 }
 
-/// A directory of its own for each private cluster: `target/bench-db/<pid>-<n>`, so a
-/// benchmark may start several (each one's drop removes its directory, and starting a
-/// cluster in a directory stops whatever server ran there).
-fn private_cluster_dir() -> std::path::PathBuf {
+/// The workspace's target directory: `target/` beside this crate.
+pub fn target_dir() -> PathBuf {
+    let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    bench.parent().unwrap_or(bench).join("target")
+}
+
+/// A directory of its own for each private cluster, so a benchmark may start several
+/// (starting a cluster in a directory stops whatever server ran there).
+fn private_cluster_dir() -> PathBuf {
     static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/bench-db")
-        .join(format!("{}-{n}", std::process::id()))
+    let dir = format!("bench-db/{}-{n}", std::process::id());
+    target_dir().join(dir)
 }
 
 /// How a client reaches a [`BenchDb::start_secured`] server.
 pub struct SecuredServer {
     /// The CA to verify the server's certificate with (`DATABASE_CA_FILE`).
-    pub ca_file: std::path::PathBuf,
+    pub ca_file: PathBuf,
     pub password: String,
 }
 

@@ -1,51 +1,35 @@
 //! A loopback TCP proxy between an application and PostgreSQL that counts database round
 //! trips and can add latency each way, as a network link would. Two modes:
 //!
-//! - [`Mode::Protocol`] reads the protocol: it refuses TLS (the application talks
-//!   plaintext), follows the message framing and counts the server's ReadyForQuery messages
-//!   after startup, one per round trip a statement takes.
+//! - [`Mode::Protocol`] reads the protocol (the application talks to it in plaintext,
+//!   `sslmode=disable`): it follows the message framing and counts the server's
+//!   ReadyForQuery messages after startup, one per round trip a statement takes, and the
+//!   client's reads that hold a Sync or a simple Query (the requests they answer).
 //! - [`Mode::Passthrough`] carries TLS untouched and counts the client's flights: each time
 //!   the client sends after it has received something (or first), one round trip begins.
 //!   With the TCP handshake, which the proxy charges by holding a connection's first bytes
 //!   for one round trip, that is every round trip a connection takes, from the first SYN.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-
-/// Startup-phase request codes (protocol "message flow: start-up"): these two ask for
-/// encryption first and expect a one-byte answer instead of authentication.
-const SSL_REQUEST: u32 = 80_877_103;
-const GSSENC_REQUEST: u32 = 80_877_104;
-/// A startup packet is small (user, database, a few options); anything bigger is garbage.
-const MAX_STARTUP_BYTES: usize = 10_000;
-/// PostgreSQL refuses messages over 1 GB; a length beyond that means the framing is lost.
-const MAX_MESSAGE_BYTES: u32 = 1 << 30;
+use tokio::time::Instant;
 
 /// What the proxy saw, over every connection it carried.
-#[derive(Default)]
-pub struct Counters {
-    connections: AtomicU64,
-    /// ReadyForQuery messages after each connection's startup: one per round trip.
-    ready_for_query: AtomicU64,
-    /// Reads from the client that held a Sync or a simple Query: the requests those
-    /// ReadyForQuery messages answer (on loopback one write arrives as one read).
-    sync_flushes: AtomicU64,
-    /// Passthrough: the client's flights, each the start of a round trip.
-    client_flights: AtomicU64,
-}
-
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub connections: u64,
+    /// ReadyForQuery messages after each connection's startup: one per round trip.
     pub ready_for_query: u64,
+    /// Reads from the client that held a Sync or a simple Query (on loopback one write
+    /// arrives as one read).
     pub sync_flushes: u64,
+    /// Passthrough: the client's flights, each the start of a round trip.
     pub client_flights: u64,
 }
 
@@ -53,17 +37,6 @@ impl Snapshot {
     /// Passthrough: the round trips of the connections seen, TCP handshakes included.
     pub fn link_round_trips(&self) -> u64 {
         self.connections + self.client_flights
-    }
-}
-
-impl Counters {
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            connections: self.connections.load(Ordering::SeqCst),
-            ready_for_query: self.ready_for_query.load(Ordering::SeqCst),
-            sync_flushes: self.sync_flushes.load(Ordering::SeqCst),
-            client_flights: self.client_flights.load(Ordering::SeqCst),
-        }
     }
 }
 
@@ -79,41 +52,59 @@ impl std::ops::Sub for Snapshot {
     }
 }
 
+#[derive(Default)]
+pub struct Counters(Mutex<Snapshot>);
+
+impl Counters {
+    pub fn snapshot(&self) -> Snapshot {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn count(&self, what: impl FnOnce(&mut Snapshot)) {
+        what(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
 /// Splits one direction's byte stream into typed messages (`type byte, Int32 length`
-/// including itself, body), across reads of any size. Bodies are skipped, not buffered.
+/// including itself, body), across reads of any size; bodies are skipped, not buffered.
+/// The client's first message, the startup message, has no type byte.
 #[derive(Default)]
 struct Framer {
     header: Vec<u8>,
     skip: usize,
+    typed: bool,
 }
 
 impl Framer {
     /// The type bytes of the messages whose header completes in `bytes`.
-    fn feed(&mut self, mut bytes: &[u8], types: &mut Vec<u8>) -> anyhow::Result<()> {
+    fn feed(&mut self, mut bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let mut types = Vec::new();
         while !bytes.is_empty() {
-            if self.skip > 0 {
-                let n = self.skip.min(bytes.len());
-                self.skip -= n;
-                bytes = &bytes[n..];
+            let size = 4 + usize::from(self.typed);
+            let n = match self.skip {
+                0 => (size - self.header.len()).min(bytes.len()),
+                skip => skip.min(bytes.len()),
+            };
+            match self.skip {
+                0 => self.header.extend_from_slice(&bytes[..n]),
+                _ => self.skip -= n,
+            }
+            bytes = &bytes[n..];
+            if self.header.len() < size {
                 continue;
             }
-            let n = (5 - self.header.len()).min(bytes.len());
-            self.header.extend_from_slice(&bytes[..n]);
-            bytes = &bytes[n..];
-            let [kind, a, b, c, d] = self.header[..] else {
-                continue;
-            };
-            let length = u32::from_be_bytes([a, b, c, d]);
+            let (kind, length) = self.header.split_at(size - 4);
+            let length = u32::from_be_bytes(length.try_into()?);
+            // PostgreSQL refuses messages over 1 GB: beyond, the framing is lost.
             ensure!(
-                (4..=MAX_MESSAGE_BYTES).contains(&length),
-                "message {:?} has impossible length {length}: framing lost",
-                char::from(kind)
+                (4..=1 << 30).contains(&length),
+                "length {length}: framing lost"
             );
-            self.skip = usize::try_from(length - 4)?;
-            types.push(kind);
+            types.extend(kind);
+            (self.skip, self.typed) = (usize::try_from(length - 4)?, true);
             self.header.clear();
         }
-        Ok(())
+        Ok(types)
     }
 }
 
@@ -138,32 +129,19 @@ pub struct Proxy {
 impl Proxy {
     pub async fn start(upstream: (String, u16), mode: Mode) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let (counters, delay_ms) = (Arc::<Counters>::default(), Arc::<AtomicU64>::default());
+        let addr = listener.local_addr()?;
         let proxy = Self {
-            addr: listener.local_addr()?,
-            counters: Arc::default(),
-            delay_ms: Arc::default(),
+            addr,
+            counters: counters.clone(),
+            delay_ms: delay_ms.clone(),
         };
-        let (counters, delay_ms) = (proxy.counters.clone(), proxy.delay_ms.clone());
         tokio::spawn(async move {
-            loop {
-                let client = match listener.accept().await {
-                    Ok((client, _)) => client,
-                    Err(err) => {
-                        eprintln!("proxy: accept failed: {err}");
-                        return;
-                    }
-                };
-                counters.connections.fetch_add(1, Ordering::SeqCst);
-                let (counters, delay_ms, upstream) =
-                    (counters.clone(), delay_ms.clone(), upstream.clone());
+            while let Ok((client, _)) = listener.accept().await {
+                counters.count(|seen| seen.connections += 1);
+                let link = (counters.clone(), delay_ms.clone(), upstream.clone());
                 tokio::spawn(async move {
-                    let carried = match mode {
-                        Mode::Protocol => carry(client, upstream, counters, delay_ms).await,
-                        Mode::Passthrough => {
-                            pass_through(client, upstream, counters, delay_ms).await
-                        }
-                    };
-                    if let Err(err) = carried {
+                    if let Err(err) = carry(client, mode, link).await {
                         eprintln!("proxy: connection ended: {err:#}");
                     }
                 });
@@ -173,78 +151,60 @@ impl Proxy {
     }
 }
 
-/// One client connection: the startup phase by hand (refusing encryption, so the
-/// application talks plaintext that can be read), then both directions pumped and counted.
+/// One client connection, both directions pumped and counted.
 async fn carry(
-    mut client: TcpStream,
-    upstream: (String, u16),
-    counters: Arc<Counters>,
-    delay_ms: Arc<AtomicU64>,
+    client: TcpStream,
+    mode: Mode,
+    (counters, delay_ms, (host, port)): (Arc<Counters>, Arc<AtomicU64>, (String, u16)),
 ) -> anyhow::Result<()> {
-    let link = Link::open();
-    let mut server = connect(&client, &upstream).await?;
-
-    // Startup messages have no type byte: Int32 length, Int32 code, then the body.
-    loop {
-        let mut head = [0u8; 8];
-        client.read_exact(&mut head).await?;
-        let [a, b, c, d, e, f, g, h] = head;
-        let length = usize::try_from(u32::from_be_bytes([a, b, c, d]))?;
-        let code = u32::from_be_bytes([e, f, g, h]);
-        ensure!(
-            (8..=MAX_STARTUP_BYTES).contains(&length),
-            "startup packet of {length} bytes"
-        );
-        let mut body = vec![0u8; length - 8];
-        client.read_exact(&mut body).await?;
-        if code == SSL_REQUEST || code == GSSENC_REQUEST {
-            // "N": not supported here; the client goes on in plaintext (or gives up if
-            // its sslmode demands TLS, which is why the app's URL says sslmode=disable).
-            client.write_all(b"N").await?;
-            continue;
-        }
-        server.write_all(&head).await?;
-        server.write_all(&body).await?;
-        break;
-    }
-
+    let connected = Instant::now();
+    let server = TcpStream::connect((host.as_str(), port)).await?;
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-
-    let up_counters = counters.clone();
-    let mut up_framer = Framer::default();
-    let mut types = Vec::new();
+    // Whether the client has received something since it last sent: set on delivery to
+    // the client, not on reading from the server, so a request pipelined behind answers
+    // still on the way belongs to the same flight.
+    let answered = Arc::new(AtomicBool::new(true));
+    let (mut up_framer, mut down_framer) = (Framer::default(), Framer::default());
+    down_framer.typed = true;
+    // The first ReadyForQuery ends authentication: it answers no request.
+    let mut started = false;
+    let (up_counters, client_answered) = (counters.clone(), answered.clone());
     let up = pump(
-        client_read,
-        server_write,
-        link.up(&delay_ms),
-        move |chunk| {
-            types.clear();
-            up_framer.feed(chunk, &mut types)?;
-            if types.iter().any(|kind| matches!(kind, b'S' | b'Q')) {
-                up_counters.sync_flushes.fetch_add(1, Ordering::SeqCst);
+        (client_read, server_write),
+        (&delay_ms, Some(connected)),
+        None,
+        |chunk| {
+            if mode == Mode::Passthrough {
+                if client_answered.swap(false, SeqCst) {
+                    up_counters.count(|seen| seen.client_flights += 1);
+                }
+            } else if up_framer
+                .feed(chunk)?
+                .iter()
+                .any(|kind| matches!(kind, b'S' | b'Q'))
+            {
+                up_counters.count(|seen| seen.sync_flushes += 1);
             }
             Ok(())
         },
     );
-
-    let mut down_framer = Framer::default();
-    let mut types = Vec::new();
-    // The first ReadyForQuery ends authentication: it answers no request.
-    let mut started = false;
     let down = pump(
-        server_read,
-        client_write,
-        link.down(&delay_ms),
-        move |chunk| {
-            types.clear();
-            down_framer.feed(chunk, &mut types)?;
-            for kind in &types {
-                if *kind == b'Z' {
-                    if started {
-                        counters.ready_for_query.fetch_add(1, Ordering::SeqCst);
+        (server_read, client_write),
+        (&delay_ms, None),
+        Some(answered),
+        |chunk| {
+            if mode == Mode::Protocol {
+                for _ in down_framer
+                    .feed(chunk)?
+                    .iter()
+                    .filter(|kind| **kind == b'Z')
+                {
+                    if std::mem::replace(&mut started, true) {
+                        counters.count(|seen| seen.ready_for_query += 1);
                     }
-                    started = true;
                 }
             }
             Ok(())
@@ -255,130 +215,31 @@ async fn carry(
     down.context("server to client")
 }
 
-/// One carried connection's timing: a chunk is due `delay_ms` after it was read, and the
-/// client's first bytes no earlier than three one-way delays after it connected (its SYN,
-/// the SYN-ACK, then the bytes themselves: the handshake the kernel answered at once).
-#[derive(Clone, Copy)]
-struct Link {
-    connected: tokio::time::Instant,
-}
-
-impl Link {
-    fn open() -> Self {
-        Self {
-            connected: tokio::time::Instant::now(),
-        }
-    }
-
-    fn up(self, delay_ms: &Arc<AtomicU64>) -> Due {
-        Due {
-            delay_ms: delay_ms.clone(),
-            not_before_delays: Some((self.connected, 3)),
-        }
-    }
-
-    fn down(self, delay_ms: &Arc<AtomicU64>) -> Due {
-        Due {
-            delay_ms: delay_ms.clone(),
-            not_before_delays: None,
-        }
-    }
-}
-
-/// When a chunk read now is delivered.
-struct Due {
-    delay_ms: Arc<AtomicU64>,
-    /// No chunk is delivered before this instant plus so many one-way delays.
-    not_before_delays: Option<(tokio::time::Instant, u32)>,
-}
-
-impl Due {
-    fn of_chunk_read_now(&self) -> tokio::time::Instant {
-        let delay = Duration::from_millis(self.delay_ms.load(Ordering::SeqCst));
-        let due = tokio::time::Instant::now() + delay;
-        match self.not_before_delays {
-            Some((from, delays)) => due.max(from + delay * delays),
-            None => due,
-        }
-    }
-}
-
-/// Opens the proxy's side of a connection to the server.
-async fn connect(client: &TcpStream, upstream: &(String, u16)) -> anyhow::Result<TcpStream> {
-    client.set_nodelay(true)?;
-    let server = TcpStream::connect((upstream.0.as_str(), upstream.1))
-        .await
-        .context("connecting to PostgreSQL")?;
-    server.set_nodelay(true)?;
-    Ok(server)
-}
-
-/// Passthrough: both directions carried untouched; a client chunk that follows a delivery
-/// to the client (or is the first) starts a flight.
-async fn pass_through(
-    client: TcpStream,
-    upstream: (String, u16),
-    counters: Arc<Counters>,
-    delay_ms: Arc<AtomicU64>,
-) -> anyhow::Result<()> {
-    let link = Link::open();
-    let server = connect(&client, &upstream).await?;
-    let (client_read, client_write) = client.into_split();
-    let (server_read, server_write) = server.into_split();
-    // Whether the client has received something since it last sent: set on delivery to
-    // the client, not on reading from the server, so a request pipelined behind answers
-    // still on the way belongs to the same flight.
-    let answered = Arc::new(AtomicBool::new(true));
-    let flights = (counters.clone(), answered.clone());
-    let up = pump(client_read, server_write, link.up(&delay_ms), move |_| {
-        if flights.1.swap(false, Ordering::SeqCst) {
-            flights.0.client_flights.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(())
-    });
-    let down = pump_noting(
-        server_read,
-        client_write,
-        link.down(&delay_ms),
-        |_| Ok(()),
-        Some(answered),
-    );
-    let (up, down) = tokio::join!(up, down);
-    up.context("client to server")?;
-    down.context("server to client")
-}
-
-/// Copies `from` to `to`, letting `inspect` see every chunk as it arrives and delivering
-/// it when `due` says. Chunks are queued with their due time rather than slept on in the
+/// Copies `from` to `to`, letting `inspect` see every chunk as it arrives and delivering it
+/// `delay_ms` later (with `connected`, no earlier than three one-way delays after it: the
+/// SYN, the SYN-ACK, then the bytes, the handshake the kernel answered at once), then
+/// setting `delivered`. Chunks are queued with their due time rather than slept on in the
 /// reader, so the delay is latency (each chunk late by D), not a rate limit.
 async fn pump(
-    from: impl AsyncRead + Unpin,
-    to: impl AsyncWrite + Unpin + Send + 'static,
-    due: Due,
-    inspect: impl FnMut(&[u8]) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    pump_noting(from, to, due, inspect, None).await
-}
-
-/// [`pump`], setting `delivered` each time a chunk reaches `to`.
-async fn pump_noting(
-    mut from: impl AsyncRead + Unpin,
-    mut to: impl AsyncWrite + Unpin + Send + 'static,
-    due: Due,
-    mut inspect: impl FnMut(&[u8]) -> anyhow::Result<()>,
+    (mut from, mut to): (
+        impl AsyncRead + Unpin,
+        impl AsyncWrite + Unpin + Send + 'static,
+    ),
+    (delay_ms, connected): (&AtomicU64, Option<Instant>),
     delivered: Option<Arc<AtomicBool>>,
+    mut inspect: impl FnMut(&[u8]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let (queue, mut queued) = mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     let writer = tokio::spawn(async move {
         while let Some((at, chunk)) = queued.recv().await {
-            // Tokio's timer rounds up to the next millisecond: an undelayed chunk must
-            // not meet it at all.
-            if at > tokio::time::Instant::now() {
+            // Tokio's timer rounds up to the next millisecond: an undelayed chunk must not
+            // meet it at all.
+            if at > Instant::now() {
                 tokio::time::sleep_until(at).await;
             }
             to.write_all(&chunk).await?;
             if let Some(delivered) = &delivered {
-                delivered.store(true, Ordering::SeqCst);
+                delivered.store(true, SeqCst);
             }
         }
         to.shutdown().await
@@ -389,47 +250,19 @@ async fn pump_noting(
         if n == 0 {
             break;
         }
-        let chunk = &buffer[..n];
-        inspect(chunk)?;
-        if queue
-            .send((due.of_chunk_read_now(), chunk.to_vec()))
-            .is_err()
-        {
+        inspect(&buffer[..n])?;
+        let delay = Duration::from_millis(delay_ms.load(SeqCst));
+        let handshake = connected.map(|connected| connected + delay * 3);
+        let due = handshake
+            .into_iter()
+            .fold(Instant::now() + delay, Instant::max);
+        if queue.send((due, buffer[..n].to_vec())).is_err() {
             break;
         }
     }
     drop(queue);
     writer.await??;
     Ok(())
-}
-
-/// `url` pointed at the proxy, in plaintext (the proxy must read the protocol).
-pub fn through_proxy(url: &str, proxy: SocketAddr) -> anyhow::Result<String> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        bail!("the database URL must be a postgres:// URL for the proxy");
-    };
-    let (authority, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let user = authority
-        .rsplit_once('@')
-        .map_or(String::new(), |(user, _)| format!("{user}@"));
-    let (database, query) = tail.split_once('?').unwrap_or((tail, ""));
-    let mut params: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            let key = pair.split('=').next().unwrap_or_default();
-            !pair.is_empty() && !matches!(key, "sslmode" | "host" | "port" | "channel_binding")
-        })
-        .collect();
-    params.push("sslmode=disable");
-    Ok(format!(
-        "{scheme}://{user}{proxy}/{database}?{}",
-        params.join("&")
-    ))
-}
-
-/// Host and port of the server behind `url`.
-pub fn upstream(url: &str) -> anyhow::Result<(String, u16)> {
-    dev_server::postgres::host_and_port(url).context("the proxy needs a TCP host")
 }
 
 #[cfg(test)]
@@ -439,136 +272,85 @@ mod tests {
     /// A message of `kind` with `body`, framed as on the wire.
     fn message(kind: u8, body: &[u8]) -> Vec<u8> {
         let length = u32::try_from(body.len() + 4).unwrap_or(u32::MAX);
-        let mut out = vec![kind];
-        out.extend_from_slice(&length.to_be_bytes());
-        out.extend_from_slice(body);
-        out
+        [&[kind][..], &length.to_be_bytes(), body].concat()
+    }
+
+    /// A startup message: no type byte.
+    fn startup() -> Vec<u8> {
+        let params = b"user\0postgres\0\0";
+        let length = u32::try_from(8 + params.len()).unwrap_or(u32::MAX);
+        [&length.to_be_bytes()[..], &196_608u32.to_be_bytes(), params].concat()
     }
 
     #[test]
     fn framing_survives_reads_of_any_size() -> anyhow::Result<()> {
-        let stream = [
-            message(b'P', b"\0SELECT 1\0\0\0"),
-            message(b'B', &[0; 12]),
-            message(b'E', &[0; 5]),
-            message(b'S', &[]),
-        ]
-        .concat();
+        let sql = message(b'P', b"\0SELECT 1\0\0\0");
+        let stream = [startup(), sql, message(b'E', &[0; 5]), message(b'S', &[])].concat();
         for size in 1..=stream.len() {
-            let (mut framer, mut types) = (Framer::default(), Vec::new());
+            let mut framer = Framer::default();
+            let mut types = Vec::new();
             for chunk in stream.chunks(size) {
-                framer.feed(chunk, &mut types)?;
+                types.extend(framer.feed(chunk)?);
             }
-            assert_eq!(types, b"PBES", "reads of {size} bytes");
+            assert_eq!(types, b"PES", "reads of {size} bytes");
         }
-        let mut types = Vec::new();
-        assert!(Framer::default().feed(b"Z\0\0\0\x02", &mut types).is_err());
-        Ok(())
-    }
-
-    #[test]
-    fn the_app_url_points_at_the_proxy_in_plaintext() -> anyhow::Result<()> {
-        let proxy: SocketAddr = "127.0.0.1:7000".parse()?;
-        assert_eq!(
-            through_proxy(
-                "postgres://u:p@db.example.com:5432/app?sslmode=verify-full&application_name=x",
-                proxy
-            )?,
-            "postgres://u:p@127.0.0.1:7000/app?application_name=x&sslmode=disable"
-        );
-        assert_eq!(
-            through_proxy("postgresql://localhost/app", proxy)?,
-            "postgresql://127.0.0.1:7000/app?sslmode=disable"
+        assert!(
+            Framer::default().feed(b"\0\0\0\x02").is_err(),
+            "a length under 4"
         );
         Ok(())
     }
 
-    /// Against a scripted server: an SSLRequest is answered "N" by the proxy and never
-    /// reaches the server, the startup message is forwarded whole, the startup's
-    /// ReadyForQuery is not counted, and a later Sync and its ReadyForQuery are.
-    #[tokio::test]
-    async fn startup_is_not_counted_and_requests_are() -> anyhow::Result<()> {
+    /// A scripted server behind a proxy in `mode`: per turn, the client sends its bytes
+    /// one read at a time, the server checks them and answers, and the client reads that.
+    /// The counters once the client read every answer.
+    async fn scripted(mode: Mode, turns: &[(&[u8], &[u8])]) -> anyhow::Result<Snapshot> {
         let server = TcpListener::bind("127.0.0.1:0").await?;
         let port = server.local_addr()?.port();
-        let startup = {
-            let params = b"user\0postgres\0\0";
-            let length = u32::try_from(8 + params.len())?;
-            [&length.to_be_bytes()[..], &196_608u32.to_be_bytes(), params].concat()
-        };
-        let expected = startup.clone();
-        let scripted = tokio::spawn(async move {
-            let (mut socket, _) = server.accept().await?;
-            let mut got = vec![0; expected.len()];
-            socket.read_exact(&mut got).await?;
-            anyhow::ensure!(got == expected, "server got {got:?}");
-            let ready = message(b'Z', b"I");
-            socket
-                .write_all(&[message(b'R', &[0; 4]), ready.clone()].concat())
-                .await?;
-            let mut sync = [0; 5];
-            socket.read_exact(&mut sync).await?;
-            anyhow::ensure!(sync == *b"S\0\0\0\x04", "server got {sync:?}");
-            socket.write_all(&ready).await?;
-            anyhow::Ok(())
-        });
-
-        let proxy = Proxy::start(("127.0.0.1".into(), port), Mode::Protocol).await?;
+        let proxy = Proxy::start(("127.0.0.1".into(), port), mode).await?;
         let mut client = TcpStream::connect(proxy.addr).await?;
-        let ssl_request = [8u32.to_be_bytes(), SSL_REQUEST.to_be_bytes()].concat();
-        client.write_all(&ssl_request).await?;
-        let mut answer = [0; 1];
-        client.read_exact(&mut answer).await?;
-        assert_eq!(&answer, b"N");
-        client.write_all(&startup).await?;
-        let mut reply = [0; 9 + 6];
-        client.read_exact(&mut reply).await?;
-        assert_eq!(proxy.counters.snapshot().ready_for_query, 0);
+        let (mut socket, _) = server.accept().await?;
+        for (sent, reply) in turns {
+            for byte in sent.iter() {
+                client.write_all(&[*byte]).await?;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let mut got = vec![0; sent.len()];
+            socket.read_exact(&mut got).await?;
+            ensure!(got == *sent, "the server got {got:?}");
+            socket.write_all(reply).await?;
+            let mut got = vec![0; reply.len()];
+            client.read_exact(&mut got).await?;
+            ensure!(got == *reply, "the client got {got:?}");
+        }
+        Ok(proxy.counters.snapshot())
+    }
 
-        client.write_all(&message(b'S', &[])).await?;
-        let mut ready = [0; 6];
-        client.read_exact(&mut ready).await?;
-        scripted.await??;
-        let seen = proxy.counters.snapshot();
-        assert_eq!(
-            (seen.connections, seen.ready_for_query, seen.sync_flushes),
-            (1, 1, 1)
-        );
+    /// The startup's ReadyForQuery answers no request; a Sync and its ReadyForQuery are one
+    /// round trip, and so is a pipelined Parse/Sync.
+    #[tokio::test]
+    async fn protocol_counts_requests_not_the_startup() -> anyhow::Result<()> {
+        let (ready, sync) = (message(b'Z', b"I"), message(b'S', &[]));
+        let auth_ok = [message(b'R', &[0; 4]), ready.clone()].concat();
+        let pipelined = [message(b'P', b"\0SELECT 1\0\0\0"), sync.clone()].concat();
+        let answer = [message(b'1', &[]), ready.clone()].concat();
+        let turns: [(&[u8], &[u8]); 3] = [
+            (&startup(), &auth_ok),
+            (&sync, &ready),
+            (&pipelined, &answer),
+        ];
+        let seen = scripted(Mode::Protocol, &turns).await?;
+        let counted = (seen.connections, seen.ready_for_query, seen.sync_flushes);
+        assert_eq!(counted, (1, 2, 2));
         Ok(())
     }
 
-    /// Passthrough: bytes arrive untouched; a send that follows an answer starts a flight,
-    /// a send pipelined behind one still unanswered does not, and the handshake counts one.
+    /// Passthrough: a send that follows an answer starts a flight, the sends pipelined
+    /// behind it do not, and the handshake counts one more round trip.
     #[tokio::test]
     async fn passthrough_counts_flights_and_the_handshake() -> anyhow::Result<()> {
-        let server = TcpListener::bind("127.0.0.1:0").await?;
-        let port = server.local_addr()?.port();
-        let scripted = tokio::spawn(async move {
-            let (mut socket, _) = server.accept().await?;
-            let mut got = [0; 1];
-            socket.read_exact(&mut got).await?;
-            anyhow::ensure!(got == *b"a", "server got {got:?}");
-            socket.write_all(b"x").await?;
-            // Two sends, answered once both are in.
-            let mut got = [0; 2];
-            socket.read_exact(&mut got).await?;
-            anyhow::ensure!(got == *b"bc", "server got {got:?}");
-            socket.write_all(b"y").await?;
-            anyhow::Ok(())
-        });
-
-        let proxy = Proxy::start(("127.0.0.1".into(), port), Mode::Passthrough).await?;
-        let mut client = TcpStream::connect(proxy.addr).await?;
-        let mut answer = [0; 1];
-        client.write_all(b"a").await?;
-        client.read_exact(&mut answer).await?;
-        assert_eq!(&answer, b"x");
-        client.write_all(b"b").await?;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        client.write_all(b"c").await?;
-        client.read_exact(&mut answer).await?;
-        assert_eq!(&answer, b"y");
-        scripted.await??;
-        let seen = proxy.counters.snapshot();
+        let turns: [(&[u8], &[u8]); 2] = [(b"a", b"x"), (b"bcd", b"y")];
+        let seen = scripted(Mode::Passthrough, &turns).await?;
         assert_eq!((seen.connections, seen.client_flights), (1, 2));
         assert_eq!(seen.link_round_trips(), 3);
         Ok(())

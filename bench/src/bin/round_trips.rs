@@ -1,601 +1,450 @@
-//! Database round trips per route, counted on the wire: a loopback proxy between the
-//! application and PostgreSQL reads the protocol's message framing and counts the server's
-//! ReadyForQuery messages (one per round trip), cross-checked against the pool's own
-//! statement counter. With `--delay-ms D` the proxy also adds D ms of latency each way,
-//! showing that a request's time grows by round trips × 2D.
+//! Database round trips per route, counted on the wire, and checked: one typical successful
+//! request per route of `shared::routes::ROUTES` through its function's real handler, in
+//! process, each function on one pooled connection of its own, opened (its statements
+//! prepared) beforehand as a cold start does. A loopback proxy between the pools and
+//! PostgreSQL reads the protocol and counts the server's ReadyForQuery messages (one per
+//! round trip) and the client's reads holding a Sync or Query; the pool's own statement
+//! counter is the cross-check. Requests and expectations are keyed by route (method and
+//! path); the run fails on a route of the table left unmeasured, on a count other than the
+//! expected one, on counters that disagree, and on a statement missing from a plan.
 //!
-//! ```text
-//! cargo run --release -p bench --bin round_trips -- [--delay-ms D] [--markdown FILE]
-//! ```
+//! `--better-auth` drives the routes a Better Auth caller may use again with a real Better
+//! Auth's JWT and session token; `--delay-ms D` runs our pass again with D ms added each
+//! way, showing that a request's time grows by round trips × 2D.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
-use bench::BenchDb;
-use bench::proxy::{Counters, Mode, Proxy, Snapshot, through_proxy, upstream};
-use dev_server::fixtures::better_auth::BetterAuthUser;
-use dev_server::mailbox::DevMailbox;
+use anyhow::{Context as _, ensure};
+use bench::proxy::{Counters, Mode, Proxy, Snapshot};
+use bench::{BenchDb, BenchMail, Flags, millis};
+use dev_server::fixtures::better_auth::BetterAuthServer;
 use serde_json::{Value, json};
-use shared::routes::ROUTES;
+use shared::function::Access;
+use shared::routes::{ROUTES, Route};
 use shared::state::MailState;
 
-// ---------------------------------------------------------------------------------------
-// The requests.
+const USAGE: &str = "usage: round_trips [--delay-ms D] [--better-auth]";
 
-/// The credential a pass authenticates its protected requests with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Kind {
-    /// Our HS256 token.
-    Ours,
-    BetterAuthJwt,
-    BetterAuthSession,
+/// The routes that verify or hash a password between two statements: the one that judges
+/// the attempt and reads what the check needs, and the one that writes after it (so no
+/// transaction stays open across argon2id). Every other request is one statement.
+const PASSWORD_BETWEEN_TWO: [&str; 6] = [
+    "POST /api/auth/signup",
+    "POST /api/auth/signin",
+    "POST /api/auth/change-password",
+    "DELETE /api/auth/user",
+    "POST /api/auth/reset-password",
+    "POST /api/auth/change-email",
+];
+
+/// Better Auth ends its own sessions: signing its caller out touches nothing of ours.
+const SIGNOUT: &str = "POST /api/auth/signout";
+
+/// The credentials a pass authenticates its protected requests with: ours, then Better
+/// Auth's.
+const OURS: &str = "our token";
+const BETTER_AUTH: [&str; 2] = ["Better Auth JWT", "Better Auth session token"];
+
+/// A route's key: its method and path template, `GET /api/{user_id}/tasks`.
+fn key(route: &Route) -> String {
+    format!("{} {}", route.method, route.path)
 }
 
-impl Kind {
-    fn label(self) -> &'static str {
-        match self {
-            Kind::Ours => "our token",
-            Kind::BetterAuthJwt => "Better Auth JWT",
-            Kind::BetterAuthSession => "Better Auth session token",
-        }
+fn route(wanted: &str) -> anyhow::Result<&'static Route> {
+    let found = ROUTES.iter().find(|route| key(route) == wanted);
+    found.with_context(|| format!("`{wanted}` is not a route of shared::routes::ROUTES"))
+}
+
+fn access(route: &Route) -> Option<Access> {
+    dev_server::declared(route.function).map(|declared| declared.access)
+}
+
+/// The round trips `route` is designed to take with our credential or Better Auth's;
+/// `None`: not a route such a credential is sent to (a Better Auth caller reaches the
+/// routes open to any credential, and signout; the account routes refuse it first).
+fn expected(route: &Route, ours: bool) -> Option<u64> {
+    let key = key(route);
+    match ours {
+        true if PASSWORD_BETWEEN_TWO.contains(&key.as_str()) => Some(2),
+        true => Some(1),
+        false if key == SIGNOUT => Some(0),
+        false => matches!(access(route)?, Access::AnyCredential(_)).then_some(1),
     }
 }
 
-/// The round trips each route is designed to take with a credential of `kind` (`None`:
-/// not a route such a credential is sent to). One statement per request, but for the two
-/// that must judge an attempt before hashing or verifying a password and write after it
-/// (signin needs the stored hash before it can open the session; signup's throttle verdict
-/// must come before the hash it then stores); and signing out a Better Auth caller touches
-/// nothing of ours (Better Auth ends its own sessions).
-fn expected(function: &str, kind: Kind) -> Option<u64> {
-    const ACCOUNT: [&str; 7] = [
-        "change-password",
-        "user-update",
-        "user-delete",
-        "sessions-list",
-        "session-revoke",
-        "forgot-password",
-        "reset-password",
-    ];
-    match (kind, function) {
-        // A password is hashed or verified between two statements: the one that judges
-        // the attempt (or the token) and reads what the check needs, and the one that
-        // writes after it.
-        (
-            Kind::Ours,
-            "signin" | "signup" | "change-password" | "user-delete" | "reset-password",
-        ) => Some(2),
-        (Kind::Ours, _) => Some(1),
-        (_, "signin" | "signup" | "health") => None,
-        // Better Auth manages those accounts: refused before any statement.
-        (_, function) if ACCOUNT.contains(&function) => None,
-        (_, "signout") => Some(0),
-        (_, _) => Some(1),
-    }
-}
+/// One request's figures: its status, the wire's counters, the pool's statement counter
+/// and how long it took.
+type Measured = (u16, Snapshot, u64, Duration);
+type Measures = HashMap<String, Measured>;
 
-/// One request's figures.
-struct Measured {
-    status: u16,
-    wire: Snapshot,
-    statements: u64,
-    /// Statements sent unnamed because they were missing from the function's plan.
-    unplanned: u64,
-    elapsed: Duration,
-}
-
-/// Each function's state, as its own cold start builds it: its own plan prepared on its
-/// own connection (opened through the proxy before anything is measured).
-struct Functions {
+/// Each function's state, as its own cold start builds it, and what the passes share.
+struct Run {
     states: HashMap<&'static str, MailState>,
+    counters: std::sync::Arc<Counters>,
+    mail: BenchMail,
+    /// What is wrong, route by route.
+    wrong: std::cell::RefCell<Vec<String>>,
 }
 
-impl Functions {
-    fn state(&self, function: &str) -> anyhow::Result<&MailState> {
-        self.states
-            .get(function)
-            .with_context(|| format!("no state for {function}"))
+impl Run {
+    /// The token of the newest link to `page` mailed to `email`.
+    fn mailed_link(&self, email: &str, page: &str) -> anyhow::Result<String> {
+        let page = format!("{}{page}", bench::APP_URL);
+        let mail = self.mail.mailer.messages_to(email)?;
+        let link = mail
+            .iter()
+            .rev()
+            .find_map(|mail| dev_server::mailbox::link_token_in(mail, &page));
+        link.with_context(|| format!("no link to {page} mailed to {email}"))
     }
 }
 
+/// One pass of requests with a credential (`label`): the token it sends to the routes that
+/// take one, the path parameters it has learnt, and what it measured by route.
 struct Pass<'a> {
-    functions: &'a Functions,
-    counters: &'a Counters,
-    /// Where forgot-password's mail goes.
-    mailbox: &'a DevMailbox,
-    measured: HashMap<&'static str, Measured>,
+    run: &'a Run,
+    label: &'static str,
+    token: String,
+    params: Vec<(&'static str, String)>,
+    measured: Measures,
 }
 
 impl<'a> Pass<'a> {
-    fn new(functions: &'a Functions, counters: &'a Counters, mailbox: &'a DevMailbox) -> Self {
+    fn new(run: &'a Run, label: &'static str, token: String) -> Self {
+        let (params, measured) = (Vec::new(), HashMap::new());
         Self {
-            functions,
-            counters,
-            mailbox,
-            measured: HashMap::new(),
+            run,
+            label,
+            token,
+            params,
+            measured,
         }
     }
 
-    /// A signin that a later request needs, not measured; its token.
-    async fn setup_signin(&self, email: &str, password: &str) -> anyhow::Result<String> {
-        let body = json!({ "email": email, "password": password });
-        let req =
-            dev_server::fixtures::gateway_request("signin", "/api/auth/signin", None, Some(&body))?;
-        let (status, body) = bench::answer(
-            dev_server::dispatch(self.functions.state("signin")?, "signin", req).await,
-        )
-        .context("signin")?;
-        ensure!(status == 200, "signin answered {status}: {body}");
-        Ok(body["token"]
-            .as_str()
-            .context("signin gave no token")?
-            .to_owned())
+    /// The state of the function serving the route `key`.
+    fn state(&self, key: &str) -> anyhow::Result<&'a MailState> {
+        let state = self.run.states.get(route(key)?.function);
+        state.with_context(|| format!("no state for {key}"))
     }
 
-    /// Sends one request through `function`'s handler; it must answer `status`.
-    async fn send(
+    /// Remembers a path parameter for the requests that follow.
+    fn learn(&mut self, name: &'static str, value: &Value) {
+        let value = value.as_str().map_or(value.to_string(), str::to_owned);
+        self.params.push((name, value));
+    }
+
+    /// Sends one request to the route `key`, its path filled from the parameters learnt,
+    /// with the pass's token unless the route is public (signout takes one); it must
+    /// answer `status`. Measured and checked, unless it only prepares a later request.
+    async fn call(
         &mut self,
-        function: &'static str,
-        path: &str,
-        token: Option<&str>,
+        key: &str,
         body: Option<Value>,
         status: u16,
+        measure: bool,
     ) -> anyhow::Result<Value> {
-        let req = dev_server::fixtures::gateway_request(function, path, token, body.as_ref())?;
-        let state = self.functions.state(function)?;
-        let (wire, statements, unplanned) = (
-            self.counters.snapshot(),
-            state.db.round_trips(),
-            state.db.unplanned_statements(),
-        );
+        let (route, state) = (route(key)?, self.state(key)?);
+        let public = matches!(access(route), Some(Access::Public(_))) && key != SIGNOUT;
+        let token = (!public).then_some(self.token.as_str());
+        let path = fill(route.path, &self.params);
+        let req =
+            dev_server::fixtures::gateway_request(route.function, &path, token, body.as_ref())?;
+        let (db, counters) = (&state.db, &self.run.counters);
+        let (wire, statements) = (counters.snapshot(), db.round_trips());
+        let unplanned = db.unplanned_statements();
         let started = Instant::now();
-        let response = dev_server::dispatch(state, function, req).await;
+        let response = dev_server::dispatch(state, route.function, req).await;
         let elapsed = started.elapsed();
-        let (wire, statements, unplanned) = (
-            self.counters.snapshot() - wire,
-            state.db.round_trips() - statements,
-            state.db.unplanned_statements() - unplanned,
-        );
-        let (got, body) = bench::answer(response).context(function)?;
-        ensure!(got == status, "{function} answered {got}: {body}");
-        self.measured.insert(
-            function,
-            Measured {
-                status: got,
-                wire,
-                statements,
-                unplanned,
-                elapsed,
-            },
-        );
+        let (wire, statements) = (counters.snapshot() - wire, db.round_trips() - statements);
+        let unplanned = db.unplanned_statements() - unplanned;
+        let (got, body) = bench::answer(response).context(key.to_owned())?;
+        ensure!(got == status, "{key} answered {got}: {body}");
+        if measure {
+            // Wire, flushes and the pool agree on the expected count, every statement was
+            // planned, and the connection opened beforehand served the request.
+            let expected = expected(route, self.label == OURS).context(key.to_owned())?;
+            let counts = [wire.ready_for_query, wire.sync_flushes, statements];
+            if counts != [expected; 3] || unplanned > 0 || wire.connections > 0 {
+                let (label, opened) = (self.label, wire.connections);
+                let what = format!(
+                    "{key} ({label}): ReadyForQuery, Sync/Query flushes, statements {counts:?}, {expected} expected; {unplanned} unplanned, {opened} connections opened"
+                );
+                self.run.wrong.borrow_mut().push(what);
+            }
+            let measured = (status, wire, statements, elapsed);
+            self.measured.insert(key.to_owned(), measured);
+        }
         Ok(body)
+    }
+
+    async fn send(&mut self, key: &str, body: Option<Value>, status: u16) -> anyhow::Result<Value> {
+        self.call(key, body, status, true).await
+    }
+
+    /// Signs in, unmeasured (a later request needs the session); the token.
+    async fn signin(&mut self, email: &str, password: &str) -> anyhow::Result<String> {
+        let body = json!({ "email": email, "password": password });
+        let answer = self
+            .call("POST /api/auth/signin", Some(body), 200, false)
+            .await?;
+        Ok(answer["token"].as_str().context("no token")?.to_owned())
+    }
+
+    /// The figures, once every route the pass's credential is sent to was measured.
+    fn complete(self) -> anyhow::Result<(&'static str, Measures)> {
+        let ours = self.label == OURS;
+        let keys = ROUTES
+            .iter()
+            .filter(|route| expected(route, ours).is_some())
+            .map(key);
+        let missing: Vec<String> = keys
+            .filter(|key| !self.measured.contains_key(key))
+            .collect();
+        ensure!(missing.is_empty(), "no request written for {missing:?}");
+        Ok((self.label, self.measured))
     }
 }
 
-/// One typical successful request per route, in an order where each finds what it needs
-/// (a user, a token, a task). `tag` keeps the pass's email unique.
-async fn pass(
-    functions: &Functions,
-    counters: &Counters,
-    mailbox: &DevMailbox,
-    tag: &str,
-) -> anyhow::Result<HashMap<&'static str, Measured>> {
-    let mut pass = Pass::new(functions, counters, mailbox);
+/// `template` with each `{name}` replaced by its value in `params`.
+fn fill(template: &str, params: &[(&str, String)]) -> String {
+    let fill =
+        |path: String, (name, value): &(&str, String)| path.replace(&format!("{{{name}}}"), value);
+    params.iter().fold(template.to_owned(), fill)
+}
+
+/// One typical successful request per route, as a new user whose email is tagged `tag`, in
+/// an order where each finds what it needs (a user, a token, a task, a second session).
+async fn our_pass(run: &Run, tag: &str) -> anyhow::Result<(&'static str, Measures)> {
+    let mut pass = Pass::new(run, OURS, String::new());
     let (email, password) = (format!("rt-{tag}@example.com"), "correct horse battery");
     let body = json!({ "name": "Round Trip", "email": email, "password": password });
-    let signed_up = pass
-        .send("signup", "/api/auth/signup", None, Some(body), 201)
-        .await?;
-    let user = signed_up["user"]["id"]
-        .as_str()
-        .context("signup gave no user id")?
-        .to_owned();
+    let signed_up = pass.send("POST /api/auth/signup", Some(body), 201).await?;
+    pass.learn("user_id", &signed_up["user"]["id"]);
     let body = json!({ "email": email, "password": password });
-    let signed_in = pass
-        .send("signin", "/api/auth/signin", None, Some(body), 200)
-        .await?;
-    let token = signed_in["token"]
-        .as_str()
-        .context("signin gave no token")?
-        .to_owned();
-    pass.send("health", "/api/health", None, None, 200).await?;
-    protected_requests(&mut pass, &user, &token).await?;
-    let token = account_requests(&mut pass, &email, password, &token).await?;
-    pass.send("signout", "/api/auth/signout", Some(&token), None, 200)
-        .await?;
-    pass.complete(Kind::Ours)
-}
-
-/// One typical successful request per account route, as the account `email` signed in
-/// with `token`; the token of its last session (the reset ends the others).
-async fn account_requests(
-    pass: &mut Pass<'_>,
-    email: &str,
-    password: &str,
-    token: &str,
-) -> anyhow::Result<String> {
-    let body = json!({ "name": "Round Trip Renamed" });
-    pass.send(
-        "user-update",
-        "/api/auth/user",
-        Some(token),
-        Some(body),
-        200,
-    )
-    .await?;
-    // A second device, to sign out from the first.
-    let second = pass.setup_signin(email, password).await?;
-    let second_session = pass
-        .functions
-        .state("session-revoke")?
-        .tokens
-        .verify(&second)
-        .map_err(|err| anyhow::anyhow!("the second signin's token: {err:?}"))?
-        .session_id;
-    pass.send(
-        "sessions-list",
-        "/api/auth/sessions",
-        Some(token),
-        None,
-        200,
-    )
-    .await?;
-    let path = format!("/api/auth/sessions/{second_session}");
-    pass.send("session-revoke", &path, Some(token), None, 200)
-        .await?;
-    let new_password = "a changed passphrase";
-    let body = json!({ "current_password": password, "new_password": new_password });
-    pass.send(
-        "change-password",
-        "/api/auth/change-password",
-        Some(token),
-        Some(body),
-        200,
-    )
-    .await?;
+    let signed_in = pass.send("POST /api/auth/signin", Some(body), 200).await?;
+    pass.token = signed_in["token"].as_str().context("no token")?.to_owned();
+    pass.send("GET /api/health", None, 200).await?;
     let body = json!({ "email": email });
-    pass.send(
-        "forgot-password",
-        "/api/auth/forgot-password",
-        None,
-        Some(body),
-        200,
-    )
-    .await?;
-    let mail = pass
-        .mailbox
-        .messages_to(email)?
-        .pop()
-        .context("no reset mail")?;
-    let reset_token =
-        dev_server::mailbox::link_token_in(&mail, &format!("{}/reset-password", bench::APP_URL))
-            .context("no reset link")?;
-    let reset_password = "a reset passphrase";
-    let body = json!({ "token": reset_token, "password": reset_password });
-    pass.send(
-        "reset-password",
-        "/api/auth/reset-password",
-        None,
-        Some(body),
-        200,
-    )
-    .await?;
+    pass.send("POST /api/auth/send-verification-email", Some(body), 200)
+        .await?;
+    let body = json!({ "token": run.mailed_link(&email, "/verify-email")? });
+    pass.send("POST /api/auth/verify-email", Some(body), 200)
+        .await?;
+    protected_requests(&mut pass).await?;
+
+    let body = json!({ "name": "Round Trip Renamed" });
+    pass.send("PATCH /api/auth/user", Some(body), 200).await?;
+    // A second device, to sign out from the first.
+    let second = pass.signin(&email, password).await?;
+    let verified = pass.state("POST /api/auth/signin")?.tokens.verify(&second);
+    let verified = verified.map_err(|err| anyhow::anyhow!("the second token: {err:?}"))?;
+    pass.learn("session_id", &json!(verified.session_id));
+    pass.send("GET /api/auth/sessions", None, 200).await?;
+    pass.send("DELETE /api/auth/sessions/{session_id}", None, 200)
+        .await?;
+    let changed = json!({ "current_password": password, "new_password": "a changed one" });
+    pass.send("POST /api/auth/change-password", Some(changed), 200)
+        .await?;
+    let new_email = format!("rt-{tag}-new@example.com");
+    let body = json!({ "new_email": new_email, "password": "a changed one" });
+    pass.send("POST /api/auth/change-email", Some(body), 200)
+        .await?;
+    let body = json!({ "email": email });
+    pass.send("POST /api/auth/forgot-password", Some(body), 200)
+        .await?;
+    let reset = run.mailed_link(&email, "/reset-password")?;
+    let password = "a reset passphrase";
+    let body = json!({ "token": reset, "password": password });
+    pass.send("POST /api/auth/reset-password", Some(body), 200)
+        .await?;
     // The reset ended every session: a new one, for the rest.
-    let token = pass.setup_signin(email, reset_password).await?;
-    let body = json!({ "password": reset_password });
-    pass.send(
-        "user-delete",
-        "/api/auth/user",
-        Some(&token),
-        Some(body),
-        200,
-    )
-    .await?;
-    Ok(token)
+    pass.token = pass.signin(&email, password).await?;
+    let body = json!({ "password": password });
+    pass.send("DELETE /api/auth/user", Some(body), 200).await?;
+    pass.send(SIGNOUT, None, 200).await?;
+    pass.complete()
 }
 
-/// One typical successful request per protected route, as the caller `user` with `token`.
-async fn protected_requests(pass: &mut Pass<'_>, user: &str, token: &str) -> anyhow::Result<()> {
-    let token = Some(token);
-    pass.send("session", "/api/auth/session", token, None, 200)
-        .await?;
-    let tasks = format!("/api/{user}/tasks");
+/// One typical successful request per route open to any credential.
+async fn protected_requests(pass: &mut Pass<'_>) -> anyhow::Result<()> {
+    pass.send("GET /api/auth/session", None, 200).await?;
     let body = json!({ "title": "Buy milk", "description": "Two litres" });
     let created = pass
-        .send("task-create", &tasks, token, Some(body), 201)
+        .send("POST /api/{user_id}/tasks", Some(body), 201)
         .await?;
-    let id = created["id"].as_i64().context("task-create gave no id")?;
-    let task = format!("{tasks}/{id}");
-    pass.send("tasks-list", &tasks, token, None, 200).await?;
-    pass.send("task-get", &task, token, None, 200).await?;
+    pass.learn("task_id", &created["id"]);
+    pass.send("GET /api/{user_id}/tasks", None, 200).await?;
+    let task = "/api/{user_id}/tasks/{task_id}";
+    pass.send(&format!("GET {task}"), None, 200).await?;
     let body = json!({ "title": "Buy oat milk", "description": "One litre" });
-    pass.send("task-replace", &task, token, Some(body), 200)
-        .await?;
+    pass.send(&format!("PUT {task}"), Some(body), 200).await?;
     let body = json!({ "title": "Buy oat milk today" });
-    pass.send("task-update", &task, token, Some(body), 200)
+    pass.send(&format!("PATCH {task}"), Some(body), 200).await?;
+    pass.send(&format!("PATCH {task}/complete"), None, 200)
         .await?;
-    pass.send(
-        "task-complete",
-        &format!("{task}/complete"),
-        token,
-        None,
-        200,
-    )
-    .await?;
-    pass.send("task-delete", &task, token, None, 200).await?;
+    pass.send(&format!("DELETE {task}"), None, 200).await?;
     Ok(())
 }
 
-impl Pass<'_> {
-    /// The figures, once every route a credential of `kind` is sent to was measured.
-    fn complete(self, kind: Kind) -> anyhow::Result<HashMap<&'static str, Measured>> {
-        let missing: Vec<_> = ROUTES
-            .iter()
-            .filter(|route| expected(route.function, kind).is_some())
-            .filter(|route| !self.measured.contains_key(route.function))
-            .map(|route| route.function)
-            .collect();
-        ensure!(
-            missing.is_empty(),
-            "no typical request written for {missing:?} ({})",
-            kind.label()
-        );
-        Ok(self.measured)
-    }
-}
-
-/// The protected routes with a Better Auth user's credential of `kind`.
+/// The routes a Better Auth caller may use, as `user` with `credential`.
 async fn better_auth_pass(
-    functions: &Functions,
-    counters: &Counters,
-    mailbox: &DevMailbox,
-    user: &BetterAuthUser,
-    kind: Kind,
-) -> anyhow::Result<HashMap<&'static str, Measured>> {
-    let mut pass = Pass::new(functions, counters, mailbox);
-    let credential = match kind {
-        Kind::BetterAuthJwt => &user.jwt,
-        _ => &user.session_token,
-    };
-    protected_requests(&mut pass, &user.id, credential).await?;
-    pass.send("signout", "/api/auth/signout", Some(credential), None, 200)
-        .await?;
-    pass.complete(kind)
+    run: &Run,
+    (label, user, credential): (&'static str, &str, &str),
+) -> anyhow::Result<(&'static str, Measures)> {
+    let mut pass = Pass::new(run, label, credential.to_owned());
+    pass.learn("user_id", &json!(user));
+    protected_requests(&mut pass).await?;
+    pass.send(SIGNOUT, None, 200).await?;
+    pass.complete()
 }
 
-fn millis(duration: Duration) -> String {
-    format!("{:.2}", duration.as_secs_f64() * 1e3)
-}
-
-/// The table of every pass (`delayed`, when given, is our tokens' pass again with the
-/// proxy's delay), and what in it is odd.
-fn report(
-    passes: &[(Kind, &HashMap<&'static str, Measured>)],
-    delayed: Option<(u64, &HashMap<&'static str, Measured>)>,
-) -> anyhow::Result<(String, Vec<String>)> {
+/// The table of every pass, by credential (`delayed`: our pass again with the proxy's
+/// delay).
+fn report(passes: &[(&str, Measures)], delayed: Option<&(u64, Measures)>) -> String {
     let mut out = String::from(
         "| route | function | credential | status | expected | ReadyForQuery (wire) | statements (pool counter) | Sync/Query flushes | time ms |",
     );
     let mut rule = String::from("|---|---|---|---:|---:|---:|---:|---:|---:|");
     if let Some((delay, _)) = delayed {
-        let _ = write!(
-            out,
-            " time ms, {delay} ms each way | added ms | round trips × 2 × {delay} ms |"
-        );
-        rule.push_str("---:|---:|---:|");
+        out +=
+            &format!(" time ms, {delay} ms each way | added ms | round trips × 2 × {delay} ms |");
+        rule += "---:|---:|---:|";
     }
-    out.push('\n');
-    out.push_str(&rule);
-    out.push('\n');
-    let mut odd = Vec::new();
-    for (kind, plain) in passes {
+    out += &format!("\n{rule}\n");
+    for (label, measured) in passes {
         for route in ROUTES {
-            let Some(expected) = expected(route.function, *kind) else {
+            let (key, expected) = (key(route), expected(route, *label == OURS));
+            let (Some(expected), Some((status, wire, statements, elapsed))) =
+                (expected, measured.get(&key))
+            else {
                 continue;
             };
-            let label = format!("{} ({})", route.function, kind.label());
-            let m = plain
-                .get(route.function)
-                .with_context(|| format!("{label} not measured"))?;
-            let trips = m.wire.ready_for_query;
-            let _ = write!(
-                out,
-                "| {} {} | {} | {} | {} | {expected} | {trips} | {} | {} | {} |",
-                route.method,
-                route.path,
-                route.function,
-                kind.label(),
-                m.status,
-                m.statements,
-                m.wire.sync_flushes,
-                millis(m.elapsed)
+            let (trips, flushes, time) =
+                (wire.ready_for_query, wire.sync_flushes, millis(*elapsed, 2));
+            out += &format!(
+                "| {key} | {} | {label} | {status} | {expected} | {trips} | {statements} | {flushes} | {time} |",
+                route.function
             );
-            if trips != m.statements || trips != m.wire.sync_flushes {
-                odd.push(format!(
-                    "{label}: the wire shows {trips} ReadyForQuery and {} Sync/Query flushes, the pool counted {} statements",
-                    m.wire.sync_flushes, m.statements
-                ));
-            }
-            if trips != expected {
-                odd.push(format!("{label}: {trips} round trips, {expected} expected"));
-            }
-            if m.unplanned > 0 {
-                odd.push(format!(
-                    "{label}: sent {} statement(s) missing from its plan (unnamed)",
-                    m.unplanned
-                ));
-            }
-            if m.wire.connections > 0 {
-                odd.push(format!(
-                    "{label}: opened {} new connection(s)",
-                    m.wire.connections
-                ));
-            }
-            match delayed {
-                Some((delay, delayed)) if *kind == Kind::Ours => {
-                    let d = delayed
-                        .get(route.function)
-                        .with_context(|| format!("{label} not measured with delay"))?;
-                    let added = d.elapsed.as_secs_f64() * 1e3 - m.elapsed.as_secs_f64() * 1e3;
-                    let _ = write!(
-                        out,
-                        " {} | {:.2} | {} |",
-                        millis(d.elapsed),
-                        added,
-                        d.wire.ready_for_query * 2 * delay
-                    );
-                    if d.wire.ready_for_query != trips {
-                        odd.push(format!(
-                            "{label}: {} round trips with delay, {trips} without",
-                            d.wire.ready_for_query
-                        ));
-                    }
+            match delayed.map(|(delay, delayed)| (delay, delayed.get(&key))) {
+                Some((delay, Some((_, wire, _, after)))) if *label == OURS => {
+                    let added = after.as_secs_f64() * 1e3 - elapsed.as_secs_f64() * 1e3;
+                    let (after, ideal) = (millis(*after, 2), wire.ready_for_query * 2 * delay);
+                    out += &format!(" {after} | {added:.2} | {ideal} |");
                 }
-                Some(_) => out.push_str(" | | |"),
+                Some(_) => out += " | | |",
                 None => {}
             }
             out.push('\n');
         }
     }
-    Ok((out, odd))
-}
-
-struct Args {
-    delay_ms: Option<u64>,
-    markdown: Option<std::path::PathBuf>,
-    better_auth: bool,
-}
-
-fn args() -> anyhow::Result<Args> {
-    let mut args = Args {
-        delay_ms: None,
-        markdown: None,
-        better_auth: false,
-    };
-    let mut given = std::env::args().skip(1);
-    while let Some(arg) = given.next() {
-        let mut value = || given.next().with_context(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--delay-ms" => args.delay_ms = Some(value()?.parse().context("--delay-ms")?),
-            "--markdown" => args.markdown = Some(value()?.into()),
-            "--better-auth" => args.better_auth = true,
-            "-h" | "--help" => {
-                println!(
-                    "usage: round_trips [--delay-ms D] [--markdown FILE] [--better-auth]\n\
-                     --better-auth also drives the protected routes with a real Better Auth's \
-                     JWT and session token (needs Node.js and \
-                     npm ci --prefix dev-server/tests/better-auth)"
-                );
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument {other}; see --help"),
-        }
-    }
-    Ok(args)
+    out
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = args()?;
+    let args = std::env::args().skip(1);
+    let flags = Flags::parse(args, USAGE, &["--delay-ms"], &["--better-auth"])?;
+    let delay: Option<u64> = flags.value("--delay-ms")?;
     let db = BenchDb::start().await?;
-    let proxy = Proxy::start(upstream(&db.url)?, Mode::Protocol).await?;
-    let url = through_proxy(&db.url, proxy.addr)?;
-    // A real Better Auth on the same database (straight to PostgreSQL, not through the
-    // proxy: only the API's statements are counted), and one of its users.
-    let better_auth = match args.better_auth {
-        false => None,
-        true => Some(bench::better_auth_with_user(&db.url, "Round Trip", "rt@example.com").await?),
-    };
+    let (host, port) = dev_server::postgres::host_and_port(&db.url)?;
+    let proxy = Proxy::start((host.clone(), port), Mode::Protocol).await?;
+    // The proxy reads the protocol: it must be plaintext.
+    let plaintext = db.url.contains("sslmode=disable");
+    ensure!(plaintext, "BENCH_DATABASE_URL needs sslmode=disable");
+    let proxied = proxy.addr.to_string();
+    let url = db.url.replace(&format!("{host}:{port}"), &proxied);
+    // A real Better Auth, straight to PostgreSQL (only the API's statements are counted),
+    // signing with the bench's secret, and one of its users.
+    let mut better_auth = None;
+    if flags.switch("--better-auth") {
+        let port = dev_server::postgres::free_port()?;
+        let address = format!("http://127.0.0.1:{port}");
+        let server =
+            BetterAuthServer::try_start(&db.url, bench::SECRET, &address, port, &[]).await?;
+        let user = server.try_sign_up("Round Trip", "rt@example.com").await?;
+        better_auth = Some((server, user));
+    }
     // Production settings (throttling on at its defaults) on one pooled connection.
     let mut settings = vec![("DATABASE_URL", url.as_str()), ("DATABASE_POOL_SIZE", "1")];
     if let Some((server, _)) = &better_auth {
         settings.push(("BETTER_AUTH_URL", server.address.as_str()));
     }
-    // The local server's mailbox: forgot-password's mail, read back for its link.
-    let mail = bench::BenchMail::new()?;
+    let mail = BenchMail::new()?;
     let mut states = HashMap::new();
     for route in ROUTES {
         let state = db.state_of(route.function, &mail, &settings)?;
-        // The connection with its plan prepared, and Better Auth's keys, are paid here,
-        // as a cold start pays them, outside every measured request.
+        // The connection with its plan prepared, and Better Auth's keys, are paid here, as
+        // a cold start pays them, outside every measured request.
         state.db.warm_up_prepared().await?;
         if let Some(keys) = &state.better_auth {
             keys.cold_start_logged(&state.db).await;
         }
         states.insert(route.function, state);
     }
-    let functions = Functions { states };
-    ensure!(
-        proxy.counters.snapshot().connections == ROUTES.len() as u64,
-        "the warm-ups did not all go through the proxy"
-    );
-
-    let plain = pass(&functions, &proxy.counters, &mail.mailer, "plain").await?;
-    let mut passes = vec![(Kind::Ours, plain)];
-    if let Some((_, user)) = &better_auth {
-        for kind in [Kind::BetterAuthJwt, Kind::BetterAuthSession] {
-            passes.push((
-                kind,
-                better_auth_pass(&functions, &proxy.counters, &mail.mailer, user, kind).await?,
-            ));
-        }
-    }
-    let delayed = match args.delay_ms {
-        Some(delay) => {
-            proxy.delay_ms.store(delay, Ordering::SeqCst);
-            let delayed = pass(&functions, &proxy.counters, &mail.mailer, "delayed").await?;
-            Some((delay, delayed))
-        }
-        None => None,
+    let opened = proxy.counters.snapshot().connections;
+    ensure!(opened == ROUTES.len() as u64, "{opened} connections");
+    let run = Run {
+        states,
+        counters: proxy.counters.clone(),
+        mail,
+        wrong: Default::default(),
     };
-    let passes: Vec<_> = passes
-        .iter()
-        .map(|(kind, measured)| (*kind, measured))
-        .collect();
-    let (table, odd) = report(&passes, delayed.as_ref().map(|(d, m)| (*d, m)))?;
 
-    let mut out = String::from(
-        "## Database round trips per route\n\nOne typical successful request per route through \
-         its real handler, in process, each function on one pooled connection of its own that \
-         was opened (and its statements prepared) beforehand, as a cold start does. A \
-         statement missing from the function's plan would be sent unnamed and is reported. \
-         A loopback proxy between the pool and PostgreSQL counts the server's ReadyForQuery \
-         messages (one ends every round trip) and the client's reads holding a Sync or \
-         Query; the pool's own statement counter is the cross-check. Throttling is on at \
-         its defaults. With --better-auth, the protected routes are driven again with a real \
-         Better Auth's JWT and session token (its keys read beforehand, as a cold start \
-         does).\n\n",
-    );
-    if let Some((delay, _)) = delayed {
-        let _ = write!(
-            out,
-            "With delay: the proxy holds every chunk {delay} ms in each direction, on a second \
-             pass with a new user; \"added ms\" is that pass's time minus the first pass's and \
-             should be close to round trips × 2 × {delay} ms. Tokio's timer rounds each \
-             delay up to its next millisecond tick, so expect up to 1 ms more per direction \
-             per round trip; argon2id makes signup and signin noisier.\n\n"
-        );
-    }
-    out.push_str(&table);
-    if odd.is_empty() {
-        out.push_str(
-            "\nEvery route took its expected round trips; wire and pool counters agree.\n",
-        );
-    } else {
-        out.push_str("\nOdd:\n\n");
-        for line in &odd {
-            let _ = writeln!(out, "- {line}");
+    let mut passes = vec![our_pass(&run, "plain").await?];
+    if let Some((_, user)) = &better_auth {
+        let credentials = [&user.jwt, &user.session_token];
+        for (label, credential) in BETTER_AUTH.into_iter().zip(credentials) {
+            passes.push(better_auth_pass(&run, (label, &user.id, credential)).await?);
         }
     }
-    println!("{out}");
-    if let Some(path) = &args.markdown {
-        std::fs::write(path, &out).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+    let mut delayed = None;
+    if let Some(delay) = delay {
+        proxy.delay_ms.store(delay, Ordering::SeqCst);
+        delayed = Some((delay, our_pass(&run, "delayed").await?.1));
     }
+    print!("{}", report(&passes, delayed.as_ref()));
     // CI runs this as a check: a route that grows a round trip fails it.
-    ensure!(odd.is_empty(), "{} odd findings, listed above", odd.len());
+    let wrong = run.wrong.into_inner();
+    ensure!(wrong.is_empty(), "wrong:\n- {}", wrong.join("\n- "));
+    println!("\nEvery route took its expected round trips; wire and pool counters agree.");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expectations_are_keyed_by_route() -> anyhow::Result<()> {
+        let ours = ROUTES.iter().map(|route| expected(route, true));
+        let ours: Option<Vec<u64>> = ours.collect();
+        assert_eq!(
+            ours.map(|all| all.iter().sum()),
+            Some(ROUTES.len() as u64 + 5)
+        );
+        assert_eq!(expected(route("POST /api/auth/signin")?, true), Some(2));
+        let better_auth = [
+            (SIGNOUT, Some(0)),
+            ("GET /api/auth/session", Some(1)),
+            ("PATCH /api/{user_id}/tasks/{task_id}", Some(1)),
+            ("DELETE /api/auth/user", None),
+            ("POST /api/auth/signin", None),
+        ];
+        for (key, count) in better_auth {
+            assert_eq!(expected(route(key)?, false), count, "{key}");
+        }
+        assert!(route("GET /api/nothing").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn paths_are_filled_from_what_a_pass_learnt() {
+        let params = [("user_id", "u1".to_owned()), ("task_id", "7".to_owned())];
+        let filled = fill("/api/{user_id}/tasks/{task_id}/complete", &params);
+        assert_eq!(filled, "/api/u1/tasks/7/complete");
+        let filled = fill("/api/auth/sessions/{session_id}", &params);
+        assert_eq!(filled, "/api/auth/sessions/{session_id}");
+    }
 }

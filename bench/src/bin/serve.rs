@@ -18,11 +18,9 @@ const PASSWORD: &str = "benchmark-password";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let script = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
-        [] => None,
-        [flag, path] if flag == "--pgbench-script" => Some(path.clone()),
-        _ => anyhow::bail!("usage: serve [--pgbench-script FILE]"),
-    };
+    let usage = "usage: serve [--pgbench-script FILE]";
+    let flags = bench::Flags::parse(std::env::args().skip(1), usage, &["--pgbench-script"], &[])?;
+    let script: Option<String> = flags.value("--pgbench-script")?;
     let db = BenchDb::start().await?;
     let mail = bench::BenchMail::new()?;
     let state = Arc::new(db.state(
@@ -43,12 +41,10 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let (address, user, token) = (listener.local_addr()?, seeded.user_id, &seeded.token);
     println!(
-        "READY http://{} {} {} {EMAIL} {PASSWORD} {}",
-        listener.local_addr()?,
-        seeded.user_id,
-        seeded.token,
-        db.url,
+        "READY http://{address} {user} {token} {EMAIL} {PASSWORD} {}",
+        db.url
     );
     tokio::select! {
         result = dev_server::serve(listener, state) => result,
@@ -62,10 +58,8 @@ fn list_statement_with_literals(
     state: &shared::AppState,
     seeded: &SeededUser,
 ) -> anyhow::Result<String> {
-    let verified = state
-        .tokens
-        .verify(&seeded.token)
-        .map_err(|err| anyhow::anyhow!("seeded token refused: {err:?}"))?;
+    let verified = state.tokens.verify(&seeded.token);
+    let verified = verified.map_err(|err| anyhow::anyhow!("seeded token refused: {err:?}"))?;
     let query = ListQuery::parse(|_| None)?;
     let statement =
         shared::db::tasks::list_statement(&CredentialKind::Session, query.sort, query.descending);
@@ -77,10 +71,10 @@ fn list_statement_with_literals(
         "NULL::bool".to_owned(),
         "NULL::text".to_owned(),
     ];
+    let count = statement.types.len();
     anyhow::ensure!(
-        statement.types.len() == literals.len(),
-        "the list statement takes {} parameters",
-        statement.types.len()
+        count == literals.len(),
+        "the list statement takes {count} parameters"
     );
     // Highest first, so `$1` never matches the start of `$10`.
     let mut sql = statement.sql.to_string();
