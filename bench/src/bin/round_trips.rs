@@ -422,7 +422,7 @@ mod tests {
         let ours: Option<Vec<u64>> = ours.collect();
         assert_eq!(
             ours.map(|all| all.iter().sum()),
-            Some(ROUTES.len() as u64 + 5)
+            Some((ROUTES.len() + PASSWORD_BETWEEN_TWO.len()) as u64)
         );
         assert_eq!(expected(route("POST /api/auth/signin")?, true), Some(2));
         let better_auth = [
