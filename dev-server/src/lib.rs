@@ -132,6 +132,9 @@ async fn handle(
     if req.method() == http::Method::GET && req.uri().path() == OPENAPI_PATH {
         return openapi_document();
     }
+    if req.method() == http::Method::GET && req.uri().path() == "/" {
+        return home_page(functions);
+    }
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let origin = parts.headers.get(http::header::ORIGIN).cloned();
@@ -185,6 +188,44 @@ async fn handle(
         }
     };
     into_hyper(response)
+}
+
+/// What a developer who opens the server in a browser wants to know: what it serves, where
+/// the document and the mail are, and how to start the example app. Local only.
+fn home_page(functions: &[&str]) -> hyper::Response<Full<Bytes>> {
+    let routes: String = ROUTES
+        .iter()
+        .filter(|route| functions.contains(&route.function))
+        .map(|route| {
+            format!(
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>functions/{}</code></td></tr>",
+                route.method, route.path, route.function
+            )
+        })
+        .collect();
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>todo-api, local server</title>\
+         <style>body{{font:15px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}}\
+         td{{padding:.15rem .8rem .15rem 0}}code{{font-size:.9em}}</style></head><body>\
+         <h1>todo-api, local server</h1>\
+         <p>The API's functions, served in one process on a local PostgreSQL. The contract is \
+         <a href=\"{OPENAPI_PATH}\">openapi.yaml</a>; mail (reset and verification links) is \
+         not sent but written as files under <code>target/dev-mail/</code>.</p>\
+         <p>The example frontend: <code>npm ci --prefix examples/nextjs &amp;&amp; npm --prefix \
+         examples/nextjs run dev</code>, then <a href=\"http://localhost:3000\">\
+         http://localhost:3000</a> (start this server with \
+         <code>APP_URL=http://localhost:3000 ALLOWED_ORIGINS=http://localhost:3000</code>).</p>\
+         <table><thead><tr><th align=\"left\">method</th><th align=\"left\">path</th>\
+         <th align=\"left\">function</th></tr></thead><tbody>{routes}</tbody></table>\
+         </body></html>"
+    );
+    let mut response = hyper::Response::new(Full::new(Bytes::from(page)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
 }
 
 /// The document for API tools (schemathesis, Swagger UI); local only, not a route of the API.

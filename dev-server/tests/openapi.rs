@@ -313,6 +313,26 @@ async fn the_local_server_serves_the_document() {
 }
 
 #[tokio::test]
+async fn the_local_server_home_page_lists_every_route_and_links_the_document() {
+    let base = spawn_without_database().await;
+    let response = reqwest::get(format!("{base}/")).await.expect("request");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"].to_str().ok(),
+        Some("text/html; charset=utf-8")
+    );
+    let page = response.text().await.expect("body");
+    assert!(page.contains("<a href=\"/openapi.yaml\">"), "{page}");
+    for route in ROUTES {
+        let row = format!(
+            "<tr><td>{}</td><td><code>{}</code></td><td><code>functions/{}</code></td></tr>",
+            route.method, route.path, route.function
+        );
+        assert!(page.contains(&row), "{row}");
+    }
+}
+
+#[tokio::test]
 async fn an_undocumented_method_gets_405_with_the_documented_ones_allowed() {
     let base = spawn_without_database().await;
     let doc = document();
