@@ -59,15 +59,7 @@ pub async fn request(
     ttl: Duration,
     attempt: &Attempt,
 ) -> Result<Judged<Option<String>>, DbError> {
-    let [rules, keys, limits] = attempt.values();
-    let ttl_secs = ttl.as_secs_f64();
-    let row = db
-        .query_one(
-            &REQUEST,
-            &[&email, rules, keys, limits, &token_digest, &ttl_secs],
-        )
-        .await?;
-    Ok(throttle::judged(&row, 0, || row.try_get(1))?)
+    super::password_resets::request_link(db, &REQUEST, email, token_digest, ttl, attempt).await
 }
 
 pub static AFTER_REFUSED_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {

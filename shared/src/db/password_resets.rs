@@ -44,11 +44,25 @@ pub async fn request(
     ttl: Duration,
     attempt: &Attempt,
 ) -> Result<Judged<Option<String>>, DbError> {
+    request_link(db, &REQUEST, email, token_digest, ttl, attempt).await
+}
+
+/// Runs `statement`, a request for a mailed link (`$1` the email, `$2`..`$4` the
+/// [`Attempt`], `$5` the link's digest, `$6` its lifetime in seconds): the verdict, and
+/// where the link goes if one was stored.
+pub(super) async fn request_link(
+    db: &Db,
+    statement: &Statement,
+    email: &str,
+    token_digest: &[u8],
+    ttl: Duration,
+    attempt: &Attempt,
+) -> Result<Judged<Option<String>>, DbError> {
     let [rules, keys, limits] = attempt.values();
     let ttl_secs = ttl.as_secs_f64();
     let row = db
         .query_one(
-            &REQUEST,
+            statement,
             &[&email, rules, keys, limits, &token_digest, &ttl_secs],
         )
         .await?;

@@ -113,11 +113,8 @@ impl Attempt {
         email: &str,
         source_ip: Option<IpAddr>,
     ) -> Self {
-        let ip = source_ip.map(|ip| digests.throttle_key(&[&source_key(ip)]));
-        let email = Some(digests.throttle_key(&[email]));
-        Self::default()
-            .count(Rule::ResetIp, ip, limits.reset_per_ip)
-            .count(Rule::ResetEmail, email, limits.reset_per_email)
+        let rules = [Rule::ResetIp, Rule::ResetEmail];
+        Self::link_request(rules, limits, digests, email, source_ip)
     }
 
     /// A request for a verification link: counts against the source IP and the email, on
@@ -128,11 +125,23 @@ impl Attempt {
         email: &str,
         source_ip: Option<IpAddr>,
     ) -> Self {
+        let rules = [Rule::VerifyIp, Rule::VerifyEmail];
+        Self::link_request(rules, limits, digests, email, source_ip)
+    }
+
+    /// A request for a mailed link, counted by `[per_ip, per_email]` with the reset limits.
+    fn link_request(
+        [per_ip, per_email]: [Rule; 2],
+        limits: &ThrottleLimits,
+        digests: &DigestKeys,
+        email: &str,
+        source_ip: Option<IpAddr>,
+    ) -> Self {
         let ip = source_ip.map(|ip| digests.throttle_key(&[&source_key(ip)]));
         let email = Some(digests.throttle_key(&[email]));
         Self::default()
-            .count(Rule::VerifyIp, ip, limits.reset_per_ip)
-            .count(Rule::VerifyEmail, email, limits.reset_per_email)
+            .count(per_ip, ip, limits.reset_per_ip)
+            .count(per_email, email, limits.reset_per_email)
     }
 
     /// The link a signin refused for an unverified address mails: one per window and
