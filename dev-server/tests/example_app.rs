@@ -1,7 +1,7 @@
 //! The example frontend, examples/nextjs, in a real browser: its journey script
-//! (e2e/journey.mjs) drives Debian's Chromium with playwright-core through signup, tasks,
-//! a password reset by mail, two sessions and the account's deletion, against `next start`
-//! and the local server on a fresh database.
+//! (e2e/journey.mjs) drives Debian's Chromium with playwright-core through signup, email
+//! verification, tasks, a password reset by mail, two sessions, a change of email and the
+//! account's deletion, against `next start` and the local server on a fresh database.
 //!
 //! Needs Node.js, `apt-get install chromium`, and the app built beforehand:
 //! `npm ci --prefix examples/nextjs && npm --prefix examples/nextjs run build && cargo test -p dev-server --test example_app -- --ignored`.
@@ -78,32 +78,52 @@ async fn wait_for(next: &mut Group, url: &str) {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs Node.js, chromium and a built examples/nextjs; CI runs it with --ignored"]
-async fn the_example_app_journey_passes_in_chromium() {
+/// The built app's folder.
+fn app_dir() -> PathBuf {
     let app_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/nextjs");
     assert!(
         app_dir.join(".next/BUILD_ID").is_file(),
         "examples/nextjs is not built: run `npm ci --prefix examples/nextjs && npm --prefix examples/nextjs run build` first"
     );
+    app_dir
+}
+
+/// `next start` on `port` in front of `api`, with `env` added, once it serves pages.
+async fn next_start(port: u16, api: &TestApp, env: &[(&str, &str)]) -> Group {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let screenshots = std::env::var_os("SCREENSHOT_DIR")
-        .map_or_else(|| tmp.join("example-app-screenshots"), PathBuf::from);
-
-    // The app's origin is the one the browser sends and the one the mails link to.
-    let port = dev_server::postgres::free_port().expect("a free port");
-    let origin = format!("http://localhost:{port}");
-    let api = TestApp::spawn_with(&[("ALLOWED_ORIGINS", &origin), ("APP_URL", &origin)]).await;
-
+    let app_dir = app_dir();
     let mut next = Group::spawn(
         tokio::process::Command::new(app_dir.join("node_modules/.bin/next"))
             .args(["start", "--port", &port.to_string()])
             .current_dir(&app_dir)
             .env("API_URL", &api.address)
-            .env("NEXT_TELEMETRY_DISABLED", "1"),
+            .env("NEXT_TELEMETRY_DISABLED", "1")
+            .envs(env.iter().copied()),
         tmp.join(format!("next-start-{port}.log")),
     );
-    wait_for(&mut next, &format!("{origin}/signin")).await;
+    wait_for(&mut next, &format!("http://localhost:{port}/signin")).await;
+    next
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js, chromium and a built examples/nextjs; CI runs it with --ignored"]
+async fn the_example_app_journey_passes_in_chromium() {
+    let app_dir = app_dir();
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let screenshots = std::env::var_os("SCREENSHOT_DIR")
+        .map_or_else(|| tmp.join("example-app-screenshots"), PathBuf::from);
+
+    // The app's origin is the one the browser sends and the one the mails link to. The
+    // strictest verification mode: signin waits for the mailed link.
+    let port = dev_server::postgres::free_port().expect("a free port");
+    let origin = format!("http://localhost:{port}");
+    let api = TestApp::spawn_with(&[
+        ("ALLOWED_ORIGINS", &origin),
+        ("APP_URL", &origin),
+        ("EMAIL_VERIFICATION", "required"),
+    ])
+    .await;
+    let next = next_start(port, &api, &[]).await;
 
     let mut journey = Group::spawn(
         tokio::process::Command::new("node")
