@@ -1,7 +1,8 @@
 //! The example frontend, examples/nextjs, in a real browser: its journey script
-//! (e2e/journey.mjs) drives Debian's Chromium with playwright-core through signup, tasks,
-//! a password reset by mail, two sessions and the account's deletion, against `next start`
-//! and the local server on a fresh database.
+//! (e2e/journey.mjs) drives Debian's Chromium with playwright-core through signup, email
+//! verification, tasks, a password reset by mail, two sessions, a change of email and the
+//! account's deletion, against `next start` and the local server on a fresh database.
+//! And its rewrite (src/proxy.ts): what it tells the API about the client, and what not.
 //!
 //! Needs Node.js, `apt-get install chromium`, and the app built beforehand:
 //! `npm ci --prefix examples/nextjs && npm --prefix examples/nextjs run build && cargo test -p dev-server --test example_app -- --ignored`.
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use helpers::TestApp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
 
 /// A child process leading a process group of its own; dropping it kills the whole group
 /// (`next start` and its server, node and Chromium with its helpers).
@@ -78,32 +81,52 @@ async fn wait_for(next: &mut Group, url: &str) {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs Node.js, chromium and a built examples/nextjs; CI runs it with --ignored"]
-async fn the_example_app_journey_passes_in_chromium() {
+/// The built app's folder.
+fn app_dir() -> PathBuf {
     let app_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/nextjs");
     assert!(
         app_dir.join(".next/BUILD_ID").is_file(),
         "examples/nextjs is not built: run `npm ci --prefix examples/nextjs && npm --prefix examples/nextjs run build` first"
     );
+    app_dir
+}
+
+/// `next start` on `port` in front of `api`, with `env` added, once it serves pages.
+async fn next_start(port: u16, api: &TestApp, env: &[(&str, &str)]) -> Group {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let screenshots = std::env::var_os("SCREENSHOT_DIR")
-        .map_or_else(|| tmp.join("example-app-screenshots"), PathBuf::from);
-
-    // The app's origin is the one the browser sends and the one the mails link to.
-    let port = dev_server::postgres::free_port().expect("a free port");
-    let origin = format!("http://localhost:{port}");
-    let api = TestApp::spawn_with(&[("ALLOWED_ORIGINS", &origin), ("APP_URL", &origin)]).await;
-
+    let app_dir = app_dir();
     let mut next = Group::spawn(
         tokio::process::Command::new(app_dir.join("node_modules/.bin/next"))
             .args(["start", "--port", &port.to_string()])
             .current_dir(&app_dir)
             .env("API_URL", &api.address)
-            .env("NEXT_TELEMETRY_DISABLED", "1"),
+            .env("NEXT_TELEMETRY_DISABLED", "1")
+            .envs(env.iter().copied()),
         tmp.join(format!("next-start-{port}.log")),
     );
-    wait_for(&mut next, &format!("{origin}/signin")).await;
+    wait_for(&mut next, &format!("http://localhost:{port}/signin")).await;
+    next
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js, chromium and a built examples/nextjs; CI runs it with --ignored"]
+async fn the_example_app_journey_passes_in_chromium() {
+    let app_dir = app_dir();
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let screenshots = std::env::var_os("SCREENSHOT_DIR")
+        .map_or_else(|| tmp.join("example-app-screenshots"), PathBuf::from);
+
+    // The app's origin is the one the browser sends and the one the mails link to. The
+    // strictest verification mode: signin waits for the mailed link.
+    let port = dev_server::postgres::free_port().expect("a free port");
+    let origin = format!("http://localhost:{port}");
+    let api = TestApp::spawn_with(&[
+        ("ALLOWED_ORIGINS", &origin),
+        ("APP_URL", &origin),
+        ("EMAIL_VERIFICATION", "required"),
+    ])
+    .await;
+    let next = next_start(port, &api, &[]).await;
 
     let mut journey = Group::spawn(
         tokio::process::Command::new("node")
@@ -128,4 +151,84 @@ async fn the_example_app_journey_passes_in_chromium() {
             next.output()
         ),
     }
+}
+
+const PROXY_SECRET: &str = "the-proxy-secret-0123456789-abcdefghij";
+
+/// A failed signin through `next`'s rewrite, with `headers`: its status and body.
+async fn fail_signin(next: &str, email: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{next}/api/auth/signin"))
+        .json(&json!({"email": email, "password": "not the password"}));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let answer = request.send().await.expect("next start answers");
+    let status = answer.status();
+    let headers = format!("{:?}", answer.headers());
+    assert!(
+        !headers.contains(PROXY_SECRET),
+        "the secret went back to the client: {headers}"
+    );
+    (status, answer.json().await.expect("a JSON body"))
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and a built examples/nextjs; CI runs it with --ignored"]
+async fn the_rewrite_names_the_client_from_the_configured_header_only() {
+    let port = dev_server::postgres::free_port().expect("a free port");
+    let api = TestApp::spawn_with(&[
+        ("TRUSTED_PROXY_SECRET", PROXY_SECRET),
+        ("THROTTLE_SIGNIN_IP", "2"),
+    ])
+    .await;
+    let _next = next_start(
+        port,
+        &api,
+        &[
+            ("TRUSTED_PROXY_SECRET", PROXY_SECRET),
+            ("CLIENT_IP_HEADER", "x-real-ip"),
+        ],
+    )
+    .await;
+    let next = format!("http://localhost:{port}");
+    let invalid = (
+        StatusCode::BAD_REQUEST,
+        json!({"error": "Invalid email or password"}),
+    );
+    let throttled = (
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"error": "Too many attempts, please try again later"}),
+    );
+
+    // Two failures fill the bucket of the address the host named; other clients of the
+    // same server keep their own.
+    let blocked = [("x-real-ip", "203.0.113.7")];
+    assert_eq!(fail_signin(&next, "a@example.com", &blocked).await, invalid);
+    assert_eq!(fail_signin(&next, "b@example.com", &blocked).await, invalid);
+    assert_eq!(
+        fail_signin(&next, "c@example.com", &blocked).await,
+        throttled
+    );
+    let other = [("x-real-ip", "203.0.113.8")];
+    assert_eq!(fail_signin(&next, "d@example.com", &other).await, invalid);
+    // In a list only the last entry counts (the one the host's proxy appended).
+    let list = [("x-real-ip", "203.0.113.7, 198.51.100.9")];
+    assert_eq!(fail_signin(&next, "e@example.com", &list).await, invalid);
+
+    // What a client sends in the API's own headers (even the right secret), or in
+    // X-Forwarded-For, is not its address: such requests count as the server's own.
+    let forged = [
+        ("x-proxy-secret", PROXY_SECRET),
+        ("x-client-ip", "203.0.113.8"),
+    ];
+    assert_eq!(fail_signin(&next, "f@example.com", &forged).await, invalid);
+    let forwarded = [("x-forwarded-for", "203.0.113.8")];
+    assert_eq!(
+        fail_signin(&next, "g@example.com", &forwarded).await,
+        invalid
+    );
+    assert_eq!(fail_signin(&next, "h@example.com", &[]).await, throttled);
+    // 203.0.113.8 itself still has a failure to spare.
+    assert_eq!(fail_signin(&next, "i@example.com", &other).await, invalid);
 }

@@ -19,8 +19,11 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const NAME = "Ada Lovelace";
 // Unique, so that the journey also runs against a long-lived local server.
-const EMAIL = `ada+${Date.now().toString(36)}@example.com`;
+const STAMP = Date.now().toString(36);
+const EMAIL = `ada+${STAMP}@example.com`;
+const NEW_EMAIL = `ada.king+${STAMP}@example.com`;
 const PASSWORD = "correct horse battery";
+const LINK_SENT = "If that email needs verification, a link has been sent";
 const NEW_PASSWORD = "a brand new passphrase";
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 375, height: 812 };
@@ -109,23 +112,28 @@ async function screenshot(page, name) {
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
 }
 
-/** The reset link of the newest "Reset your password" mail to `to`, as the API wrote it. */
-async function resetLinkMailedTo(to) {
-  const prefix = `${APP_URL}/reset-password?token=`;
+/** The newest mail to `to` with `subject`, as the API wrote it (headers, text, HTML). */
+async function mailTo(to, subject) {
   for (let tries = 0; tries < 100; tries++) {
-    const mails = readdirSync(MAIL_DIR)
+    const mail = readdirSync(MAIL_DIR)
       .sort()
       .map((file) => readFileSync(join(MAIL_DIR, file), "utf8"))
-      .filter((mail) => mail.split("\n").includes(`To: ${to}`) && mail.includes("Subject: Reset your password"));
-    const mail = mails.at(-1);
-    const at = mail?.indexOf(prefix) ?? -1;
-    if (at >= 0) {
-      const token = /^[A-Za-z0-9_-]+/.exec(mail.slice(at + prefix.length))?.[0];
-      if (token) return prefix + token;
-    }
+      .filter((mail) => mail.split("\n").includes(`To: ${to}`) && mail.split("\n").includes(`Subject: ${subject}`))
+      .at(-1);
+    if (mail) return mail;
     await sleep(100);
   }
-  throw new Error(`no reset mail to ${to} in ${MAIL_DIR}`);
+  throw new Error(`no "${subject}" mail to ${to} in ${MAIL_DIR}`);
+}
+
+/** The link to `pathname` in the newest mail to `to` with `subject`. */
+async function linkMailedTo(to, subject, pathname) {
+  const prefix = `${APP_URL}${pathname}?token=`;
+  const mail = await mailTo(to, subject);
+  const at = mail.indexOf(prefix);
+  const token = at >= 0 ? /^[A-Za-z0-9_-]+/.exec(mail.slice(at + prefix.length))?.[0] : undefined;
+  if (!token) throw new Error(`no ${pathname} link in the "${subject}" mail to ${to}`);
+  return prefix + token;
 }
 
 async function signIn(page, email, password) {
@@ -215,6 +223,51 @@ async function main() {
       await other.getByLabel("Password", { exact: true }).fill(PASSWORD);
       await other.getByRole("button", { name: "Create account" }).click();
       await expectFieldError(other, "Email", "Email already registered");
+    });
+
+    const emailCard = page.getByRole("region", { name: "Email" });
+    const emailStatus = () => emailCard.locator(".email-status").innerText({ timeout: 1000 });
+
+    await step("the account shows the email not verified", async () => {
+      await page.getByRole("link", { name: "Account" }).click();
+      await landsOn(page, "/account");
+      await until("the email's status", emailStatus, `${EMAIL} Not verified`);
+      await emailCard.getByRole("button", { name: "Send verification email" }).click();
+      await expectNotice(emailCard.locator(".stack"), LINK_SENT);
+      await screenshot(page, "account");
+    });
+
+    await step("signin waits for the verification (EMAIL_VERIFICATION=required)", async () => {
+      await other.goto(`${APP_URL}/signin`);
+      await signIn(other, EMAIL, PASSWORD);
+      await expectFormError(other, "Email not verified");
+      const hint = () => other.locator(".stack .hint").innerText({ timeout: 1000 });
+      await until("the hint", hint, `Follow the link we mailed to ${EMAIL}, then sign in.`);
+      await other.getByRole("button", { name: "Send verification email" }).click();
+      await expectNotice(other, LINK_SENT);
+    });
+
+    await step("verify through the mailed link, in another tab", async () => {
+      // Each new link voids the ones before: only the newest works.
+      const link = await linkMailedTo(EMAIL, "Verify your email", "/verify-email");
+      const tab = await page.context().newPage();
+      await tab.goto(link);
+      await heading(tab, "Verify your email");
+      await tab.getByRole("button", { name: "Verify email" }).click();
+      await expectNotice(tab, "Email verified");
+      const address = () => tab.locator("main p").nth(1).innerText({ timeout: 1000 });
+      await until("the verified address", address, `${EMAIL} is the address of your account.`);
+      // The account page, open all along, shows it without a reload.
+      await until("the email's status", emailStatus, `${EMAIL} Verified`);
+      const sendButtons = () => emailCard.getByRole("button", { name: "Send verification email" }).count();
+      await until("the send button", sendButtons, 0);
+      await tab.goto(link);
+      await tab.getByRole("button", { name: "Verify email" }).click();
+      await expectFormError(tab, "Invalid or expired verification token");
+      await tab.close();
+      await page.getByRole("link", { name: "Tasks" }).click();
+      await landsOn(page, "/tasks");
+      await heading(page, "Tasks");
     });
 
     const addForm = page.getByRole("form", { name: "Add a task" });
@@ -345,7 +398,7 @@ async function main() {
     });
 
     await step("reset through the mailed link", async () => {
-      await page.goto(await resetLinkMailedTo(EMAIL));
+      await page.goto(await linkMailedTo(EMAIL, "Reset your password", "/reset-password"));
       await heading(page, "Choose a new password");
       await page.getByLabel("New password", { exact: true }).fill("short");
       await page.getByRole("button", { name: "Set new password" }).click();
@@ -381,7 +434,6 @@ async function main() {
       await heading(page, "Account");
       // Newest first: the other device signed in last.
       await until("the sessions", devices, ["Another device", "This device"]);
-      await screenshot(page, "account");
     });
 
     await step("revoke the other session", async () => {
@@ -412,11 +464,61 @@ async function main() {
       await until("the sessions", devices, ["This device"]);
     });
 
+    const changeEmail = emailCard.getByRole("form", { name: "Change email" });
+
+    await step("ask to change the email", async () => {
+      await changeEmail.getByLabel("New email", { exact: true }).fill("ada.king.example.com");
+      await changeEmail.getByLabel("Password", { exact: true }).fill(PASSWORD);
+      await changeEmail.getByRole("button", { name: "Change email" }).click();
+      await expectFieldError(changeEmail, "New email", "Please enter a valid email");
+      await changeEmail.getByLabel("New email", { exact: true }).fill(NEW_EMAIL);
+      await changeEmail.getByLabel("Password", { exact: true }).fill(NEW_PASSWORD);
+      await changeEmail.getByRole("button", { name: "Change email" }).click();
+      await expectFieldError(changeEmail, "Password", "Password is incorrect");
+      await until("the email's error is gone", () => errorUnder(changeEmail, "New email"), null);
+      await changeEmail.getByLabel("Password", { exact: true }).fill(PASSWORD);
+      await changeEmail.getByRole("button", { name: "Change email" }).click();
+      await expectNotice(changeEmail, "Verification sent to the new address");
+      await until("the password's error is gone", () => errorUnder(changeEmail, "Password"), null);
+      // Nothing changes before the link is followed.
+      await page.reload();
+      await until("the email's status", emailStatus, `${EMAIL} Verified`);
+    });
+
+    await step("the link sent to the new address switches the email", async () => {
+      const tab = await page.context().newPage();
+      await tab.goto(await linkMailedTo(NEW_EMAIL, "Verify your email", "/verify-email"));
+      await tab.getByRole("button", { name: "Verify email" }).click();
+      await expectNotice(tab, "Email verified");
+      const address = () => tab.locator("main p").nth(1).innerText({ timeout: 1000 });
+      await until("the new address", address, `${NEW_EMAIL} is the address of your account.`);
+      await tab.close();
+      const who = () => page.getByRole("region", { name: "Profile" }).locator("p").first().innerText();
+      await until("who is signed in", who, `Signed in as Ada King (${NEW_EMAIL})`);
+      await until("the email's status", emailStatus, `${NEW_EMAIL} Verified`);
+      await page.reload();
+      await until("the email's status after a reload", emailStatus, `${NEW_EMAIL} Verified`);
+    });
+
+    await step("the old address is told, without the new one", async () => {
+      const mail = await mailTo(EMAIL, "Your email was changed");
+      const text = mail.slice(mail.indexOf("\n\n") + 2, mail.indexOf("\n--- HTML ---"));
+      await until(
+        "the mail's text",
+        () => text,
+        "Hello,\n\nThe email address of your account was changed, and this address no longer signs in.\n\n" +
+          "If it was not you, reset your password from the new address's mailbox, or contact us.\n",
+      );
+      if (mail.includes(NEW_EMAIL)) throw new Error("the notice names the new address");
+    });
+
     await step("sign out everywhere", async () => {
       await sessions.getByRole("button", { name: "Sign out everywhere" }).click();
       await landsOn(page, "/signin");
       await expectNotice(page, "Signed out on every device");
       await signIn(page, EMAIL, PASSWORD);
+      await expectFormError(page, "Invalid email or password");
+      await signIn(page, NEW_EMAIL, PASSWORD);
       await landsOn(page, "/tasks");
       await page.getByRole("link", { name: "Account" }).click();
       await until("the sessions", devices, ["This device"]);
@@ -431,7 +533,7 @@ async function main() {
       await danger.getByRole("button", { name: "Delete account" }).click();
       await landsOn(page, "/signin");
       await expectNotice(page, "Account deleted");
-      await signIn(page, EMAIL, PASSWORD);
+      await signIn(page, NEW_EMAIL, PASSWORD);
       await expectFormError(page, "Invalid email or password");
       await page.goto(`${APP_URL}/tasks`);
       await landsOn(page, "/signin");

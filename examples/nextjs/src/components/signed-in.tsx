@@ -16,6 +16,19 @@ export function useCurrentUser(): Current {
   return current;
 }
 
+const USER_CHANNEL = "todo-user";
+
+/**
+ * Tells this browser's other tabs that `user` changed, so a signed-in page shows what the
+ * API now holds: the mailed link is usually opened in a new tab (/verify-email).
+ */
+export function announceUser(user: User) {
+  if (typeof BroadcastChannel === "undefined") return;
+  const channel = new BroadcastChannel(USER_CHANNEL);
+  channel.postMessage(user);
+  channel.close();
+}
+
 /**
  * The pages of a signed-in user. Who that is comes from GET /api/auth/session, which the
  * session cookie authenticates; a 401 sends the visitor to /signin (see lib/client.ts).
@@ -34,6 +47,15 @@ export function SignedIn({ children }: { children: React.ReactNode }) {
     return () => {
       live = false;
     };
+  }, []);
+
+  useEffect(() => {
+    if (typeof BroadcastChannel === "undefined") return;
+    const channel = new BroadcastChannel(USER_CHANNEL);
+    // Only news about the user signed in here: a link may be someone else's.
+    channel.onmessage = ({ data }: MessageEvent<User>) =>
+      setUser((current) => (current && current.id === data.id ? data : current));
+    return () => channel.close();
   }, []);
 
   if (!user) {

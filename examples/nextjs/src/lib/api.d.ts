@@ -19,7 +19,10 @@ export interface paths {
          *     100 characters or less"), email ("Email is required", "Please enter a valid email"),
          *     password ("Password is required", "Password must be at least 8 characters",
          *     "Password must be 128 characters or less"), then uniqueness ("Email already
-         *     registered"). 50 signups per source IP per 15 minutes, then 429.
+         *     registered"). 50 signups per source IP per 15 minutes, then 429. Unless
+         *     `EMAIL_VERIFICATION=off`, a link `<APP_URL>/verify-email?token=<token>` (subject
+         *     "Verify your email") is mailed to the address; the account exists and signs in
+         *     all the same (under `required`, signin waits for the link).
          */
         post: operations["signup"];
         delete?: never;
@@ -46,7 +49,11 @@ export interface paths {
          *     source IP (5), the email from every address (100) and the source IP (20) per 15
          *     minutes; at a limit the answer is 429 until its window passes, even with the right
          *     password, and the refused attempt moves no counter. A successful signin resets the
-         *     email's count from that address. Sets the `todo_session` cookie too.
+         *     email's count from that address. Sets the `todo_session` cookie too. A known
+         *     `device_token` (or the `todo_device` cookie) is judged by its own counter (10) and
+         *     the source IP instead of the email's. With `EMAIL_VERIFICATION=required`, the right
+         *     password on an unverified account gets 403 "Email not verified" and a fresh link
+         *     (at most one per 15 minutes).
          */
         post: operations["signin"];
         delete?: never;
@@ -341,12 +348,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Use a mailed verification link.
+         * @description No credential needed: the link is the proof. The link's address becomes the
+         *     account's email (the same one after signup, the new one after change-email) and
+         *     `email_verified` turns true; after a change, the former address gets "Your email
+         *     was changed" (without the new address). A missing, unknown, used or expired token:
+         *     400 "Invalid or expired verification token". The new address taken by another
+         *     account since the link was mailed: 400 "Email already registered".
+         */
+        post: operations["verify-email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/send-verification-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail a fresh verification link, if the address needs one.
+         * @description The email follows the signup messages. Unknown, verified or not, the same 200 body
+         *     in about the same time; an unverified account's address gets a new link (valid a
+         *     day, `VERIFY_TOKEN_TTL`), and its older links stop working. Throttled with the
+         *     reset limits on counters of its own: 10 requests per source IP and 3 per email per
+         *     15 minutes, then 429.
+         */
+        post: operations["send-verification-email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/change-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask to change the account's email; a link goes to the new address.
+         * @description The new email follows the signup messages ("Email already registered" if another
+         *     account has it). Missing password: 400 "Password is required"; wrong: 400 "Password
+         *     is incorrect", counted like a failed signin. Nothing changes until the mailed link
+         *     is used (`POST /api/auth/verify-email`); sessions stay. A Better Auth caller: 403.
+         */
+        post: operations["change-email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
-         * @description Trimmed, then 1 to 100 characters of any script.
+         * @description Trimmed, then 1 to 100 characters of any script, none of them a control character ("Name cannot contain control characters").
          * @example Ada Lovelace
          */
         Name: string;
@@ -379,11 +458,22 @@ export interface components {
             /** @description As stored, lowercased. */
             email: string;
             name: string;
+            /** @description Whether the address was verified with a mailed link (Better Auth's `emailVerified` for its callers). */
+            email_verified: boolean;
         };
+        /**
+         * @description The `device_token` of an earlier signup or signin on this device (or the
+         *     `todo_device` cookie, sent by browsers on their own): a known device is throttled by
+         *     its own counter, so strangers failing for the email do not lock its owner out.
+         *     Null, or left out: none.
+         */
+        DeviceToken: string | null;
         AuthSuccess: {
             user: components["schemas"]["User"];
-            /** @description A JWT (HS256) for `Authorization: Bearer`. */
+            /** @description A JWT (HS256) for `Authorization: Bearer`; its header's `kid` names the signing secret's version while `BETTER_AUTH_SECRETS` lists them. */
             token: string;
+            /** @description This device's token (also set as the `todo_device` cookie); keep it and send it with later signins. */
+            device_token: string;
         };
         Task: {
             /** Format: int64 */
@@ -638,6 +728,7 @@ export interface operations {
                      * @example correct horse battery
                      */
                     password: string;
+                    device_token?: components["schemas"]["DeviceToken"];
                 };
             };
         };
@@ -653,6 +744,20 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            /** @description The right password, but the address must be verified first. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "Email not verified"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
@@ -1004,6 +1109,7 @@ export interface operations {
                     /** @example correct horse battery */
                     current_password: string;
                     new_password: components["schemas"]["Password"];
+                    device_token?: components["schemas"]["DeviceToken"];
                 };
             };
         };
@@ -1043,6 +1149,7 @@ export interface operations {
                 "application/json": {
                     /** @example correct horse battery */
                     password: string;
+                    device_token?: components["schemas"]["DeviceToken"];
                 };
             };
         };
@@ -1236,6 +1343,128 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The `token` of the mailed link. */
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Verified. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Email verified",
+                     *       "user": {
+                     *         "id": "0f8b6a52-3c1e-4d7a-9b1f-2e4c6a8d0b13",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada Lovelace",
+                     *         "email_verified": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        message: string;
+                        user: components["schemas"]["User"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "send-verification-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    email: components["schemas"]["SignupEmail"];
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted, whatever the address. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "If that email needs verification, a link has been sent"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    "change-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    new_email: components["schemas"]["SignupEmail"];
+                    /** @example correct horse battery */
+                    password: string;
+                    device_token?: components["schemas"]["DeviceToken"];
+                };
+            };
+        };
+        responses: {
+            /** @description The link is on its way to the new address. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Verification sent to the new address"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -1,6 +1,5 @@
 import createClient from "openapi-fetch";
 import type { components, paths } from "./api";
-import type { extraPaths } from "./api-extra";
 
 export type User = components["schemas"]["User"];
 export type Task = components["schemas"]["Task"];
@@ -14,7 +13,7 @@ export const UNAVAILABLE = "Service temporarily unavailable, please try again";
  * anywhere: the browser sends the HttpOnly session cookie by itself, so page scripts never
  * hold a credential. Signup and signin answers carry a `token` too; it is never read.
  */
-export const api = createClient<paths & extraPaths>();
+export const api = createClient<paths>();
 
 function jsonError(message: string, status: number): Response {
   return new Response(JSON.stringify({ error: message }), {

@@ -3,6 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
 import { Field, FormError, Notice } from "@/components/field";
+import { SendVerification } from "@/components/send-verification";
 import { useCurrentUser } from "@/components/signed-in";
 import { api, type Session } from "@/lib/client";
 import {
@@ -24,7 +25,7 @@ export function Account() {
     <>
       <h1>Account</h1>
       <Profile />
-      <ChangeEmail />
+      <Email />
       <ChangePassword onChanged={() => setSessionsVersion((v) => v + 1)} />
       <Sessions version={sessionsVersion} />
       <DeleteAccount />
@@ -91,23 +92,35 @@ function Profile() {
   );
 }
 
-function ChangeEmail() {
+function Email() {
+  const { user } = useCurrentUser();
   const form = useForm({ new_email: EMAIL_ERRORS, password: CONFIRM_PASSWORD_ERRORS });
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const values = new FormData(event.currentTarget);
+    const formElement = event.currentTarget;
+    const values = new FormData(formElement);
     const body = { new_email: text(values, "new_email"), password: text(values, "password") };
-    // Nothing changes until the link mailed to the new address is followed (/verify-email).
-    await form.run(async () => {
+    // Nothing changes until the link mailed to the new address is followed (/verify-email);
+    // that page tells this one, which then shows the new address.
+    const sent = await form.run(async () => {
       const { data, error } = await api.POST("/api/auth/change-email", { body });
       return { error, message: data?.message };
     });
+    if (sent) formElement.reset();
   }
 
   return (
     <Section title="Email">
-      <form onSubmit={submit} noValidate>
+      <p className="email-status">
+        <strong>{user.email}</strong>{" "}
+        <span className={user.email_verified ? "badge ok" : "badge"}>
+          {user.email_verified ? "Verified" : "Not verified"}
+        </span>
+      </p>
+      {!user.email_verified && <SendVerification email={user.email} />}
+      <form onSubmit={submit} noValidate aria-label="Change email">
+        <p className="hint">We mail a link to the new address; your email changes when it is followed.</p>
         <Field label="New email" name="new_email" type="email" autoComplete="email" error={form.errors.new_email} />
         <Field
           label="Password"

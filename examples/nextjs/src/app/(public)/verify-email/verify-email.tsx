@@ -3,11 +3,14 @@
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { Field, FormError, Notice } from "@/components/field";
-import { api } from "@/lib/client";
+import { announceUser } from "@/components/signed-in";
+import { api, type User } from "@/lib/client";
 import { EMAIL_ERRORS, place, text, type Errors } from "@/lib/forms";
 
+const INVALID_TOKEN = "Invalid or expired verification token";
+
 export function VerifyEmail({ token }: { token?: string }) {
-  const [verified, setVerified] = useState<string>();
+  const [verified, setVerified] = useState<{ message: string; user: User }>();
   const [failed, setFailed] = useState<string>();
   const [pending, setPending] = useState(false);
 
@@ -22,16 +25,21 @@ export function VerifyEmail({ token }: { token?: string }) {
       setFailed(error.error);
       return;
     }
-    setVerified(data.message);
+    setVerified(data);
+    // A page of this user's open in another tab shows the verified (or new) address now.
+    announceUser(data.user);
   }
 
   if (verified) {
     return (
       <>
         <h1>Verify your email</h1>
-        <Notice message={verified} />
+        <Notice message={verified.message} />
+        <p>
+          <strong>{verified.user.email}</strong> is the address of your account.
+        </p>
         <p className="links">
-          <Link href="/tasks">Go to your tasks</Link>
+          <Link href="/account">Go to your account</Link>
         </p>
       </>
     );
@@ -48,7 +56,13 @@ export function VerifyEmail({ token }: { token?: string }) {
         </>
       )}
       <FormError message={failed} />
-      {(!token || failed) && <ResendForm />}
+      {/* "Email already registered": the new address of a change was taken meanwhile. */}
+      {failed && failed !== INVALID_TOKEN && (
+        <p className="links">
+          <Link href="/account">Go to your account</Link>
+        </p>
+      )}
+      {(!token || failed === INVALID_TOKEN) && <ResendForm />}
     </>
   );
 }
