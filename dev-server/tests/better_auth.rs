@@ -560,29 +560,10 @@ async fn account_routes_leave_better_auth_accounts_to_better_auth() {
     better_auth.stop().await;
 }
 
-/// What the tests of this binary log, captured (the Lambda's JSON lines).
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::ErrorKind::Other)?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 #[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
 async fn a_better_auth_schema_naming_what_is_not_there_is_one_log_line_and_503s_never_a_crash() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    shared::telemetry::init_with(true, move || writer.clone());
+    let captured = dev_server::fixtures::CapturedLog::start();
     // The fixture's own schema, with its session table and the user's email misnamed.
     let mut wrong: Value =
         serde_json::from_str(better_auth::api_schema().unwrap_or("{}")).expect("JSON");
@@ -596,7 +577,8 @@ async fn a_better_auth_schema_naming_what_is_not_there_is_one_log_line_and_503s_
     let (app, better_auth) = api_and_better_auth(&[], &[("BETTER_AUTH_SCHEMA", &wrong)]).await;
     let ada = better_auth.sign_up("Ada", "ada@example.com").await;
 
-    let lines: Vec<String> = String::from_utf8_lossy(&captured.0.lock().expect("logs"))
+    let lines: Vec<String> = captured
+        .text()
         .lines()
         .filter(|line| line.contains("BETTER_AUTH_SCHEMA"))
         .map(str::to_owned)

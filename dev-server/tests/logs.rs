@@ -8,33 +8,13 @@
 #[allow(dead_code)]
 mod helpers;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use dev_server::fixtures::CapturedLog;
 use helpers::{PASSWORD, SECRET, TestApp};
 use reqwest::{Method, StatusCode};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::ErrorKind::Other)?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn logs_are_json_lines_with_audit_events_and_never_hold_credentials() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    shared::telemetry::init_with(true, move || writer.clone());
+    let captured = CapturedLog::start();
 
     let app = TestApp::spawn_with(&[("THROTTLE_SIGNIN_EMAIL", "1")]).await;
     let ada = app.signup("ada@example.com").await;
@@ -73,7 +53,7 @@ async fn logs_are_json_lines_with_audit_events_and_never_hold_credentials() {
         .unwrap()
         .get(0);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let lines: Vec<serde_json::Value> = log
         .lines()
         .map(|line| {
