@@ -1,11 +1,11 @@
 "use client";
 
 import Link from "next/link";
-import { useState, type FormEvent } from "react";
-import { Field, FormError, Notice } from "@/components/field";
+import { useState } from "react";
+import { EmailLinkForm } from "@/components/email-link-form";
+import { FormError, Notice } from "@/components/field";
 import { announceUser } from "@/components/signed-in";
 import { api, type User } from "@/lib/client";
-import { EMAIL_ERRORS, place, text, type Errors } from "@/lib/forms";
 
 const INVALID_TOKEN = "Invalid or expired verification token";
 
@@ -68,35 +68,11 @@ export function VerifyEmail({ token }: { token?: string }) {
 }
 
 function ResendForm() {
-  const [errors, setErrors] = useState<Errors<"email">>({});
-  const [sent, setSent] = useState<string>();
-  const [pending, setPending] = useState(false);
-
-  async function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    setPending(true);
-    const { data, error } = await api.POST("/api/auth/send-verification-email", {
-      body: { email: text(form, "email") },
-    });
-    setPending(false);
-    if (error) {
-      setErrors(place(error.error, { email: EMAIL_ERRORS }));
-      return;
-    }
-    setSent(data.message);
-  }
-
-  return sent ? (
-    <Notice message={sent} />
-  ) : (
-    <form onSubmit={submit} noValidate>
-      <p>Need a new link? Enter your email and we will send one.</p>
-      <Field label="Email" name="email" type="email" autoComplete="email" error={errors.email} />
-      <FormError message={errors.form} />
-      <button type="submit" disabled={pending}>
-        {pending ? "Sending…" : "Send verification link"}
-      </button>
-    </form>
+  return (
+    <EmailLinkForm
+      intro="Need a new link? Enter your email and we will send one."
+      action="Send verification link"
+      request={(email) => api.POST("/api/auth/send-verification-email", { body: { email } })}
+    />
   );
 }
