@@ -18,8 +18,6 @@ use shared::mail::{self, LinkToken};
 use shared::state::MailState;
 use shared::{ApiError, http};
 
-const EMAIL_TAKEN: &str = "Email already registered";
-
 #[derive(Deserialize)]
 struct ChangeEmailBody {
     new_email: Option<String>,
@@ -62,7 +60,7 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
     .await?;
     match request.checked(requested)? {
         ChangeRequested::LinkStored => {}
-        ChangeRequested::Taken => return Err(ApiError::validation(EMAIL_TAKEN)),
+        ChangeRequested::Taken => return Err(ApiError::validation(Email::TAKEN)),
         ChangeRequested::AccountGone => {
             return Err(ApiError::Unauthorized(AuthFailure::InvalidToken));
         }

@@ -18,8 +18,6 @@ use shared::mail::{self, LinkToken};
 use shared::state::MailState;
 use shared::{ApiError, http};
 
-const EMAIL_TAKEN: &str = "Email already registered";
-
 #[derive(Deserialize)]
 struct SignupBody {
     name: Option<String>,
@@ -51,7 +49,7 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
         .await?
         .map_err(|throttled| access::refuse_throttled(state, &req, None, throttled))?;
     if found == EmailFound::Taken {
-        return Err(ApiError::validation(EMAIL_TAKEN));
+        return Err(ApiError::validation(Email::TAKEN));
     }
 
     let password_hash = state.passwords.hash(password.into_secret()).await?;
@@ -78,7 +76,7 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
     let user = users::create_with_session(&state.db, &account)
         .await?
         // Taken by a concurrent signup since the check.
-        .ok_or_else(|| ApiError::validation(EMAIL_TAKEN))?;
+        .ok_or_else(|| ApiError::validation(Email::TAKEN))?;
     if let Some(link) = link {
         // A mail that cannot go is logged; the account exists all the same, and a new
         // link can be asked for.

@@ -9,15 +9,13 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::audit::{self, AuditEvent};
 use shared::db::email_verifications::{self, Redeemed};
-use shared::domain::required;
+use shared::domain::{Email, required};
 use shared::function::Access;
 use shared::mail::{self, LinkToken};
 use shared::state::MailState;
 use shared::{ApiError, http};
 
 const INVALID_TOKEN: &str = "Invalid or expired verification token";
-const EMAIL_TAKEN: &str = "Email already registered";
-
 #[derive(Deserialize)]
 struct VerifyBody {
     token: Option<String>,
@@ -35,7 +33,7 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
     let digest = LinkToken::digest_of(&token);
     let (user, former_email) = match email_verifications::redeem(&state.db, &digest).await? {
         Redeemed::Verified { user, former_email } => (user, former_email),
-        Redeemed::Taken => return Err(ApiError::validation(EMAIL_TAKEN)),
+        Redeemed::Taken => return Err(ApiError::validation(Email::TAKEN)),
         Redeemed::Invalid => return Err(ApiError::validation(INVALID_TOKEN)),
     };
     let user_id = user.id.to_string();

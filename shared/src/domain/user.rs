@@ -41,6 +41,9 @@ pub struct Email(String);
 
 impl Email {
     pub const MAX_CHARS: usize = 254;
+    /// The 400 for an address another account has (signup, change-email, and a change's
+    /// link when the address was taken meanwhile).
+    pub const TAKEN: &'static str = "Email already registered";
 
     /// The signup rule: presence, then shape.
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
