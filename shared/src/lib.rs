@@ -28,6 +28,7 @@ pub mod function;
 pub mod http;
 pub mod key_store;
 pub mod lambda;
+pub mod link_request;
 pub mod mail;
 pub mod routes;
 pub mod secrets;

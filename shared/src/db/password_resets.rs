@@ -50,7 +50,7 @@ pub async fn request(
 /// Runs `statement`, a request for a mailed link (`$1` the email, `$2`..`$4` the
 /// [`Attempt`], `$5` the link's digest, `$6` its lifetime in seconds): the verdict, and
 /// where the link goes if one was stored.
-pub(super) async fn request_link(
+pub async fn request_link(
     db: &Db,
     statement: &Statement,
     email: &str,
