@@ -23,7 +23,7 @@ use crate::audit::{self, AuditEvent};
 use crate::auth::better_auth::{BetterAuthClaims, jwt_algorithm};
 use crate::auth::{AuthFailure, IssuedToken, VerifiedToken, bearer_token};
 use crate::db::credentials::{self, Checked, Credential};
-use crate::db::throttle::Throttled;
+use crate::db::throttle::{MAX_PRESENTED_DEVICES, Throttled};
 use crate::db::users::{DEVICE_LIFETIME_SECS, User};
 use crate::error::{ACCESS_DENIED, ApiError, CROSS_SITE_REFUSED, MANAGED_BY_BETTER_AUTH};
 use crate::{AppState, http};
@@ -90,15 +90,20 @@ fn presented_credential(req: &Request) -> Result<Option<(&str, CredentialSource)
     Ok(cookie(req, SESSION_COOKIE).map(|token| (token, CredentialSource::Cookie)))
 }
 
-/// The value of cookie `name`, from every `Cookie` header of `req`.
-fn cookie<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+/// The first value of cookie `name`, from every `Cookie` header of `req`.
+fn cookie<'r>(req: &'r Request, name: &'r str) -> Option<&'r str> {
+    cookies(req, name).next()
+}
+
+/// Every non-empty value of cookie `name`, from every `Cookie` header of `req`, in order.
+fn cookies<'r>(req: &'r Request, name: &'r str) -> impl Iterator<Item = &'r str> {
     req.headers()
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|header| header.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, value)| *key == name && !value.is_empty())
+        .filter(move |(key, value)| *key == name && !value.is_empty())
         .map(|(_, value)| value)
 }
 
@@ -243,10 +248,9 @@ impl<'s> Authenticated<'s> {
         &self.caller.credential
     }
 
-    /// The device token the request presents: `in_body` (its body's `device_token`), else
-    /// the device cookie.
-    pub fn presented_device(&self, in_body: Option<String>) -> Option<String> {
-        presented_device(&self.req, in_body)
+    /// The device tokens the request presents (see [`presented_devices`]).
+    pub fn presented_devices(&self, in_body: Option<String>) -> Vec<String> {
+        presented_devices(&self.req, in_body)
     }
 
     /// The address the request came from (see [`http::client_ip`]).
@@ -336,12 +340,25 @@ pub fn refuse_throttled(
 /// only, out of reach of page scripts.
 pub const DEVICE_COOKIE: &str = "todo_device";
 
-/// The device token a request presents: `device_token` of its body (`in_body`), else the
-/// device cookie. Whether it is a known device of the account is the statement's business.
-pub fn presented_device(req: &Request, in_body: Option<String>) -> Option<String> {
-    in_body
+/// The device tokens a request presents: `device_token` of its body (`in_body`), then
+/// every device cookie it carries (a sibling subdomain can plant one in front of the
+/// owner's), each once, at most [`MAX_PRESENTED_DEVICES`]. Which of them is a known
+/// device of the account is the statement's business.
+pub fn presented_devices(req: &Request, in_body: Option<String>) -> Vec<String> {
+    let mut tokens: Vec<String> = Vec::new();
+    let presented = in_body
+        .into_iter()
         .filter(|token| !token.is_empty())
-        .or_else(|| cookie(req, DEVICE_COOKIE).map(str::to_owned))
+        .chain(cookies(req, DEVICE_COOKIE).map(str::to_owned));
+    for token in presented {
+        if tokens.len() == MAX_PRESENTED_DEVICES {
+            break;
+        }
+        if !tokens.contains(&token) {
+            tokens.push(token);
+        }
+    }
+    tokens
 }
 
 /// The body of a successful signup or signin.

@@ -153,9 +153,10 @@ async fn a_device_over_its_own_limit_is_void() {
             "failure {failure} on the device"
         );
     }
-    assert_eq!(app.count("devices").await, 1);
-    // Its limit reached (THROTTLE_SIGNIN_DEVICE, 10), the device is void: gone, and the
-    // email's rules judge the attempt, which they allow.
+    // The failure that reached its limit (THROTTLE_SIGNIN_DEVICE, 10) voided the device at
+    // once: gone, so no later window revives it, and the email's rules judge the next
+    // attempt, which they allow.
+    assert_eq!(app.count("devices").await, 0);
     let (status, body) = signin_from(
         &app,
         "127.0.0.1",
@@ -315,4 +316,45 @@ async fn a_password_reset_clears_the_emails_counters() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_device_cookie_planted_in_front_of_the_owners_turns_nothing_off() {
+    let app = TestApp::spawn().await;
+    let owners = device_of(&app.signup_with("Ada", "ada@example.com", PASSWORD).await.1);
+    let planted = device_of(
+        &app.signup_with("Mallory", "mallory@example.com", PASSWORD)
+            .await
+            .1,
+    );
+    strangers_lock(&app, "ada@example.com").await;
+    // A sibling subdomain's cookie comes first; the owner's is still considered.
+    for cookies in [
+        format!("todo_device={planted}; todo_device={owners}"),
+        format!(
+            "todo_device=; todo_device={}; todo_device={owners}",
+            "A".repeat(43)
+        ),
+    ] {
+        let request = app
+            .request(Method::POST, "/api/auth/signin")
+            .header("cookie", cookies.as_str())
+            .json(&json!({ "email": "ada@example.com", "password": PASSWORD }));
+        let (status, body) = app.send(request).await;
+        assert_eq!(status, StatusCode::OK, "{cookies}: {body}");
+        assert_eq!(device_of(&body), owners, "the owner's device, kept");
+    }
+    // In two Cookie headers, as HTTP/2 clients send them, too.
+    let request = app
+        .request(Method::POST, "/api/auth/signin")
+        .header("cookie", format!("todo_device={planted}"))
+        .header("cookie", format!("todo_device={owners}"))
+        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }));
+    assert_eq!(app.send(request).await.0, StatusCode::OK);
+    // The planted one alone is another account's: the full email's count judges.
+    let request = app
+        .request(Method::POST, "/api/auth/signin")
+        .header("cookie", format!("todo_device={planted}"))
+        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }));
+    assert_eq!(app.send(request).await, too_many());
 }

@@ -12,6 +12,7 @@ mod pgbouncer;
 mod races;
 mod rotation;
 mod schema;
+mod security_events;
 mod tasks;
 mod throttle;
 mod tls;

@@ -277,13 +277,29 @@ async fn required_refuses_signin_until_verified_and_mails_at_most_once_a_window(
     assert_eq!(app.count("sessions").await, sessions_before, "no session");
     assert_eq!(
         app.subjects_mailed_to("ada@example.com"),
-        ["Verify your email", "Verify your email"],
-        "the signup's link and one fresh link for the window"
+        ["Verify your email"],
+        "the signup's link went out less than 15 minutes ago: no other"
     );
     // Right passwords give their attempts back: the account is not locked out.
     for _ in 0..6 {
         assert_eq!(app.signin_with("ada@example.com", PASSWORD).await, refused);
     }
+    // Once the signup's link is 16 minutes old, a refusal mails a fresh one, once a window.
+    app.db
+        .execute(
+            "UPDATE email_verifications SET created_at = created_at - interval '16 minutes'",
+            &[],
+        )
+        .await
+        .expect("an older link");
+    for _ in 0..3 {
+        assert_eq!(app.signin_with("ada@example.com", PASSWORD).await, refused);
+    }
+    assert_eq!(
+        app.subjects_mailed_to("ada@example.com"),
+        ["Verify your email", "Verify your email"],
+        "the signup's link and one fresh link for the window"
+    );
 
     let link = app.newest_link_to("ada@example.com");
     assert_eq!(
@@ -293,6 +309,27 @@ async fn required_refuses_signin_until_verified_and_mails_at_most_once_a_window(
     let (status, body) = app.signin_with("ada@example.com", PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["user"]["email_verified"], true);
+}
+
+#[tokio::test]
+async fn a_signin_refused_for_verification_never_voids_the_link_in_the_inbox() {
+    let app = TestApp::spawn_with(&[("EMAIL_VERIFICATION", "required")]).await;
+    let ada = app.signup("ada@example.com").await;
+    let in_the_inbox = app.newest_link_to("ada@example.com");
+    for _ in 0..3 {
+        assert_eq!(
+            app.signin_with("ada@example.com", PASSWORD).await,
+            (StatusCode::FORBIDDEN, error("Email not verified"))
+        );
+    }
+    assert_eq!(
+        app.verify_email(&in_the_inbox).await,
+        verified_answer(&ada, "ada@example.com")
+    );
+    assert_eq!(
+        app.signin_with("ada@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -409,7 +446,7 @@ async fn change_email_confirms_the_password_and_switches_only_when_the_link_is_u
     );
     assert_eq!(
         app.subjects_mailed_to("lovelace@example.com"),
-        ["Verify your email"]
+        ["Confirm your new email"]
     );
     // Nothing changes until the link is used.
     assert_eq!(
@@ -494,5 +531,111 @@ async fn one_link_used_twice_at_once_switches_once() {
     assert_eq!(
         app.subjects_mailed_to("ada@example.com"),
         ["Verify your email", "Your email was changed"]
+    );
+}
+
+#[tokio::test]
+async fn change_email_is_throttled_per_account_before_any_mail_or_taken_answer() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada@example.com").await;
+    app.signup("grace@example.com").await;
+    let signup_link = app.newest_link_to("ada@example.com");
+    let to = |address: &str| json!({ "new_email": address, "password": PASSWORD });
+    // A wrong password is a failed signin, not a change request: it uses none of the three.
+    assert_eq!(
+        app.change_email(
+            &ada,
+            &json!({ "new_email": "x@example.com", "password": "guess" })
+        )
+        .await,
+        (StatusCode::BAD_REQUEST, error("Password is incorrect"))
+    );
+    for address in ["one@example.com", "two@example.com", "three@example.com"] {
+        assert_eq!(
+            app.change_email(&ada, &to(address)).await,
+            (StatusCode::OK, json!({ "message": CHANGE_SENT })),
+            "{address}"
+        );
+    }
+    // A newer request voided the older pending changes, not the signup's link.
+    for older in ["one@example.com", "two@example.com"] {
+        assert_eq!(
+            app.verify_email(&app.newest_link_to(older)).await,
+            (StatusCode::BAD_REQUEST, error(INVALID)),
+            "{older}"
+        );
+    }
+    let too_many = (
+        StatusCode::TOO_MANY_REQUESTS,
+        error("Too many attempts, please try again later"),
+    );
+    // The fourth (THROTTLE_RESET_EMAIL, 3): refused before any mail, and before saying
+    // whether the address is registered.
+    for address in ["four@example.com", "grace@example.com"] {
+        let request = app
+            .with_token(Method::POST, "/api/auth/change-email", &ada.token)
+            .json(&to(address));
+        let (status, headers, body) = app.send_with_headers(request).await;
+        assert_eq!((status, body), too_many, "{address}");
+        assert!(headers.contains_key("retry-after"));
+    }
+    assert_eq!(
+        app.subjects_mailed_to("four@example.com"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        app.subjects_mailed_to("grace@example.com"),
+        ["Verify your email"]
+    );
+    // A right password (a signin, or these very requests) never resets the count.
+    assert_eq!(
+        app.signin_with("ada@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.change_email(&ada, &to("five@example.com")).await,
+        too_many
+    );
+    // The pending change and the signup's link still work.
+    assert_eq!(
+        app.verify_email(&signup_link).await,
+        verified_answer(&ada, "ada@example.com")
+    );
+    let (status, body) = app
+        .verify_email(&app.newest_link_to("three@example.com"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["email"], "three@example.com");
+}
+
+#[tokio::test]
+async fn change_email_is_throttled_per_source_address() {
+    let app =
+        TestApp::spawn_with(&[("THROTTLE_RESET_IP", "2"), ("THROTTLE_RESET_EMAIL", "100")]).await;
+    let ada = app.signup("ada@example.com").await;
+    let grace = app.signup("grace@example.com").await;
+    let change = |who: &Session, from: &str, address: &str| {
+        app.client_from(from)
+            .post(format!("{}/api/auth/change-email", app.address))
+            .bearer_auth(&who.token)
+            .json(&json!({ "new_email": address, "password": PASSWORD }))
+    };
+    for address in ["one@example.com", "two@example.com"] {
+        let (status, _) = app.send(change(&ada, "127.0.0.1", address)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(
+        app.send(change(&grace, "127.0.0.1", "three@example.com"))
+            .await,
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            error("Too many attempts, please try again later")
+        ),
+        "the address's third request, whichever account"
+    );
+    assert_eq!(
+        app.send(change(&grace, "127.0.0.2", "three@example.com"))
+            .await,
+        (StatusCode::OK, json!({ "message": CHANGE_SENT }))
     );
 }

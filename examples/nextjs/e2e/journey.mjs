@@ -487,7 +487,7 @@ async function main() {
 
     await step("the link sent to the new address switches the email", async () => {
       const tab = await page.context().newPage();
-      await tab.goto(await linkMailedTo(NEW_EMAIL, "Verify your email", "/verify-email"));
+      await tab.goto(await linkMailedTo(NEW_EMAIL, "Confirm your new email", "/verify-email"));
       await tab.getByRole("button", { name: "Verify email" }).click();
       await expectNotice(tab, "Email verified");
       const address = () => tab.locator("main p").nth(1).innerText({ timeout: 1000 });

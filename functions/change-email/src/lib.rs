@@ -1,7 +1,9 @@
 //! POST /api/auth/change-email: confirms the password (throttled and timed like a signin,
-//! known devices honoured), then, unless another account has the new address, stores a
-//! link for it and mails it there. Nothing changes until the link is used
-//! (`verify-email`); sessions stay. Our accounts only.
+//! known devices honoured), counts the request against the account's and the address's
+//! own change-of-email limits (each request mails a third party), then, unless another
+//! account has the new address, stores a link for it (voiding an older pending change)
+//! and mails it there, in words that cannot be taken for a signup. Nothing changes until
+//! the link is used (`verify-email`); sessions stay. Our accounts only.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -9,10 +11,12 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::access::Authenticated;
 use shared::audit::AuditEvent;
+use shared::db::credentials::Credential;
 use shared::db::email_verifications::{self, ChangeRequested};
+use shared::db::throttle::{self, Attempt};
 use shared::db::users;
 use shared::domain::{Email, required};
-use shared::error::AuthFailure;
+use shared::error::{AuthFailure, MANAGED_BY_BETTER_AUTH};
 use shared::function::Access;
 use shared::mail::{self, LinkToken};
 use shared::state::MailState;
@@ -29,6 +33,7 @@ shared::declare_function!(
     MailState,
     Access::OwnAccount(|| vec![
         users::PASSWORD_CHECK.clone(),
+        throttle::VOID_SPENT_DEVICE.clone(),
         email_verifications::REQUEST_CHANGE.clone()
     ]),
     []
@@ -44,28 +49,41 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
             Ok((new_email, password, body.device_token))
         })
         .await?;
-    let settlement = request
+    let confirmed = request
         .confirm_password(password, "Password is incorrect", device)
         .await?;
     let link = LinkToken::generate()?;
     let settings = &state.mailbox.settings;
+    let Credential::Session { user_id, .. } = request.credential() else {
+        return Err(ApiError::Forbidden(MANAGED_BY_BETTER_AUTH));
+    };
+    let attempt = Attempt::change_email(
+        &state.config.throttle,
+        &state.digests,
+        *user_id,
+        request.client_ip(),
+    );
     let requested = email_verifications::request_change(
         &state.db,
         request.credential(),
         &new_email,
-        &link.digest,
-        settings.verify_token_ttl,
-        &settlement,
+        (&link.digest, settings.verify_token_ttl),
+        &confirmed.settlement,
+        &attempt,
     )
     .await?;
-    match request.checked(requested)? {
+    // Past the limit: 429 before any mail, and before telling whether the address is taken.
+    match request
+        .checked(requested)?
+        .map_err(|throttled| request.throttled(throttled))?
+    {
         ChangeRequested::LinkStored => {}
         ChangeRequested::Taken => return Err(ApiError::validation(Email::TAKEN)),
         ChangeRequested::AccountGone => {
             return Err(ApiError::Unauthorized(AuthFailure::InvalidToken));
         }
     }
-    let mail = mail::verification_mail(settings, new_email.as_str(), &link.token);
+    let mail = mail::change_mail(settings, new_email.as_str(), &link.token);
     state.mailbox.deliver(&mail).await;
     request.audit(AuditEvent::EmailChangeRequested);
     Ok(http::json(

@@ -1,6 +1,8 @@
 //! POST /api/auth/change-password: confirms the current password (throttled and timed like
-//! a signin), stores the new one, and ends every other session of the account (and any
-//! pending reset link); the session making the request keeps working. Our accounts only.
+//! a signin), stores the new one, and does what a password change does (Security events):
+//! every other session and device of the account ends, with every pending reset link and
+//! change of email; the session and device making the request keep working. Our accounts
+//! only.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -8,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::access::Authenticated;
 use shared::audit::AuditEvent;
-use shared::db::users;
+use shared::db::{throttle, users};
 use shared::domain::{Password, required};
 use shared::function::Access;
 use shared::{ApiError, AppState, http};
@@ -24,6 +26,7 @@ shared::declare_function!(
     AppState,
     Access::OwnAccount(|| vec![
         users::PASSWORD_CHECK.clone(),
+        throttle::VOID_SPENT_DEVICE.clone(),
         users::CHANGE_PASSWORD.clone()
     ]),
     []
@@ -39,13 +42,19 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
             Ok((current, Password::parse(Some(new))?, body.device_token))
         })
         .await?;
-    let settlement = request
+    let confirmed = request
         .confirm_password(current, "Current password is incorrect", device)
         .await?;
     let password_hash = state.passwords.hash(new.into_secret()).await?;
     request.checked(
-        users::change_password(&state.db, request.credential(), &password_hash, &settlement)
-            .await?,
+        users::change_password(
+            &state.db,
+            request.credential(),
+            &password_hash,
+            &confirmed.settlement,
+            &confirmed.caller_devices(),
+        )
+        .await?,
     )?;
     request.audit(AuditEvent::PasswordChanged);
     Ok(http::json(

@@ -13,7 +13,7 @@ use shared::access;
 use shared::audit::{self, AuditEvent};
 use shared::auth::digest::random_token;
 use shared::config::EmailVerification;
-use shared::db::throttle::{Attempt, PasswordAttempt, Settlement};
+use shared::db::throttle::{self, Attempt, PasswordAttempt, Settlement};
 use shared::db::users::User;
 use shared::db::{email_verifications, sessions, users};
 use shared::domain::{Email, required};
@@ -35,6 +35,7 @@ shared::declare_function!(
     MailState,
     Access::Public(|| vec![
         users::FIND_FOR_SIGNIN.clone(),
+        throttle::VOID_SPENT_DEVICE.clone(),
         sessions::OPEN_AFTER_SIGNIN.clone(),
         email_verifications::AFTER_REFUSED_SIGNIN.clone()
     ]),
@@ -47,13 +48,13 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
         .ok_or_else(|| ApiError::validation("Email is required"))?;
     let password = required(body.password, "Password is required")?;
 
-    let device = access::presented_device(&req, body.device_token);
+    let devices = access::presented_devices(&req, body.device_token);
     let attempt = PasswordAttempt::new(
         &state.config.throttle,
         &state.digests,
         &email,
         http::client_ip(&req, state.config.trusted_proxy_secret.as_ref()),
-        device.as_deref(),
+        &devices,
     );
     let found = users::find_for_signin(&state.db, &email, &attempt)
         .await?
@@ -65,21 +66,29 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
         .await?;
     let user = match found.user {
         Some(found) if matches => found.user,
-        found => {
-            let user_id = found.map(|found| found.user.id.to_string());
+        user => {
+            // A wrong password that fills a known device's own counter voids the device.
+            if let Some(device) = found.known_device.as_ref().filter(|d| d.last_chance) {
+                throttle::void_spent_device(&state.db, device).await?;
+            }
+            let user_id = user.map(|user| user.user.id.to_string());
             audit::record(state, &req, AuditEvent::SigninFailed, user_id.as_deref());
             return Err(ApiError::validation("Invalid email or password"));
         }
     };
-    let settlement = attempt.settlement(found.known_device);
+    let settlement = attempt.settlement(found.known_device.as_ref());
     if state.mailbox.settings.verification == EmailVerification::Required && !user.email_verified {
         return Err(refuse_unverified(state, &req, &user, &settlement).await?);
     }
 
     let issued = state.tokens.issue(user.id, &user.email, &user.name)?;
     // The device it signed in from: the known one it presented, or a new one.
-    let device_token = match device.filter(|_| found.known_device) {
-        Some(known) => known,
+    let known_token = found
+        .known_device
+        .as_ref()
+        .and_then(|device| device.token_among(&state.digests, &devices));
+    let device_token = match known_token {
+        Some(known) => known.to_owned(),
         None => random_token()?,
     };
     sessions::open_after_signin(

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::access::{self, Authenticated};
 use shared::audit::AuditEvent;
-use shared::db::users;
+use shared::db::{throttle, users};
 use shared::domain::required;
 use shared::function::Access;
 use shared::{ApiError, AppState, http};
@@ -21,7 +21,11 @@ struct DeleteBody {
 
 shared::declare_function!(
     AppState,
-    Access::OwnAccount(|| vec![users::PASSWORD_CHECK.clone(), users::DELETE_ACCOUNT.clone()]),
+    Access::OwnAccount(|| vec![
+        users::PASSWORD_CHECK.clone(),
+        throttle::VOID_SPENT_DEVICE.clone(),
+        users::DELETE_ACCOUNT.clone()
+    ]),
     [Cookies]
 );
 
@@ -36,10 +40,12 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
             ))
         })
         .await?;
-    let settlement = request
+    let confirmed = request
         .confirm_password(password, "Password is incorrect", device)
         .await?;
-    request.checked(users::delete_account(&state.db, request.credential(), &settlement).await?)?;
+    request.checked(
+        users::delete_account(&state.db, request.credential(), &confirmed.settlement).await?,
+    )?;
     request.audit(AuditEvent::AccountDeleted);
     let mut response = http::json(StatusCode::OK, &json!({ "message": "Account deleted" }));
     access::clear_session_cookie(state, &mut response);

@@ -10,22 +10,44 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
+use super::security_events::{CallerKeeps, SecurityEvent};
 use super::statements::Statement;
 use super::throttle::{self, Attempt, Judged, Settlement};
 use super::users::{User, user_of};
 use super::{Db, DbError};
 use crate::domain::Email;
 
-/// The SQL that stores a new link for the accounts `account` (a CTE with `id` and `email`)
-/// yields, `$digest` valid `$ttl` seconds, after deleting their older links; it defines
-/// `issued` (`email`: where the link goes).
-fn issue_ctes(account: &str, digest: usize, ttl: usize) -> String {
+/// What a link verifies: the account's own address, or the one it asked to move to
+/// (`email_verifications.purpose`). A newer link voids the older ones of its purpose only,
+/// and security events treat the two apart (a password reset cancels a pending change of
+/// email, not the signup link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Verify,
+    Change,
+}
+
+impl Purpose {
+    fn name(self) -> &'static str {
+        match self {
+            Purpose::Verify => "verify",
+            Purpose::Change => "change",
+        }
+    }
+}
+
+/// The SQL that stores a new link of `purpose` for the accounts `account` (a CTE with `id`
+/// and `email`) yields, `$digest` valid `$ttl` seconds, after deleting their older links of
+/// that purpose; it defines `issued` (`email`: where the link goes).
+fn issue_ctes(account: &str, purpose: Purpose, digest: usize, ttl: usize) -> String {
+    let purpose = purpose.name();
     format!(
         "older_links AS (
-             DELETE FROM todo_api.email_verifications WHERE user_id IN (SELECT id FROM {account})
+             DELETE FROM todo_api.email_verifications
+              WHERE user_id IN (SELECT id FROM {account}) AND purpose = '{purpose}'
          ), issued AS (
-             INSERT INTO todo_api.email_verifications (token_digest, user_id, email, expires_at)
-             SELECT ${digest}, id, email, now() + make_interval(secs => ${ttl}) FROM {account}
+             INSERT INTO todo_api.email_verifications (token_digest, user_id, email, purpose, expires_at)
+             SELECT ${digest}, id, email, '{purpose}', now() + make_interval(secs => ${ttl}) FROM {account}
              RETURNING email
          )"
     )
@@ -43,7 +65,7 @@ pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
              ), {issue}
              SELECT (SELECT retry_after FROM throttle_verdict), (SELECT email FROM issued)",
             throttle = throttle::counting_ctes(2),
-            issue = issue_ctes("account", 5, 6),
+            issue = issue_ctes("account", Purpose::Verify, 5, 6),
         ),
         types,
     )
@@ -69,15 +91,20 @@ pub static AFTER_REFUSED_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
     types.extend([Type::BYTEA, Type::FLOAT8]);
     Statement::new(
         format!(
-            "WITH {throttle}, {settled}, account AS (
+            "WITH recent_link AS (
+                 SELECT 1 FROM todo_api.email_verifications
+                  WHERE user_id = $1 AND purpose = 'verify' AND expires_at > now()
+                    AND created_at > now() - {window}
+             ), {throttle}, {settled}, account AS (
                  SELECT id, email FROM todo_api.users
-                  WHERE id = $1 AND NOT email_verified
+                  WHERE id = $1 AND NOT email_verified AND NOT EXISTS (SELECT 1 FROM recent_link)
                     AND (SELECT retry_after FROM throttle_verdict) IS NULL
              ), {issue}
              SELECT (SELECT email FROM issued)",
-            throttle = throttle::counting_ctes(2),
+            window = throttle::WINDOW,
+            throttle = throttle::counting_ctes_if(2, "NOT EXISTS (SELECT 1 FROM recent_link)"),
             settled = throttle::success_ctes(5, "true"),
-            issue = issue_ctes("account", 9, 10),
+            issue = issue_ctes("account", Purpose::Verify, 9, 10),
         ),
         types,
     )
@@ -85,7 +112,8 @@ pub static AFTER_REFUSED_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
 
 /// After a right password on an account that must verify its address first: settles the
 /// signin's counters as a success does (the password was right) and, at most once a
-/// window (`attempt`), stores `token_digest` for a fresh link. Where the link goes, if one
+/// window (`attempt`) and only when no link went out in the last window (the one in the
+/// user's inbox keeps working), stores `token_digest` for a fresh link. Where the link goes, if one
 /// was stored. One statement.
 pub async fn after_refused_signin(
     db: &Db,
@@ -121,17 +149,22 @@ pub async fn after_refused_signin(
 pub static REQUEST_CHANGE: LazyLock<Statement> = LazyLock::new(|| {
     let mut types = vec![Type::TEXT, Type::BYTEA, Type::FLOAT8];
     types.extend(throttle::SUCCESS_TYPES);
+    types.extend(throttle::COUNTING_TYPES);
     CredentialKind::Session.statement(
         &format!(
-            "taken AS (
+            "{throttle}, taken AS (
                  SELECT 1 FROM todo_api.users
                   WHERE lower(email) = $3 AND id <> (SELECT user_id FROM caller)
+                    AND (SELECT retry_after FROM throttle_verdict) IS NULL
              ), account AS (
                  SELECT id, $3::text AS email FROM todo_api.users
                   WHERE id = (SELECT user_id FROM caller) AND NOT EXISTS (SELECT 1 FROM taken)
+                    AND (SELECT retry_after FROM throttle_verdict) IS NULL
              ), {issue}, {settled}
-             SELECT {LIVE_AND_CALLER}, EXISTS (SELECT 1 FROM taken), EXISTS (SELECT 1 FROM issued)",
-            issue = issue_ctes("account", 4, 5),
+             SELECT {LIVE_AND_CALLER}, (SELECT retry_after FROM throttle_verdict),
+                    EXISTS (SELECT 1 FROM taken), EXISTS (SELECT 1 FROM issued)",
+            throttle = throttle::counting_ctes_if(10, "EXISTS (SELECT 1 FROM caller)"),
+            issue = issue_ctes("account", Purpose::Change, 4, 5),
             settled = throttle::success_ctes(6, "EXISTS (SELECT 1 FROM caller)"),
         ),
         &types,
@@ -150,59 +183,73 @@ pub enum ChangeRequested {
 }
 
 /// For the credential's user (our session credential), whose password was just confirmed:
-/// settles the confirmation's counters and, unless another account has `new_email`, stores
-/// `token_digest` for a link that switches the account to it (deleting older links). One
-/// statement with the liveness check.
+/// settles the confirmation's counters, judges and counts the request on the change-of-email
+/// counters (`attempt`: a refused one looks no address up), and unless another account has
+/// `new_email`, stores `token_digest` for a link that switches the account to it (voiding
+/// the older pending change). One statement with the liveness check.
 pub async fn request_change(
     db: &Db,
     credential: &Credential,
     new_email: &Email,
-    token_digest: &[u8],
-    ttl: Duration,
+    link: (&[u8], Duration),
     settlement: &Settlement,
-) -> Result<Checked<ChangeRequested>, DbError> {
+    attempt: &Attempt,
+) -> Result<Checked<Judged<ChangeRequested>>, DbError> {
+    let (token_digest, ttl) = link;
     let (new_email, ttl_secs) = (new_email.as_str(), ttl.as_secs_f64());
     let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
         vec![&new_email, &token_digest, &ttl_secs];
     values.extend(settlement.values());
+    values.extend(attempt.values());
     let row = db
         .query_one(&REQUEST_CHANGE, &credential.with_values(&values))
         .await?;
     Ok(Checked::of_row(&row, |row| {
-        Ok(match (row.try_get(2)?, row.try_get(3)?) {
-            (true, _) => ChangeRequested::Taken,
-            (false, true) => ChangeRequested::LinkStored,
-            (false, false) => ChangeRequested::AccountGone,
+        throttle::judged(row, 2, || {
+            Ok(match (row.try_get(3)?, row.try_get(4)?) {
+                (true, _) => ChangeRequested::Taken,
+                (false, true) => ChangeRequested::LinkStored,
+                (false, false) => ChangeRequested::AccountGone,
+            })
         })
     })?)
 }
 
 pub static REDEEM: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
-        "WITH pending AS (
-             SELECT token_digest, user_id, email FROM todo_api.email_verifications
-              WHERE token_digest = $1 AND expires_at > now()
-              FOR UPDATE
-         ), taken AS (
-             SELECT 1 FROM todo_api.users u JOIN pending p ON lower(u.email) = p.email
-              WHERE u.id <> p.user_id
-         ), used AS (
-             DELETE FROM todo_api.email_verifications
-              WHERE token_digest IN (SELECT token_digest FROM pending)
-                AND NOT EXISTS (SELECT 1 FROM taken)
-             RETURNING user_id, email
-         ), before AS (
-             SELECT u.id, u.email FROM todo_api.users u JOIN used ON u.id = used.user_id
-         ), verified AS (
-             UPDATE todo_api.users u SET email = used.email, email_verified = true
-               FROM used WHERE u.id = used.user_id
-             RETURNING u.id, u.email, u.name, u.email_verified
-         ), other_links AS (
-             DELETE FROM todo_api.email_verifications
-              WHERE user_id IN (SELECT id FROM verified) AND token_digest <> $1
-         )
-         SELECT EXISTS (SELECT 1 FROM taken), (SELECT email FROM before), verified.*
-           FROM (SELECT 1) AS one LEFT JOIN verified ON true",
+        format!(
+            "WITH pending AS (
+                 SELECT token_digest, user_id, email FROM todo_api.email_verifications
+                  WHERE token_digest = $1 AND expires_at > now()
+                  FOR UPDATE
+             ), taken AS (
+                 SELECT 1 FROM todo_api.users u JOIN pending p ON lower(u.email) = p.email
+                  WHERE u.id <> p.user_id
+             ), used AS (
+                 DELETE FROM todo_api.email_verifications
+                  WHERE token_digest IN (SELECT token_digest FROM pending)
+                    AND NOT EXISTS (SELECT 1 FROM taken)
+                 RETURNING user_id, email
+             ), before AS (
+                 SELECT u.id, u.email FROM todo_api.users u JOIN used ON u.id = used.user_id
+             ), verified AS (
+                 UPDATE todo_api.users u SET email = used.email, email_verified = true
+                   FROM used WHERE u.id = used.user_id
+                 RETURNING u.id, u.email, u.name, u.email_verified
+             ), email_changed AS (
+                 SELECT b.id FROM before b JOIN used ON used.user_id = b.id
+                  WHERE b.email IS DISTINCT FROM used.email
+             ), {event}other_verification_links AS (
+                 DELETE FROM todo_api.email_verifications
+                  WHERE user_id IN (SELECT id FROM verified)
+                    AND user_id NOT IN (SELECT id FROM email_changed)
+                    AND purpose = 'verify' AND token_digest <> $1
+             )
+             SELECT EXISTS (SELECT 1 FROM taken), (SELECT email FROM before), verified.*
+               FROM (SELECT 1) AS one LEFT JOIN verified ON true",
+            event = SecurityEvent::EmailChanged
+                .ctes("SELECT id FROM email_changed", &CallerKeeps::default()),
+        ),
         [Type::BYTEA],
     )
 });
@@ -222,8 +269,11 @@ pub enum Redeemed {
     Invalid,
 }
 
-/// Uses the link `token_digest`: deletes it (and the account's other links), makes its
-/// address the account's email and marks it verified; one statement. A concurrent use of
+/// Uses the link `token_digest`: deletes it, makes its address the account's email and
+/// marks it verified; when that changed the email, does what an email change does to the
+/// account's credentials and links (reset links and other links go: they were mailed to,
+/// or verify, the former address), else voids the other links for the same address. One
+/// statement. A concurrent use of
 /// the same link waits for this one and finds it gone.
 pub async fn redeem(db: &Db, token_digest: &[u8]) -> Result<Redeemed, DbError> {
     let row = match db.query_one(&REDEEM, &[&token_digest]).await {

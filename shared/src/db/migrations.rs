@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "email_verification",
         include_str!("../../../migrations/V9__email_verification.sql"),
     ),
+    (
+        10,
+        "security_events",
+        include_str!("../../../migrations/V10__security_events.sql"),
+    ),
 ];
 
 /// FNV-1a of `text`: a stable fingerprint, the same on every platform and release.

@@ -9,6 +9,7 @@ pub mod maintenance;
 pub mod migrations;
 pub mod password_resets;
 pub mod pool;
+pub mod security_events;
 pub mod sessions;
 pub mod statement_names;
 pub mod statements;

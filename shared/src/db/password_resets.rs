@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio_postgres::types::Type;
 
+use super::security_events::{CallerKeeps, SecurityEvent};
 use super::statements::Statement;
 use super::throttle::{self, Attempt, Judged};
 use super::{Db, DbError};
@@ -86,31 +87,32 @@ pub async fn account_of(db: &Db, token_digest: &[u8]) -> Result<Option<String>, 
 
 pub static REDEEM: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(
-        "WITH used AS (
-             DELETE FROM todo_api.password_resets WHERE token_digest = $1 AND expires_at > now()
-             RETURNING user_id
-         ), changed AS (
-             UPDATE todo_api.users SET password_hash = $2 WHERE id IN (SELECT user_id FROM used)
-             RETURNING id
-         ), other_links AS (
-             DELETE FROM todo_api.password_resets
-              WHERE user_id IN (SELECT id FROM changed) AND token_digest <> $1
-         ), sessions_ended AS (
-             DELETE FROM todo_api.sessions WHERE user_id IN (SELECT id FROM changed)
-         ), counters_cleared AS (
-             DELETE FROM todo_api.throttle_counters
-              WHERE (rule, key) IN (SELECT * FROM unnest($3::text[], $4::bytea[]))
-                AND EXISTS (SELECT 1 FROM changed)
-         )
-         SELECT id FROM changed",
+        format!(
+            "WITH used AS (
+                 DELETE FROM todo_api.password_resets WHERE token_digest = $1 AND expires_at > now()
+                 RETURNING user_id
+             ), changed AS (
+                 UPDATE todo_api.users SET password_hash = $2 WHERE id IN (SELECT user_id FROM used)
+                 RETURNING id
+             ), {event}counters_cleared AS (
+                 DELETE FROM todo_api.throttle_counters
+                  WHERE (rule, key) IN (SELECT * FROM unnest($3::text[], $4::bytea[]))
+                    AND EXISTS (SELECT 1 FROM changed)
+             )
+             SELECT id FROM changed",
+            event = SecurityEvent::PasswordReset
+                .ctes("SELECT id FROM changed", &CallerKeeps::default()),
+        ),
         [Type::BYTEA, Type::TEXT, Type::TEXT_ARRAY, Type::BYTEA_ARRAY],
     )
 });
 
-/// Uses the reset token: deletes it (single use), stores the new password hash, ends
-/// every session and every other reset token of its account, and clears the `cleared`
-/// throttle counters (the email's: an owner who proved it by mail is locked out no more);
-/// the account's id, or `None` when the token is unknown, used or expired. One statement.
+/// Uses the reset token: deletes it (single use), stores the new password hash, does what
+/// a password reset does to the account's credentials and links (every session, every
+/// other reset link, a pending change of email, every device: whoever held the account
+/// before holds nothing of it), and clears the `cleared` throttle counters (the email's:
+/// an owner who proved it by mail is locked out no more); the account's id, or `None`
+/// when the token is unknown, used or expired. One statement.
 pub async fn redeem(
     db: &Db,
     token_digest: &[u8],

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::config::better_auth_schema::utc;
 
 use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
+use super::security_events::{CallerKeeps, SecurityEvent};
 use super::statements::Statement;
 use super::throttle::{self, Settlement};
 use super::users;
@@ -163,18 +164,35 @@ pub async fn revoke(db: &Db, credential: &Credential) -> Result<(), DbError> {
 }
 
 pub static REVOKE_ALL: LazyLock<Statement> = LazyLock::new(|| {
+    let caller = CallerKeeps {
+        session: Some("$1"),
+        devices: Some("$3::bytea[]"),
+    };
     CredentialKind::Session.statement(
-        "ended AS (DELETE FROM todo_api.sessions WHERE user_id = (SELECT user_id FROM caller))
-         SELECT 1",
-        &[],
+        &format!(
+            "{event} SELECT 1",
+            event = SecurityEvent::SignedOutEverywhere
+                .ctes("SELECT user_id FROM caller", &caller)
+                .trim_end_matches(", "),
+        ),
+        &[Type::BYTEA_ARRAY],
     )
 });
 
-/// Ends every session of the credential's user, if the credential is still live (a
-/// revoked token cannot sign anybody out). Only our own sessions.
-pub async fn revoke_all(db: &Db, credential: &Credential) -> Result<(), DbError> {
+/// Signs the credential's user out everywhere, if the credential is still live (a revoked
+/// token cannot sign anybody out): every session ends, and what else the event voids
+/// goes (pending links, every device but `caller_devices`, the digests of the caller's
+/// own). Only our own accounts.
+pub async fn revoke_all(
+    db: &Db,
+    credential: &Credential,
+    caller_devices: &[Vec<u8>],
+) -> Result<(), DbError> {
     match credential {
-        Credential::Session { .. } => db.query(&REVOKE_ALL, &credential.values()).await.map(drop),
+        Credential::Session { .. } => db
+            .query(&REVOKE_ALL, &credential.with_values(&[&caller_devices]))
+            .await
+            .map(drop),
         Credential::BetterAuthJwt { .. } | Credential::BetterAuthSession { .. } => Ok(()),
     }
 }

@@ -17,10 +17,13 @@
 //! The choice is made inside the statement, which alone knows whose the device is.
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
+use super::statements::Statement;
+use super::{Db, DbError};
 use crate::auth::digest::DigestKeys;
 use crate::config::ThrottleLimits;
 
@@ -49,6 +52,10 @@ pub enum Rule {
     VerifyEmail,
     /// Verification links mailed to an account whose signin waited for one.
     VerifySignin,
+    /// Change-of-email requests (each mails a third party) by one account.
+    ChangeEmailAccount,
+    /// Change-of-email requests from one source IP.
+    ChangeEmailIp,
 }
 
 impl Rule {
@@ -65,6 +72,8 @@ impl Rule {
             Rule::VerifyIp => "verify_ip",
             Rule::VerifyEmail => "verify_email",
             Rule::VerifySignin => "verify_signin",
+            Rule::ChangeEmailAccount => "change_email_account",
+            Rule::ChangeEmailIp => "change_email_ip",
         }
     }
 }
@@ -144,6 +153,22 @@ impl Attempt {
             .count(per_email, email, limits.reset_per_email)
     }
 
+    /// A change-of-email request with the right password: each mails a third party, so it
+    /// counts against the account and the source IP, with the reset limits, on counters of
+    /// its own that no right password clears.
+    pub fn change_email(
+        limits: &ThrottleLimits,
+        digests: &DigestKeys,
+        user_id: uuid::Uuid,
+        source_ip: Option<IpAddr>,
+    ) -> Self {
+        let ip = source_ip.map(|ip| digests.throttle_key(&[&source_key(ip)]));
+        let account = Some(digests.throttle_key(&["change email", &user_id.to_string()]));
+        Self::default()
+            .count(Rule::ChangeEmailAccount, account, limits.reset_per_email)
+            .count(Rule::ChangeEmailIp, ip, limits.reset_per_ip)
+    }
+
     /// The link a signin refused for an unverified address mails: one per window and
     /// account, however often the right password is tried.
     pub fn verification_after_signin(digests: &DigestKeys, user_id: uuid::Uuid) -> Self {
@@ -167,20 +192,27 @@ impl Attempt {
 }
 
 /// A password check (signin, and every later confirmation of a password), with the device
-/// token it presents, if any: judged by the email's rules (from this address, from
-/// everywhere, and the address), or, when the device is a known one of the account, by the
-/// device's own counter and the address.
+/// tokens it presents, if any: judged by the email's rules (from this address, from
+/// everywhere, and the address), or, when one of the devices is a known one of the
+/// account, by that device's own counter and the address.
 #[derive(Debug)]
 pub struct PasswordAttempt {
     by_email: Attempt,
-    by_device: Attempt,
-    /// The presented device token's digest.
-    device: Option<Vec<u8>>,
+    /// The address's rule, which judges a known device's attempt beside its own counter.
+    by_address: Attempt,
+    /// `THROTTLE_SIGNIN_DEVICE` (0: the device's own counter is off).
+    device_limit: i32,
+    /// The presented device tokens' digests: what `devices.token_digest` holds, and the
+    /// key of each device's own counter.
+    devices: Vec<Vec<u8>>,
     email_ip: Option<Vec<u8>>,
     email: Vec<u8>,
     ip: Option<Vec<u8>>,
-    device_counter: Option<Vec<u8>>,
 }
+
+/// The most device tokens one request may present (its body's and its cookies): a browser
+/// holds one, perhaps one planted beside it by a sibling subdomain.
+pub const MAX_PRESENTED_DEVICES: usize = 8;
 
 impl PasswordAttempt {
     pub fn new(
@@ -188,7 +220,7 @@ impl PasswordAttempt {
         digests: &DigestKeys,
         email: &str,
         source_ip: Option<IpAddr>,
-        device_token: Option<&str>,
+        device_tokens: &[String],
     ) -> Self {
         let source = source_ip.map(source_key);
         let email_ip = source
@@ -196,7 +228,6 @@ impl PasswordAttempt {
             .map(|ip| digests.throttle_key(&[email, ip]));
         let email_key = digests.throttle_key(&[email]);
         let ip = source.as_deref().map(|ip| digests.throttle_key(&[ip]));
-        let device_counter = device_token.map(|token| digests.throttle_key(&["device", token]));
         Self {
             by_email: Attempt::default()
                 .count(
@@ -210,58 +241,110 @@ impl PasswordAttempt {
                     limits.signin_per_email,
                 )
                 .count(Rule::SigninIp, ip.clone(), limits.signin_per_ip),
-            by_device: Attempt::default()
-                .count(
-                    Rule::SigninDevice,
-                    device_counter.clone(),
-                    limits.signin_per_device,
-                )
-                .count(Rule::SigninIp, ip.clone(), limits.signin_per_ip),
-            device: device_token.map(|token| digests.device_digest(token)),
+            by_address: Attempt::default().count(Rule::SigninIp, ip.clone(), limits.signin_per_ip),
+            device_limit: i32::try_from(limits.signin_per_device).unwrap_or(i32::MAX),
+            devices: device_tokens
+                .iter()
+                .take(MAX_PRESENTED_DEVICES)
+                .map(|token| digests.device_digest(token))
+                .collect(),
             email_ip,
             email: email_key,
             ip,
-            device_counter,
         }
     }
 
-    /// The seven values [`password_counting_ctes`] reads (of types
+    /// The eight values [`password_counting_ctes`] reads (of types
     /// [`PASSWORD_COUNTING_TYPES`]).
-    pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 7] {
+    pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 8] {
         let [email_rules, email_keys, email_limits] = self.by_email.values();
-        let [device_rules, device_keys, device_limits] = self.by_device.values();
+        let [address_rules, address_keys, address_limits] = self.by_address.values();
         [
             email_rules,
             email_keys,
             email_limits,
-            device_rules,
-            device_keys,
-            device_limits,
-            &self.device,
+            address_rules,
+            address_keys,
+            address_limits,
+            &self.device_limit,
+            &self.devices,
         ]
     }
 
-    /// What a successful check settles, by whether its device was a known one: with the
-    /// device, its count is cleared; without, the email's count from this address is; and
-    /// the attempt counted against the email from everywhere (without a device) and against
-    /// the address is given back.
-    pub fn settlement(&self, known_device: bool) -> Settlement {
+    /// What a successful check settles, by the known device it was judged by, if any: with
+    /// a device, the device's count is cleared; without, the email's count from this
+    /// address is; and the attempt counted against the email from everywhere (without a
+    /// device) and against the address is given back.
+    pub fn settlement(&self, known_device: Option<&KnownDevice>) -> Settlement {
         let mut settlement = Settlement::default();
-        if known_device {
-            settlement
+        match known_device {
+            Some(device) => settlement
                 .clear
-                .add_some(Rule::SigninDevice, &self.device_counter);
-        } else {
-            settlement
-                .clear
-                .add_some(Rule::SigninEmailIp, &self.email_ip);
-            settlement
-                .give_back
-                .add(Rule::SigninEmail, self.email.clone());
+                .add(Rule::SigninDevice, device.digest.clone()),
+            None => {
+                settlement
+                    .clear
+                    .add_some(Rule::SigninEmailIp, &self.email_ip);
+                settlement
+                    .give_back
+                    .add(Rule::SigninEmail, self.email.clone());
+            }
         }
         settlement.give_back.add_some(Rule::SigninIp, &self.ip);
         settlement
     }
+}
+
+/// The known device of the account that judged a password check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownDevice {
+    /// Its stored digest.
+    pub digest: Vec<u8>,
+    /// Whether this check filled its counter: a wrong password now makes it void
+    /// ([`void_spent_device`]).
+    pub last_chance: bool,
+}
+
+impl KnownDevice {
+    /// The known device in `row`'s columns `first` (its digest, null when none) and
+    /// `first + 1` (whether this check filled its counter).
+    pub(super) fn of_row(row: &Row, first: usize) -> Result<Option<Self>, tokio_postgres::Error> {
+        let Some(digest) = row.try_get::<_, Option<Vec<u8>>>(first)? else {
+            return Ok(None);
+        };
+        Ok(Some(KnownDevice {
+            digest,
+            last_chance: row.try_get::<_, Option<bool>>(first + 1)?.unwrap_or(false),
+        }))
+    }
+
+    /// Which of `tokens` (what the request presented) it is.
+    pub fn token_among<'t>(&self, digests: &DigestKeys, tokens: &'t [String]) -> Option<&'t str> {
+        tokens
+            .iter()
+            .find(|token| digests.device_digest(token) == self.digest)
+            .map(String::as_str)
+    }
+}
+
+/// The two columns a statement with [`password_counting_ctes`] answers about its known
+/// device, read by [`KnownDevice::of_row`].
+pub(super) const KNOWN_DEVICE_COLUMNS: &str = "(SELECT token_digest FROM known_device), \
+     (SELECT failures + 1 >= max_attempts FROM known_device WHERE max_attempts > 0)";
+
+pub static VOID_SPENT_DEVICE: LazyLock<Statement> = LazyLock::new(|| {
+    Statement::new(
+        "DELETE FROM todo_api.devices WHERE token_digest = $1",
+        [Type::BYTEA],
+    )
+});
+
+/// Voids a known device whose own counter a wrong password just filled: deleted at once,
+/// so the next window does not revive it.
+pub async fn void_spent_device(db: &Db, device: &KnownDevice) -> Result<(), DbError> {
+    db.query(&VOID_SPENT_DEVICE, &[&device.digest])
+        .await
+        .map(drop)
 }
 
 /// What a successful password check does to its counters.
@@ -342,14 +425,15 @@ pub(super) const SUCCESS_TYPES: [Type; 4] = [
 ];
 
 /// The types of the parameters [`password_counting_ctes`] reads.
-pub(super) const PASSWORD_COUNTING_TYPES: [Type; 7] = [
+pub(super) const PASSWORD_COUNTING_TYPES: [Type; 8] = [
     Type::TEXT_ARRAY,
     Type::BYTEA_ARRAY,
     Type::INT4_ARRAY,
     Type::TEXT_ARRAY,
     Type::BYTEA_ARRAY,
     Type::INT4_ARRAY,
-    Type::BYTEA,
+    Type::INT4,
+    Type::BYTEA_ARRAY,
 ];
 
 /// A CTE that judges and counts an [`Attempt`] given as parameters `$first`..`$first+2`:
@@ -376,46 +460,70 @@ pub(super) fn counting_ctes_if(first: usize, condition: &str) -> String {
 }
 
 /// CTEs that judge and count a [`PasswordAttempt`] given as parameters
-/// `$first`..`$first+6`, for the account whose id the SQL `owner` gives, counted only
-/// when `condition` holds. `known_device` is the presented device when it is that
-/// account's, unexpired and under its own limit; a device of the account at its limit is
-/// void (deleted, and the email's rules judge); `throttle_verdict` as in [`counting_ctes`].
+/// `$first`..`$first+7`, for the account whose id the SQL `owner` gives, counted only
+/// when `condition` holds. `known_device` is one presented device that is that account's,
+/// unexpired and under its own limit (its digest, its failures so far in the window, and
+/// its limit); a presented device of the account at its limit is void (deleted, and the
+/// email's rules judge); `throttle_verdict` as in [`counting_ctes`].
 pub(super) fn password_counting_ctes(first: usize, owner: &str, condition: &str) -> String {
     let (email_rules, email_keys, email_limits) = (first, first + 1, first + 2);
-    let (device_rules, device_keys, device_limits, device) =
-        (first + 3, first + 4, first + 5, first + 6);
+    let (address_rules, address_keys, address_limits) = (first + 3, first + 4, first + 5);
+    let (device_limit, devices) = (first + 6, first + 7);
     let device_rule = Rule::SigninDevice.name();
-    let pick = |device: usize, email: usize, kind: &str| {
+    // A known device's attempt counts against the device (when its rule is on) and the
+    // address; any other against the email's rules.
+    let pick = |by_device: String, address: usize, email: usize, kind: &str| {
         format!(
-            "CASE WHEN EXISTS (SELECT 1 FROM known_device) THEN ${device}::{kind}[] \
+            "CASE WHEN EXISTS (SELECT 1 FROM known_device) \
+                  THEN {by_device} || ${address}::{kind}[] \
                   ELSE ${email}::{kind}[] END"
         )
     };
+    let on = format!("${device_limit}::int4 > 0");
     format!(
         "device_of_account AS (
-             SELECT token_digest FROM todo_api.devices
-              WHERE token_digest = ${device}::bytea AND user_id = {owner} AND expires_at > now()
-         ), device_at_limit AS (
-             SELECT 1 FROM todo_api.throttle_counters c
-               JOIN unnest(${device_rules}::text[], ${device_keys}::bytea[], ${device_limits}::int4[])
-                    AS a(rule, key, max_attempts) USING (rule, key)
-              WHERE c.rule = '{device_rule}' AND c.window_start > now() - {WINDOW}
-                AND c.attempts >= a.max_attempts
+             SELECT d.token_digest,
+                    coalesce(CASE WHEN c.window_start > now() - {WINDOW} THEN c.attempts END, 0)
+                        AS failures
+               FROM todo_api.devices d
+               LEFT JOIN todo_api.throttle_counters c
+                      ON c.rule = '{device_rule}' AND c.key = d.token_digest
+              WHERE d.token_digest = ANY (${devices}::bytea[]) AND d.user_id = {owner}
+                AND d.expires_at > now()
          ), known_device AS (
-             SELECT token_digest FROM device_of_account
-              WHERE NOT EXISTS (SELECT 1 FROM device_at_limit)
+             SELECT token_digest, failures, ${device_limit}::int4 AS max_attempts
+               FROM device_of_account
+              WHERE NOT ({on} AND failures >= ${device_limit}::int4)
+              ORDER BY token_digest LIMIT 1
          ), device_void AS (
              DELETE FROM todo_api.devices
-              WHERE token_digest IN (SELECT token_digest FROM device_of_account)
-                AND EXISTS (SELECT 1 FROM device_at_limit)
+              WHERE token_digest IN (SELECT token_digest FROM device_of_account
+                                      WHERE {on} AND failures >= ${device_limit}::int4)
          ), throttle_verdict AS (
              SELECT CASE WHEN {condition}
                          THEN todo_api.count_attempt({rules}, {keys}, {limits})
                     END AS retry_after
          )",
-        rules = pick(device_rules, email_rules, "text"),
-        keys = pick(device_keys, email_keys, "bytea"),
-        limits = pick(device_limits, email_limits, "int4"),
+        rules = pick(
+            format!("(CASE WHEN {on} THEN ARRAY['{device_rule}'] ELSE ARRAY[]::text[] END)"),
+            address_rules,
+            email_rules,
+            "text"
+        ),
+        keys = pick(
+            format!(
+                "coalesce((SELECT array_agg(token_digest) FROM known_device WHERE {on}), ARRAY[]::bytea[])"
+            ),
+            address_keys,
+            email_keys,
+            "bytea"
+        ),
+        limits = pick(
+            format!("(CASE WHEN {on} THEN ARRAY[${device_limit}::int4] ELSE ARRAY[]::int4[] END)"),
+            address_limits,
+            email_limits,
+            "int4"
+        ),
     )
 }
 

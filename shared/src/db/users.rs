@@ -7,8 +7,11 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
+use super::security_events::{CallerKeeps, SecurityEvent};
 use super::statements::Statement;
-use super::throttle::{self, Attempt, Judged, PasswordAttempt, Settlement};
+use super::throttle::{
+    self, Attempt, Judged, KNOWN_DEVICE_COLUMNS, KnownDevice, PasswordAttempt, Settlement,
+};
 use super::{Db, DbError};
 use crate::domain::{Email, Name};
 
@@ -92,8 +95,8 @@ pub static CREATE_WITH_SESSION: LazyLock<Statement> = LazyLock::new(|| {
                  INSERT INTO todo_api.devices (token_digest, user_id, expires_at)
                  SELECT $7, id, now() + {DEVICE_LIFETIME} FROM new_user
              ), verification_link AS (
-                 INSERT INTO todo_api.email_verifications (token_digest, user_id, email, expires_at)
-                 SELECT $8, id, email, now() + make_interval(secs => $9) FROM new_user
+                 INSERT INTO todo_api.email_verifications (token_digest, user_id, email, purpose, expires_at)
+                 SELECT $8, id, email, 'verify', now() + make_interval(secs => $9) FROM new_user
                   WHERE $8 IS NOT NULL
              )
              SELECT {USER_COLUMNS} FROM new_user"
@@ -169,7 +172,7 @@ pub static FIND_FOR_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
             "WITH {throttle}
              SELECT (SELECT retry_after FROM throttle_verdict),
                     u.id, u.email, u.name, u.email_verified, u.password_hash,
-                    EXISTS (SELECT 1 FROM known_device)
+                    {KNOWN_DEVICE_COLUMNS}
                FROM (SELECT 1) AS one LEFT JOIN todo_api.users u ON lower(u.email) = $1",
             throttle = throttle::password_counting_ctes(
                 2,
@@ -181,11 +184,11 @@ pub static FIND_FOR_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
     )
 });
 
-/// What a signin found: the user, if the email is known, and whether the device it
-/// presented is a known one of that user (it was judged by the device's counter).
+/// What a signin found: the user, if the email is known, and the known device of that
+/// user among those it presented, if any (it was judged by the device's counter).
 pub struct SigninFound {
     pub user: Option<UserWithHash>,
-    pub known_device: bool,
+    pub known_device: Option<KnownDevice>,
 }
 
 /// Judges and counts the signin attempt and looks the email up, in one statement. A
@@ -208,7 +211,7 @@ pub async fn find_for_signin(
         };
         Ok(SigninFound {
             user,
-            known_device: row.try_get(6)?,
+            known_device: KnownDevice::of_row(&row, 6)?,
         })
     })?)
 }
@@ -219,7 +222,7 @@ pub static PASSWORD_CHECK: LazyLock<Statement> = LazyLock::new(|| {
             "{throttle}
              SELECT {LIVE_AND_CALLER}, (SELECT retry_after FROM throttle_verdict),
                     (SELECT password_hash FROM todo_api.users WHERE id = (SELECT user_id FROM caller)),
-                    EXISTS (SELECT 1 FROM known_device)",
+                    {KNOWN_DEVICE_COLUMNS}",
             throttle = throttle::password_counting_ctes(
                 3,
                 "(SELECT user_id FROM caller)",
@@ -230,11 +233,11 @@ pub static PASSWORD_CHECK: LazyLock<Statement> = LazyLock::new(|| {
     )
 });
 
-/// The stored hash a password confirmation is checked against, and whether the device it
-/// presented is a known one of the account.
+/// The stored hash a password confirmation is checked against, and the known device of
+/// the account among those it presented, if any.
 pub struct PasswordOnFile {
     pub hash: String,
-    pub known_device: bool,
+    pub known_device: Option<KnownDevice>,
 }
 
 /// Judges and counts a password confirmation by the credential's user (one of ours) and
@@ -255,7 +258,7 @@ pub async fn password_check(
             };
             Ok(Some(PasswordOnFile {
                 hash,
-                known_device: row.try_get(4)?,
+                known_device: KnownDevice::of_row(row, 4)?,
             }))
         })
     })?)
@@ -264,34 +267,39 @@ pub async fn password_check(
 pub static CHANGE_PASSWORD: LazyLock<Statement> = LazyLock::new(|| {
     let mut types = vec![Type::TEXT];
     types.extend(throttle::SUCCESS_TYPES);
+    types.push(Type::BYTEA_ARRAY);
+    let caller = CallerKeeps {
+        session: Some("$1"),
+        devices: Some("$8::bytea[]"),
+    };
     CredentialKind::Session.statement(
         &format!(
             "changed AS (
                  UPDATE todo_api.users SET password_hash = $3 WHERE id = (SELECT user_id FROM caller)
                  RETURNING id
-             ), other_sessions AS (
-                 DELETE FROM todo_api.sessions WHERE user_id IN (SELECT id FROM changed) AND id <> $1
-             ), reset_links AS (
-                 DELETE FROM todo_api.password_resets WHERE user_id IN (SELECT id FROM changed)
-             ), {throttle}
+             ), {event}{throttle}
              SELECT {LIVE_AND_CALLER}",
+            event = SecurityEvent::PasswordChanged.ctes("SELECT id FROM changed", &caller),
             throttle = throttle::success_ctes(4, "EXISTS (SELECT 1 FROM changed)"),
         ),
         &types,
     )
 });
 
-/// Stores a new password hash for the credential's user (our session credential), ends
-/// every other session and pending reset link of the user, and settles the confirmation's
-/// throttle counters as a successful signin does: one statement.
+/// Stores a new password hash for the credential's user (our session credential), does
+/// what a password change does to the account's credentials and links (the caller keeps
+/// its session and `caller_devices`, the digests of its own devices), and settles the
+/// confirmation's throttle counters as a successful signin does: one statement.
 pub async fn change_password(
     db: &Db,
     credential: &Credential,
     password_hash: &str,
     settlement: &Settlement,
+    caller_devices: &[Vec<u8>],
 ) -> Result<Checked<()>, DbError> {
     let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&password_hash];
     values.extend(settlement.values());
+    values.push(&caller_devices);
     let row = db
         .query_one(&CHANGE_PASSWORD, &credential.with_values(&values))
         .await?;
@@ -333,16 +341,18 @@ pub static DELETE_ACCOUNT: LazyLock<Statement> = LazyLock::new(|| {
         &format!(
             "deleted AS (
                  DELETE FROM todo_api.users WHERE id = (SELECT user_id FROM caller) RETURNING id
-             ), {throttle}
+             ), {event}{throttle}
              SELECT {LIVE_AND_CALLER}",
+            event = SecurityEvent::AccountDeleted
+                .ctes("SELECT id FROM deleted", &CallerKeeps::default()),
             throttle = throttle::success_ctes(3, "EXISTS (SELECT 1 FROM deleted)"),
         ),
         &throttle::SUCCESS_TYPES,
     )
 });
 
-/// Deletes the credential's user: its sessions, tasks and reset links go with it
-/// (ON DELETE CASCADE), and the confirmation's throttle counters are settled as a
+/// Deletes the credential's user: its tasks and every credential and link it held go with
+/// it (ON DELETE CASCADE), and the confirmation's throttle counters are settled as a
 /// successful signin settles them. One statement.
 pub async fn delete_account(
     db: &Db,

@@ -14,6 +14,7 @@ use crate::config::MailSettings;
 pub const RESET_SUBJECT: &str = "Reset your password";
 pub const VERIFY_SUBJECT: &str = "Verify your email";
 pub const EMAIL_CHANGED_SUBJECT: &str = "Your email was changed";
+pub const CHANGE_SUBJECT: &str = "Confirm your new email";
 
 /// One message to one address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,17 +108,42 @@ pub fn reset_mail(settings: &MailSettings, to: &str, token: &str) -> Mail {
     )
 }
 
-/// The mail that asks `to` to confirm it is theirs: after a signup, or for the address an
-/// account asked to change to.
+/// The mail that asks `to`, the address a signup gave, to confirm it is theirs.
 pub fn verification_mail(settings: &MailSettings, to: &str, token: &str) -> Mail {
     let within = lifetime(settings.verify_token_ttl);
     compose(
         settings,
         to,
         VERIFY_SUBJECT,
-        &format!("To confirm that this address is yours, open this link within {within}:"),
+        &format!(
+            "To confirm that this address is yours and finish setting up your account, open \
+             this link within {within}:"
+        ),
         Some((&verification_link(settings, token), "Verify your email")),
-        "If you did not ask for an account or a change of address, ignore this message.",
+        "If you did not sign up, ignore this message.",
+    )
+}
+
+/// The mail to `to`, the address an existing account asked to move to. It must not read
+/// like a signup: a stranger who clicks it would attach their address, verified, to
+/// somebody else's account.
+pub fn change_mail(settings: &MailSettings, to: &str, token: &str) -> Mail {
+    let within = lifetime(settings.verify_token_ttl);
+    compose(
+        settings,
+        to,
+        CHANGE_SUBJECT,
+        &format!(
+            "An existing account asked to change its email to this address. If that was you, \
+             open this link within {within} to confirm it: the account will then sign in \
+             with this address."
+        ),
+        Some((
+            &verification_link(settings, token),
+            "Confirm your new email",
+        )),
+        "If you did not ask for this, ignore this message: no account will use this address, \
+         and nothing of yours changes.",
     )
 }
 
@@ -232,6 +258,29 @@ mod tests {
         assert_eq!(notice.subject, "Your email was changed");
         assert_eq!(notice.to, "old@example.com");
         assert!(!notice.text.contains("http") && !notice.html.contains("href"));
+    }
+
+    #[test]
+    fn the_change_of_email_mail_is_not_the_signup_mail() {
+        let signup = verification_mail(&settings(), "ada@example.com", "tok_-1");
+        let change = change_mail(&settings(), "ada@example.com", "tok_-1");
+        assert_eq!(change.subject, "Confirm your new email");
+        let link = "https://app.example.com/verify-email?token=tok_-1";
+        assert!(change.text.contains(link) && change.html.contains(link));
+        assert!(
+            change
+                .text
+                .contains("An existing account asked to change its email to this address"),
+            "{}",
+            change.text
+        );
+        assert!(
+            change
+                .text
+                .contains("If you did not ask for this, ignore this message")
+        );
+        assert!(!change.text.contains("sign up") && !signup.text.contains("existing account"));
+        assert_ne!(change.html, signup.html);
     }
 
     #[test]
