@@ -77,7 +77,10 @@ export interface paths {
          *     valid token (header or cookie) its session is revoked server-side (the token gets
          *     401 everywhere from then on); with `scope=global` every session of the token's user
          *     is. Without a token, or with an invalid one, nothing is revoked. Authenticated by
-         *     the cookie alone, the request needs an allowed `Origin` (else 403).
+         *     the cookie alone, the request needs an allowed `Origin` (else 403). Signing out
+         *     everywhere also cancels pending reset links and changes of email, and forgets every
+         *     known device but the caller's: the `todo_device` cookies it presents, or the
+         *     optional body's `device_token`.
          */
         post: operations["signout"];
         delete?: never;
@@ -411,7 +414,13 @@ export interface paths {
          * @description The new email follows the signup messages ("Email already registered" if another
          *     account has it). Missing password: 400 "Password is required"; wrong: 400 "Password
          *     is incorrect", counted like a failed signin. Nothing changes until the mailed link
-         *     is used (`POST /api/auth/verify-email`); sessions stay. A Better Auth caller: 403.
+         *     ("Confirm your new email") is used (`POST /api/auth/verify-email`); sessions stay,
+         *     and a newer request cancels the older pending one. With the right password, each
+         *     request counts against the account (`THROTTLE_RESET_EMAIL`, 3) and the source
+         *     address (`THROTTLE_RESET_IP`, 10) per 15 minutes, on counters of its own: past
+         *     them, 429 before any mail and before "Email already registered". A password reset,
+         *     a password change or sign out everywhere cancels a pending change. A Better Auth
+         *     caller: 403.
          */
         post: operations["change-email"];
         delete?: never;
@@ -774,7 +783,13 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    device_token?: components["schemas"]["DeviceToken"];
+                };
+            };
+        };
         responses: {
             /** @description Signed out. */
             200: {

@@ -120,7 +120,10 @@ function Email() {
       </p>
       {!user.email_verified && <SendVerification email={user.email} />}
       <form onSubmit={submit} noValidate aria-label="Change email">
-        <p className="hint">We mail a link to the new address; your email changes when it is followed.</p>
+        <p className="hint">
+          We mail a link to the new address; your email changes when it is followed. Changing your password
+          cancels a pending change of email.
+        </p>
         <Field label="New email" name="new_email" type="email" autoComplete="email" error={form.errors.new_email} />
         <Field
           label="Password"
@@ -161,6 +164,9 @@ function ChangePassword({ onChanged }: { onChanged: () => void }) {
   return (
     <Section title="Password">
       <form onSubmit={submit} noValidate>
+        <p className="hint">
+          Changing it signs out your other devices and cancels any pending change of email and any reset link.
+        </p>
         <Field
           label="Current password"
           name="current_password"
