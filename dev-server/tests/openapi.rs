@@ -11,7 +11,6 @@ const HTTP_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 /// Functions that take a token when there is one (declared public: nothing is refused).
-const TOKEN_OPTIONAL: [&str; 1] = ["signout"];
 /// Functions that refuse a body or query parameter with 400.
 const VALIDATING: [&str; 15] = [
     "signup",
@@ -45,6 +44,12 @@ const THROTTLED: [&str; 7] = [
 fn is_public(function: &str) -> bool {
     let declared = dev_server::declared(function).expect("a declared function");
     matches!(declared.access, shared::function::Access::Public(_))
+}
+
+/// Whether `function` answers with or without a token, as it declares (signout).
+fn is_token_optional(function: &str) -> bool {
+    let declared = dev_server::declared(function).expect("a declared function");
+    matches!(declared.access, shared::function::Access::OptionalCaller(_))
 }
 
 /// Whether `function` is an account route (a Better Auth caller gets 403), as it declares.
@@ -136,7 +141,7 @@ fn statuses_of(function: &str, path: &str) -> BTreeSet<String> {
     if VALIDATING.contains(&function) {
         statuses.insert("400");
     }
-    if !is_public(function) && !TOKEN_OPTIONAL.contains(&function) {
+    if !is_public(function) && !is_token_optional(function) {
         statuses.insert("401");
     }
     if path.contains("{user_id}")
@@ -223,7 +228,7 @@ fn tokens_are_required_exactly_where_the_contract_says() {
     for operation in operations(&doc) {
         let function = function_of(&operation);
         let security = &operation.body["security"];
-        let expected = if TOKEN_OPTIONAL.contains(&function) {
+        let expected = if is_token_optional(function) {
             serde_json::json!([{}, { "bearerAuth": [] }, { "cookieAuth": [] }])
         } else if is_public(function) {
             serde_json::json!([])

@@ -4,11 +4,15 @@
 //! `template.yaml`), and its handler. Its `main` hands it to [`crate::lambda::run`], the
 //! local server dispatches to it, and `cargo xtask wiring` writes its deployment from it.
 
+use std::future::Future;
+
 use futures_util::future::BoxFuture;
 use lambda_http::{Body, Request, Response};
 
+use crate::access::Protocol;
 use crate::db::credentials::CredentialKind;
 use crate::db::statements::{Plan, Statement};
+use crate::error::ApiError;
 
 /// A function's handler, its future boxed so that one event loop serves every function.
 pub type Handler<S> =
@@ -62,53 +66,81 @@ pub struct Declaration {
     pub settings: Vec<Setting>,
 }
 
-/// Declares the crate's `FUNCTION` (see [`Function`]): `declare_function!(State, access,
-/// [extra settings])`, or with a fourth argument, the route. It is named after the crate,
-/// and its handler is the route (by default the crate's `route`), an
-/// `async fn(&State, Request) -> Result<Response<Body>, ApiError>`, served by
-/// [`crate::http::serve`].
+/// Declares the crate's `FUNCTION` (see [`Function`]):
+/// `declare_function!(State, Access::Kind(statements), [extra settings])`, or with a fourth
+/// argument, the route. It is named after the crate, and its handler is the route (by
+/// default the crate's `route`), an `async fn(&State, R) -> Result<Response<Body>,
+/// ApiError>` served by [`crate::http::serve`], where `R` is what the declared access's
+/// [`Protocol`] makes of the request (`Access::OwnAccount` gives an
+/// `Authenticated<'_, OwnAccount>`, `Access::Public` the request itself): the one name
+/// decides the function's plan and how its request is authenticated.
 #[macro_export]
 macro_rules! declare_function {
-    ($state:ty, $access:expr, [$($setting:ident),* $(,)?] $(,)?) => {
-        $crate::declare_function!($state, $access, [$($setting),*], route);
+    ($state:ty, Access::$access:ident($statements:expr), [$($setting:ident),* $(,)?] $(,)?) => {
+        $crate::declare_function!($state, Access::$access($statements), [$($setting),*], route);
     };
-    ($state:ty, $access:expr, [$($setting:ident),* $(,)?], $route:expr $(,)?) => {
+    ($state:ty, Access::$access:ident($statements:expr), [$($setting:ident),* $(,)?], $route:expr $(,)?) => {
         pub static FUNCTION: $crate::function::Function<$state> = $crate::function::Function {
             name: env!("CARGO_PKG_NAME"),
-            access: $access,
+            access: $crate::function::Access::$access($statements),
             settings: &[$($crate::function::Setting::$setting),*],
             handler: |state, req| {
                 ::std::boxed::Box::pin($crate::http::serve(
                     &state.cors,
                     env!("CARGO_PKG_NAME"),
                     req,
-                    |req| ($route)(state, req),
+                    |req| $crate::function::respond::<_, $crate::access::$access, _, _>(
+                        state, req, $route,
+                    ),
                 ))
             },
         };
     };
 }
 
-/// Who may call a function, and so which statements its connections prepare.
+/// The declared access `K`'s protocol on `req`, then `route` with what it gives.
+pub async fn respond<'s, S, K, F, Fut>(
+    state: &'s S,
+    req: Request,
+    route: F,
+) -> Result<Response<Body>, ApiError>
+where
+    K: Protocol<S>,
+    F: FnOnce(&'s S, K::Request<'s>) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let request = K::begin(state, req).await?;
+    route(state, request).await
+}
+
+/// Who may call a function, and so which statements its connections prepare and how its
+/// request is authenticated (the protocol of [`crate::access`] of the same name).
 #[derive(Clone, Copy)]
 pub enum Access {
     /// Anyone: its statements do not depend on a credential.
     Public(fn() -> Vec<Statement>),
+    /// Anyone, with the caller when a valid credential comes along (signout): its
+    /// statements are for our own sessions.
+    OptionalCaller(fn() -> Vec<Statement>),
     /// One of the API's own accounts (the account routes; a Better Auth caller is
     /// refused before any statement): its statements and the check of our sessions.
     OwnAccount(fn() -> Vec<Statement>),
     /// Any credential the deployment accepts: for each kind, its statements and the kind's
     /// check (what a refusal decided before the statement runs to tell 401 from the rest).
     AnyCredential(fn(&CredentialKind) -> Vec<Statement>),
+    /// Any credential on its own per-user path (`/api/{user_id}/…`), planned as
+    /// [`Access::AnyCredential`].
+    PathOwner(fn(&CredentialKind) -> Vec<Statement>),
 }
 
 impl Access {
-    /// What a function of this access reads: a protected one verifies our tokens
-    /// (`BETTER_AUTH_SECRET`, `JWT_EXPIRES_IN`) and Better Auth's.
+    /// What a function of this access reads: one that knows its caller verifies our tokens
+    /// (`BETTER_AUTH_SECRET`, `JWT_EXPIRES_IN`), and a protected one Better Auth's.
     pub fn settings(&self) -> &'static [Setting] {
         match self {
             Access::Public(_) => &[],
-            Access::OwnAccount(_) | Access::AnyCredential(_) => &[
+            Access::OptionalCaller(_) => &[Setting::Signing, Setting::TokenLifetime],
+            Access::OwnAccount(_) | Access::AnyCredential(_) | Access::PathOwner(_) => &[
                 Setting::Signing,
                 Setting::TokenLifetime,
                 Setting::BetterAuth,
@@ -116,19 +148,28 @@ impl Access {
         }
     }
 
+    /// Whether the function's request needs a credential.
+    pub fn is_protected(&self) -> bool {
+        !matches!(self, Access::Public(_) | Access::OptionalCaller(_))
+    }
+
     /// What a connection of this function prepares, given the kinds of credential
     /// accepted: a protected function's credential checks are part of it by construction.
     pub fn plan(&self, kinds: &[CredentialKind]) -> Plan {
         match self {
-            Access::Public(statements) => Plan::new().with(statements()),
+            Access::Public(statements) | Access::OptionalCaller(statements) => {
+                Plan::new().with(statements())
+            }
             Access::OwnAccount(statements) => Plan::new()
                 .with(statements())
                 .with([CredentialKind::Session.check_statement()]),
-            Access::AnyCredential(statements) => Plan::new().with(kinds.iter().flat_map(|kind| {
-                let mut all = statements(kind);
-                all.push(kind.check_statement());
-                all
-            })),
+            Access::AnyCredential(statements) | Access::PathOwner(statements) => {
+                Plan::new().with(kinds.iter().flat_map(|kind| {
+                    let mut all = statements(kind);
+                    all.push(kind.check_statement());
+                    all
+                }))
+            }
         }
     }
 }

@@ -15,7 +15,6 @@
 //!   the code here avoids by construction.
 
 pub mod access;
-pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod aws;

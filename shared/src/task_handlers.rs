@@ -4,9 +4,7 @@
 use ::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use crate::AppState;
-use crate::access::Authenticated;
-use crate::db::credentials::Checked;
+use crate::access::{Authenticated, PathOwner};
 use crate::db::tasks::{self, Task, TaskChanges};
 use crate::error::ApiError;
 use crate::http;
@@ -25,27 +23,19 @@ pub fn task_id(req: &Request) -> Result<i64, ApiError> {
 /// PUT and PATCH: the path's task changed as `changes` reads the request's body, in one
 /// statement; the task as it now is.
 pub async fn update_task(
-    state: &AppState,
-    req: Request,
+    request: Authenticated<'_, PathOwner>,
     changes: fn(&Request) -> Result<TaskChanges, ApiError>,
 ) -> Result<Response<Body>, ApiError> {
-    let request = Authenticated::path_owner(state, req).await?;
     let (task_id, changes) = request
         .input(|req| Ok((task_id(req)?, changes(req)?)))
         .await?;
-    let updated = tasks::update(&state.db, request.credential(), task_id, &changes).await?;
-    task_response(&request, updated, StatusCode::OK)
+    let updated = request.run(tasks::update(task_id, &changes)).await?;
+    task_response(updated, StatusCode::OK)
 }
 
-/// The response for a statement about one task: the task with `status`; 401 or 403 as
-/// [`Authenticated::checked`] says, 404 if there was none.
-pub fn task_response(
-    request: &Authenticated<'_>,
-    checked: Checked<Option<Task>>,
-    status: StatusCode,
-) -> Result<Response<Body>, ApiError> {
-    let task = request
-        .checked(checked)?
-        .ok_or(ApiError::NotFound(TASK_NOT_FOUND))?;
+/// The response for a statement about one task: the task with `status`, or 404 if there
+/// was none.
+pub fn task_response(task: Option<Task>, status: StatusCode) -> Result<Response<Body>, ApiError> {
+    let task = task.ok_or(ApiError::NotFound(TASK_NOT_FOUND))?;
     Ok(http::json(status, &task))
 }

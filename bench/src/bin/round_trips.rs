@@ -70,7 +70,11 @@ fn expected(route: &Route, ours: bool) -> Option<u64> {
         true if PASSWORD_BETWEEN_TWO.contains(&key.as_str()) => Some(2),
         true => Some(1),
         false if key == SIGNOUT => Some(0),
-        false => matches!(access(route)?, Access::AnyCredential(_)).then_some(1),
+        false => matches!(
+            access(route)?,
+            Access::AnyCredential(_) | Access::PathOwner(_)
+        )
+        .then_some(1),
     }
 }
 
@@ -146,7 +150,7 @@ impl<'a> Pass<'a> {
         measure: bool,
     ) -> anyhow::Result<Value> {
         let (route, state) = (route(key)?, self.state(key)?);
-        let public = matches!(access(route), Some(Access::Public(_))) && key != SIGNOUT;
+        let public = matches!(access(route), Some(Access::Public(_)));
         let token = (!public).then_some(self.token.as_str());
         let path = fill(route.path, &self.params);
         let req =

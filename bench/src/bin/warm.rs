@@ -10,13 +10,14 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use bench::{BenchDb, Flags, Percentiles, answer, micros};
 use dev_server::fixtures::{SeededUser, gateway_request};
 use lambda_http::Request;
 use serde_json::{Value, json};
+use shared::access::{PathOwner, Protocol};
 use shared::auth::password;
-use shared::db::credentials::{Checked, CredentialKind};
+use shared::db::credentials::CredentialKind;
 use shared::secrecy::SecretString;
 use shared::state::MailState;
 use tokio_postgres::types::{ToSql, Type};
@@ -120,7 +121,12 @@ async fn tasks_list(state: &MailState, seeded: &SeededUser, n: usize) -> anyhow:
     let path = format!("/api/{}/tasks", seeded.user_id);
     let verified = state.tokens.verify(&seeded.token);
     let verified = verified.map_err(|err| anyhow::anyhow!("seeded token refused: {err:?}"))?;
-    let caller = shared::access::Caller::from(verified.clone());
+    // Authenticated once, as the handler's protocol does on each request: variant 1 times
+    // what the route then does, its statement run and decoded.
+    let authenticated = gateway_request("tasks-list", &path, Some(&seeded.token), None)?;
+    let authenticated = <PathOwner as Protocol<MailState>>::begin(state, authenticated)
+        .await
+        .map_err(|err| anyhow::anyhow!("the seeded request was refused: {err}"))?;
     let query = shared::domain::ListQuery::parse(|_| None)?;
     let (sort, descending) = (query.sort, query.descending);
     let statement = shared::db::tasks::list_statement(&CredentialKind::Session, sort, descending);
@@ -144,10 +150,9 @@ async fn tasks_list(state: &MailState, seeded: &SeededUser, n: usize) -> anyhow:
             }
             1 => {
                 let started = Instant::now();
-                let listed = shared::db::tasks::list(&state.db, &caller.credential, &query);
-                let Checked::Done(tasks) = listed.await? else {
-                    bail!("the seeded session ended");
-                };
+                let listed = authenticated.run(shared::db::tasks::list(&query)).await;
+                let tasks =
+                    listed.map_err(|err| anyhow::anyhow!("the seeded session ended: {err}"))?;
                 (started.elapsed(), tasks.len())
             }
             _ => {
@@ -165,7 +170,7 @@ async fn tasks_list(state: &MailState, seeded: &SeededUser, n: usize) -> anyhow:
     });
     let rows = [
         ("tasks-list handler", Some(2)),
-        ("db layer: tasks::list (pool, decode)", Some(2)),
+        ("db layer: run(tasks::list) (pool, decode)", Some(2)),
         ("raw statement, prepared, same connection", None),
         (
             "raw statement, unnamed (query_typed: planned every time)",

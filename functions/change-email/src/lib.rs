@@ -6,18 +6,16 @@
 //! the link is used (`verify-email`); sessions stay. Our accounts only.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::access::Authenticated;
+use shared::access::{Authenticated, OwnAccount};
 use shared::audit::AuditEvent;
-use shared::db::credentials::Credential;
 use shared::db::email_verifications::{self, ChangeRequested};
 use shared::db::throttle::{self, Attempt};
 use shared::db::users;
 use shared::domain::{Email, required};
-use shared::error::{AuthFailure, MANAGED_BY_BETTER_AUTH};
-use shared::function::Access;
+use shared::error::AuthFailure;
 use shared::mail::{self, LinkToken};
 use shared::state::MailState;
 use shared::{ApiError, http};
@@ -39,8 +37,10 @@ shared::declare_function!(
     []
 );
 
-async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiError> {
-    let request = Authenticated::own_account(state, req).await?;
+async fn route(
+    state: &MailState,
+    request: Authenticated<'_, OwnAccount>,
+) -> Result<Response<Body>, ApiError> {
     let (new_email, password, device) = request
         .input(|req| {
             let body: ChangeEmailBody = http::parse_json(req)?;
@@ -54,29 +54,22 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
         .await?;
     let link = LinkToken::generate()?;
     let settings = &state.mailbox.settings;
-    let Credential::Session { user_id, .. } = request.credential() else {
-        return Err(ApiError::Forbidden(MANAGED_BY_BETTER_AUTH));
-    };
     let attempt = Attempt::change_email(
         &state.config.throttle,
         &state.digests,
-        *user_id,
+        request.account_id()?,
         request.client_ip(),
     );
-    let requested = email_verifications::request_change(
-        &state.db,
-        request.credential(),
-        &new_email,
-        (&link.digest, settings.verify_token_ttl),
-        &confirmed.settlement,
-        &attempt,
-    )
-    .await?;
+    let requested = request
+        .run(email_verifications::request_change(
+            &new_email,
+            (&link.digest, settings.verify_token_ttl),
+            &confirmed.settlement,
+            &attempt,
+        ))
+        .await?;
     // Past the limit: 429 before any mail, and before telling whether the address is taken.
-    match request
-        .checked(requested)?
-        .map_err(|throttled| request.throttled(throttled))?
-    {
+    match requested.map_err(|throttled| request.throttled(throttled))? {
         ChangeRequested::LinkStored => {}
         ChangeRequested::Taken => return Err(ApiError::validation(Email::TAKEN)),
         ChangeRequested::AccountGone => {

@@ -5,14 +5,13 @@
 //! only.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::access::Authenticated;
+use shared::access::{Authenticated, OwnAccount};
 use shared::audit::AuditEvent;
 use shared::db::{throttle, users};
 use shared::domain::{Password, required};
-use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
 #[derive(Deserialize)]
@@ -32,8 +31,10 @@ shared::declare_function!(
     []
 );
 
-async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let request = Authenticated::own_account(state, req).await?;
+async fn route(
+    state: &AppState,
+    request: Authenticated<'_, OwnAccount>,
+) -> Result<Response<Body>, ApiError> {
     let (current, new, device) = request
         .input(|req| {
             let body: ChangePasswordBody = http::parse_json(req)?;
@@ -46,16 +47,13 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
         .confirm_password(current, "Current password is incorrect", device)
         .await?;
     let password_hash = state.passwords.hash(new.into_secret()).await?;
-    request.checked(
-        users::change_password(
-            &state.db,
-            request.credential(),
+    request
+        .run(users::change_password(
             &password_hash,
             &confirmed.settlement,
-            &confirmed.caller_devices(),
-        )
-        .await?,
-    )?;
+            confirmed.caller_devices(),
+        ))
+        .await?;
     request.audit(AuditEvent::PasswordChanged);
     Ok(http::json(
         StatusCode::OK,

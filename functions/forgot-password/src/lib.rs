@@ -8,7 +8,6 @@ use shared::ApiError;
 use shared::audit::AuditEvent;
 use shared::db::password_resets;
 use shared::db::throttle::Attempt;
-use shared::function::Access;
 use shared::link_request::{self, LinkRequest};
 use shared::mail;
 use shared::state::MailState;

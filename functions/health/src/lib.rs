@@ -6,7 +6,6 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::db::statements::Statement;
-use shared::function::Access;
 use shared::state::HttpState;
 use shared::{ApiError, http};
 

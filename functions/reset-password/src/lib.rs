@@ -11,7 +11,6 @@ use shared::audit::{self, AuditEvent};
 use shared::db::password_resets;
 use shared::db::throttle::Counters;
 use shared::domain::{Password, required};
-use shared::function::Access;
 use shared::mail::LinkToken;
 use shared::{ApiError, AppState, http};
 

@@ -9,7 +9,6 @@ use shared::ApiError;
 use shared::audit::AuditEvent;
 use shared::db::email_verifications;
 use shared::db::throttle::Attempt;
-use shared::function::Access;
 use shared::link_request::{self, LinkRequest};
 use shared::mail;
 use shared::state::MailState;

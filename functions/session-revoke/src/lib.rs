@@ -3,12 +3,11 @@
 //! session: 404, all alike. Our accounts only.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
-use shared::access::Authenticated;
+use shared::access::{Authenticated, OwnAccount};
 use shared::audit::AuditEvent;
 use shared::db::sessions;
-use shared::function::Access;
 use shared::uuid::Uuid;
 use shared::{ApiError, AppState, http};
 
@@ -20,8 +19,10 @@ shared::declare_function!(
     []
 );
 
-async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let request = Authenticated::own_account(state, req).await?;
+async fn route(
+    _: &AppState,
+    request: Authenticated<'_, OwnAccount>,
+) -> Result<Response<Body>, ApiError> {
     let session_id = request
         .input(|req| {
             http::path_param(req, "session_id")
@@ -29,8 +30,7 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
                 .ok_or(ApiError::NotFound(SESSION_NOT_FOUND))
         })
         .await?;
-    let revoked = request
-        .checked(sessions::revoke_one(&state.db, request.credential(), session_id).await?)?;
+    let revoked = request.run(sessions::revoke_one(session_id)).await?;
     if !revoked {
         return Err(ApiError::NotFound(SESSION_NOT_FOUND));
     }

@@ -4,13 +4,12 @@
 //! is answered from its claims.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::Serialize;
-use shared::access;
+use shared::access::{AnyCredential, Authenticated};
 use shared::auth::better_auth::BetterAuthClaims;
 use shared::db::sessions::{self, SessionUser};
 use shared::error::AuthFailure;
-use shared::function::Access;
 use shared::{ApiError, AppState, http};
 use time::OffsetDateTime;
 
@@ -27,15 +26,17 @@ shared::declare_function!(
     []
 );
 
-async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let caller = access::authenticate(state, &req).await?;
+async fn route(
+    state: &AppState,
+    request: Authenticated<'_, AnyCredential>,
+) -> Result<Response<Body>, ApiError> {
     let elsewhere = state
         .better_auth
         .as_ref()
         .is_some_and(|better_auth| better_auth.settings.jwks_url.is_some());
-    let found = match &caller.better_auth_claims {
+    let found = match request.better_auth_claims() {
         Some(claims) if elsewhere => claims_user(claims),
-        _ => sessions::live_user(&state.db, &caller.credential, caller.jwt_expires_at()).await?,
+        _ => request.live_user().await?,
     };
     let (user, expires_at) = found.ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
     Ok(http::json(

@@ -2,11 +2,10 @@
 //! newest first, with the one making the request marked `current`. Our accounts only.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::json;
-use shared::access::Authenticated;
+use shared::access::{Authenticated, OwnAccount};
 use shared::db::sessions;
-use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
 shared::declare_function!(
@@ -15,8 +14,10 @@ shared::declare_function!(
     []
 );
 
-async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let request = Authenticated::own_account(state, req).await?;
-    let sessions = request.checked(sessions::list(&state.db, request.credential()).await?)?;
+async fn route(
+    _: &AppState,
+    request: Authenticated<'_, OwnAccount>,
+) -> Result<Response<Body>, ApiError> {
+    let sessions = request.run(sessions::list()).await?;
     Ok(http::json(StatusCode::OK, &json!({ "sessions": sessions })))
 }

@@ -18,7 +18,6 @@ use shared::db::users::User;
 use shared::db::{email_verifications, sessions, users};
 use shared::domain::{Email, required};
 use shared::error::EMAIL_NOT_VERIFIED;
-use shared::function::Access;
 use shared::mail::{self, LinkToken};
 use shared::secrecy::SecretString;
 use shared::state::MailState;

@@ -13,7 +13,6 @@ use shared::auth::digest::random_token;
 use shared::db::throttle::Attempt;
 use shared::db::users::{self, EmailFound, NewAccount};
 use shared::domain::{Email, Name, Password};
-use shared::function::Access;
 use shared::mail::{self, LinkToken};
 use shared::state::MailState;
 use shared::{ApiError, http};

@@ -1,12 +1,11 @@
 //! POST /api/{user_id}/tasks: creates a task for the caller.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::Deserialize;
-use shared::access::Authenticated;
+use shared::access::{Authenticated, PathOwner};
 use shared::db::tasks;
 use shared::domain::{TaskDescription, TaskTitle};
-use shared::function::Access;
 use shared::task_handlers::task_response;
 use shared::{ApiError, AppState, http};
 
@@ -18,12 +17,14 @@ struct CreateBody {
 
 shared::declare_function!(
     AppState,
-    Access::AnyCredential(|kind| vec![tasks::create_statement(kind)]),
+    Access::PathOwner(|kind| vec![tasks::create_statement(kind)]),
     []
 );
 
-async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let request = Authenticated::path_owner(state, req).await?;
+async fn route(
+    _: &AppState,
+    request: Authenticated<'_, PathOwner>,
+) -> Result<Response<Body>, ApiError> {
     let (title, description) = request
         .input(|req| {
             let body: CreateBody = http::parse_json(req)?;
@@ -33,6 +34,6 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
             ))
         })
         .await?;
-    let created = tasks::create(&state.db, request.credential(), &title, &description).await?;
-    task_response(&request, created, StatusCode::CREATED)
+    let created = request.run(tasks::create(&title, &description)).await?;
+    task_response(created, StatusCode::CREATED)
 }

@@ -5,7 +5,6 @@ use lambda_http::Request;
 use serde::Deserialize;
 use shared::db::tasks::{self, TaskChanges};
 use shared::domain::{TaskDescription, TaskTitle};
-use shared::function::Access;
 use shared::task_handlers::update_task;
 use shared::{ApiError, AppState, http};
 
@@ -18,9 +17,9 @@ struct ReplaceBody {
 
 shared::declare_function!(
     AppState,
-    Access::AnyCredential(|kind| vec![tasks::update_statement(kind)]),
+    Access::PathOwner(|kind| vec![tasks::update_statement(kind)]),
     [],
-    |state, req| update_task(state, req, replacement)
+    |_, request| update_task(request, replacement)
 );
 
 /// The task as the body has it: its title, its description (left out: none), and

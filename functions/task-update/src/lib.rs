@@ -5,7 +5,6 @@ use lambda_http::Request;
 use serde::Deserialize;
 use shared::db::tasks::{self, TaskChanges};
 use shared::domain::{TaskDescription, TaskTitle};
-use shared::function::Access;
 use shared::http::distinguish_null_from_absent;
 use shared::task_handlers::update_task;
 use shared::{ApiError, AppState, http};
@@ -21,9 +20,9 @@ struct UpdateBody {
 
 shared::declare_function!(
     AppState,
-    Access::AnyCredential(|kind| vec![tasks::update_statement(kind)]),
+    Access::PathOwner(|kind| vec![tasks::update_statement(kind)]),
     [],
-    |state, req| update_task(state, req, changes)
+    |_, request| update_task(request, changes)
 );
 
 /// What the body asks to change.

@@ -2,23 +2,24 @@
 //! contract's status, sort, order, limit, offset and q parameters.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
-use shared::access::Authenticated;
+use lambda_http::{Body, Response};
+use shared::access::{Authenticated, PathOwner};
 use shared::db::tasks;
 use shared::domain::ListQuery;
-use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
-shared::declare_function!(AppState, Access::AnyCredential(tasks::list_statements), []);
+shared::declare_function!(AppState, Access::PathOwner(tasks::list_statements), []);
 
-async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let request = Authenticated::path_owner(state, req).await?;
+async fn route(
+    _: &AppState,
+    request: Authenticated<'_, PathOwner>,
+) -> Result<Response<Body>, ApiError> {
     let query = request
         .input(|req| {
             let params = http::query_params(req);
             ListQuery::parse(|name| params.first(name).map(str::to_owned))
         })
         .await?;
-    let tasks = request.checked(tasks::list(&state.db, request.credential(), &query).await?)?;
+    let tasks = request.run(tasks::list(&query)).await?;
     Ok(http::json(StatusCode::OK, &tasks))
 }

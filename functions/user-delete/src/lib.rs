@@ -3,14 +3,13 @@
 //! 401 from then on, and its email can sign up again. Our accounts only.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::access::{self, Authenticated};
+use shared::access::{self, Authenticated, OwnAccount};
 use shared::audit::AuditEvent;
 use shared::db::{throttle, users};
 use shared::domain::required;
-use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
 #[derive(Deserialize)]
@@ -29,8 +28,10 @@ shared::declare_function!(
     [Cookies]
 );
 
-async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let request = Authenticated::own_account(state, req).await?;
+async fn route(
+    state: &AppState,
+    request: Authenticated<'_, OwnAccount>,
+) -> Result<Response<Body>, ApiError> {
     let (password, device) = request
         .input(|req| {
             let body: DeleteBody = http::parse_json(req)?;
@@ -43,9 +44,9 @@ async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiErro
     let confirmed = request
         .confirm_password(password, "Password is incorrect", device)
         .await?;
-    request.checked(
-        users::delete_account(&state.db, request.credential(), &confirmed.settlement).await?,
-    )?;
+    request
+        .run(users::delete_account(&confirmed.settlement))
+        .await?;
     request.audit(AuditEvent::AccountDeleted);
     let mut response = http::json(StatusCode::OK, &json!({ "message": "Account deleted" }));
     access::clear_session_cookie(state, &mut response);

@@ -2,14 +2,13 @@
 //! session check in one statement. Our accounts only.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde::Deserialize;
 use serde_json::json;
-use shared::access::Authenticated;
+use shared::access::{Authenticated, OwnAccount};
 use shared::db::users;
 use shared::domain::Name;
 use shared::error::AuthFailure;
-use shared::function::Access;
 use shared::{ApiError, AppState, http};
 
 #[derive(Deserialize)]
@@ -23,13 +22,16 @@ shared::declare_function!(
     []
 );
 
-async fn route(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    let request = Authenticated::own_account(state, req).await?;
+async fn route(
+    _: &AppState,
+    request: Authenticated<'_, OwnAccount>,
+) -> Result<Response<Body>, ApiError> {
     let name = request
         .input(|req| Name::parse(http::parse_json::<UserBody>(req)?.name.as_deref()))
         .await?;
     let user = request
-        .checked(users::rename(&state.db, request.credential(), &name).await?)?
+        .run(users::rename(&name))
+        .await?
         .ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
     Ok(http::json(StatusCode::OK, &json!({ "user": user })))
 }

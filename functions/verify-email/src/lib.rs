@@ -10,7 +10,6 @@ use serde_json::json;
 use shared::audit::{self, AuditEvent};
 use shared::db::email_verifications::{self, Redeemed};
 use shared::domain::{Email, required};
-use shared::function::Access;
 use shared::mail::{self, LinkToken};
 use shared::state::MailState;
 use shared::{ApiError, http};

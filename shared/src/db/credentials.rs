@@ -21,7 +21,7 @@ use crate::config::{BetterAuthSchema, BetterAuthSettings};
 
 /// What a protected request authenticated with, as far as the database is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
+pub(crate) enum Credential {
     /// One of our sessions (an HS256 token's `jti`): live while its row exists and has
     /// not expired.
     Session { session_id: Uuid, user_id: Uuid },
@@ -49,26 +49,19 @@ pub struct BetterAuthServer {
 }
 
 /// What a protected statement found: the credential had ended, it may not act on the
-/// path, or it was live and here is what the statement did.
+/// path, or it was live and here is what the statement did. The access layer turns it
+/// into the answer ([`crate::access::Authenticated::run`]).
 #[derive(Debug)]
-pub enum Checked<T> {
+pub(crate) enum Checked<T> {
     CredentialEnded,
     NotPathOwner,
     Done(T),
 }
 
 impl<T> Checked<T> {
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Checked<U> {
-        match self {
-            Checked::CredentialEnded => Checked::CredentialEnded,
-            Checked::NotPathOwner => Checked::NotPathOwner,
-            Checked::Done(value) => Checked::Done(f(value)),
-        }
-    }
-
     /// The outcome a statement's first two columns (`live`, `caller`) give; `done` reads
     /// what the statement did only when both hold.
-    pub fn judged(
+    pub(crate) fn judged(
         live: bool,
         caller: bool,
         done: impl FnOnce() -> Result<T, tokio_postgres::Error>,
@@ -82,7 +75,7 @@ impl<T> Checked<T> {
 
     /// [`Checked::judged`] for a statement answering one row, which starts with `live` and
     /// `caller`.
-    pub fn of_row(
+    pub(crate) fn of_row(
         row: &Row,
         done: impl FnOnce(&Row) -> Result<T, tokio_postgres::Error>,
     ) -> Result<Self, tokio_postgres::Error> {
@@ -91,7 +84,7 @@ impl<T> Checked<T> {
 
     /// [`Checked::judged`] for a statement answering rows that each start with `live` and
     /// `caller` (at least one row, the same in each).
-    pub fn of_rows(
+    pub(crate) fn of_rows(
         rows: &[Row],
         done: impl FnOnce(&[Row]) -> Result<T, tokio_postgres::Error>,
     ) -> Result<Self, tokio_postgres::Error> {
@@ -102,6 +95,139 @@ impl<T> Checked<T> {
             })
         };
         Self::judged(judged(0)?, judged(1)?, || done(rows))
+    }
+}
+
+/// A protected statement with its own values, not run yet: only the authenticated request
+/// runs it, with its credential's values first, and judges the credential check (an ended
+/// credential is 401, another user's path 403) before anything reads the answer. A query
+/// function returns one; nothing outside the access layer can run it or see the credential.
+#[must_use = "a protected statement does nothing until its authenticated request runs it"]
+pub struct Protected<'a, T> {
+    statement: ProtectedStatement<'a>,
+    values: Vec<SqlValue<'a>>,
+    read: Read<T>,
+}
+
+/// A value of a protected statement: its own, or borrowed for as long as the statement.
+pub(crate) enum SqlValue<'a> {
+    Owned(Box<dyn ToSql + Sync + Send + 'a>),
+    Borrowed(&'a (dyn ToSql + Sync)),
+}
+
+impl SqlValue<'_> {
+    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            SqlValue::Owned(value) => &**value,
+            SqlValue::Borrowed(value) => *value,
+        }
+    }
+}
+
+/// The values of a protected statement, in the order of its parameters from `$3`, each
+/// moved in (see [`owned`]).
+macro_rules! sql_values {
+    ($($value:expr),* $(,)?) => {
+        vec![$($crate::db::credentials::owned($value)),*]
+    };
+}
+pub(crate) use sql_values;
+
+/// A value moved into a protected statement.
+pub(crate) fn owned<'a>(value: impl ToSql + Sync + Send + 'a) -> SqlValue<'a> {
+    SqlValue::Owned(Box::new(value))
+}
+
+/// Values a protected statement borrows (a throttle settlement's arrays).
+pub(crate) fn borrowed<'a, const N: usize>(
+    values: [&'a (dyn ToSql + Sync); N],
+) -> impl Iterator<Item = SqlValue<'a>> {
+    values.into_iter().map(SqlValue::Borrowed)
+}
+
+/// Where a protected statement's text comes from.
+enum ProtectedStatement<'a> {
+    /// Written for our own sessions only (the account routes).
+    Session(&'a Statement),
+    /// Written for each kind of credential a deployment accepts.
+    PerKind(Box<dyn Fn(&CredentialKind) -> Statement + Send + Sync + 'a>),
+}
+
+/// How a protected statement's answer is read once the credential check passed: its
+/// rows (each starting with [`LIVE_AND_CALLER`]), or its one row.
+enum Read<T> {
+    Rows(fn(&[Row]) -> Result<T, tokio_postgres::Error>),
+    Row(fn(&Row) -> Result<T, tokio_postgres::Error>),
+}
+
+impl<'a, T> Protected<'a, T> {
+    /// `statement` (written for our sessions only) with `values` (`$3` on), answering one
+    /// row that `read` reads.
+    pub(crate) fn session_row(
+        statement: &'a Statement,
+        values: Vec<SqlValue<'a>>,
+        read: fn(&Row) -> Result<T, tokio_postgres::Error>,
+    ) -> Self {
+        Self {
+            statement: ProtectedStatement::Session(statement),
+            values,
+            read: Read::Row(read),
+        }
+    }
+
+    /// [`Protected::session_row`] for a statement answering rows.
+    pub(crate) fn session_rows(
+        statement: &'a Statement,
+        values: Vec<SqlValue<'a>>,
+        read: fn(&[Row]) -> Result<T, tokio_postgres::Error>,
+    ) -> Self {
+        Self {
+            statement: ProtectedStatement::Session(statement),
+            values,
+            read: Read::Rows(read),
+        }
+    }
+
+    /// A statement written for each kind of credential, answering rows.
+    pub(crate) fn per_kind_rows(
+        statement: impl Fn(&CredentialKind) -> Statement + Send + Sync + 'a,
+        values: Vec<SqlValue<'a>>,
+        read: fn(&[Row]) -> Result<T, tokio_postgres::Error>,
+    ) -> Self {
+        Self {
+            statement: ProtectedStatement::PerKind(Box::new(statement)),
+            values,
+            read: Read::Rows(read),
+        }
+    }
+
+    /// Runs it for `credential`: what it did, or that the credential ended or may not act
+    /// on the path. For the access layer alone.
+    pub(crate) async fn run(self, db: &Db, credential: &Credential) -> Result<Checked<T>, DbError> {
+        let own: Vec<&(dyn ToSql + Sync)> = self.values.iter().map(SqlValue::as_sql).collect();
+        let values = credential.with_values(&own);
+        let rows = match &self.statement {
+            ProtectedStatement::Session(statement) => {
+                if !matches!(credential, Credential::Session { .. }) {
+                    return Err(DbError::Unavailable(anyhow::anyhow!(
+                        "{statement:?} is for our own sessions only"
+                    )));
+                }
+                db.query(statement, &values).await?
+            }
+            ProtectedStatement::PerKind(statement) => {
+                db.query(&statement(&credential.kind()), &values).await?
+            }
+        };
+        Ok(match self.read {
+            Read::Rows(read) => Checked::of_rows(&rows, read)?,
+            Read::Row(read) => {
+                let row = rows.first().ok_or_else(|| {
+                    DbError::Unavailable(anyhow::anyhow!("statement returned no row"))
+                })?;
+                Checked::of_row(row, read)?
+            }
+        })
     }
 }
 
@@ -203,7 +329,7 @@ impl BetterAuthServer {
 }
 
 impl Credential {
-    pub fn kind(&self) -> CredentialKind {
+    pub(crate) fn kind(&self) -> CredentialKind {
         match self {
             Credential::Session { .. } => CredentialKind::Session,
             Credential::BetterAuthJwt { server, .. } => {
@@ -216,7 +342,7 @@ impl Credential {
     }
 
     /// The values of `$1` and `$2` that its kind's CTEs read.
-    pub fn values(&self) -> [&(dyn ToSql + Sync); 2] {
+    pub(crate) fn values(&self) -> [&(dyn ToSql + Sync); 2] {
         const NO_PATH_OWNER: &Option<String> = &None;
         match self {
             Credential::Session {
@@ -231,7 +357,7 @@ impl Credential {
     }
 
     /// `statement_values` after the credential's own two, in the order the SQL numbers them.
-    pub fn with_values<'a>(
+    pub(crate) fn with_values<'a>(
         &'a self,
         statement_values: &[&'a (dyn ToSql + Sync)],
     ) -> Vec<&'a (dyn ToSql + Sync)> {
@@ -275,7 +401,7 @@ fn sql_literal(text: &str) -> String {
 /// Whether the credential is live and may act on the path: for a request refused before
 /// its own statement ran, so that an ended credential gets 401 and somebody else's path
 /// 403 there too. Only that error path pays it.
-pub async fn check(db: &Db, credential: &Credential) -> Result<Checked<()>, DbError> {
+pub(crate) async fn check(db: &Db, credential: &Credential) -> Result<Checked<()>, DbError> {
     let statement = credential.kind().check_statement();
     let row = db.query_one(&statement, &credential.values()).await?;
     Ok(Checked::of_row(&row, |_| Ok(()))?)

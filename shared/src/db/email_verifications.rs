@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
+use super::credentials::{CredentialKind, LIVE_AND_CALLER, Protected, borrowed, sql_values};
 use super::security_events::{CallerKeeps, SecurityEvent};
 use super::statements::Statement;
 use super::throttle::{self, Attempt, Judged, Settlement};
@@ -182,29 +182,22 @@ pub enum ChangeRequested {
     AccountGone,
 }
 
-/// For the credential's user (our session credential), whose password was just confirmed:
-/// settles the confirmation's counters, judges and counts the request on the change-of-email
-/// counters (`attempt`: a refused one looks no address up), and unless another account has
+/// For the caller's account (ours), whose password was just confirmed: settles the
+/// confirmation's counters, judges and counts the request on the change-of-email counters
+/// (`attempt`: a refused one looks no address up), and unless another account has
 /// `new_email`, stores `token_digest` for a link that switches the account to it (voiding
 /// the older pending change). One statement with the liveness check.
-pub async fn request_change(
-    db: &Db,
-    credential: &Credential,
-    new_email: &Email,
-    link: (&[u8], Duration),
-    settlement: &Settlement,
-    attempt: &Attempt,
-) -> Result<Checked<Judged<ChangeRequested>>, DbError> {
+pub fn request_change<'a>(
+    new_email: &'a Email,
+    link: (&'a [u8], Duration),
+    settlement: &'a Settlement,
+    attempt: &'a Attempt,
+) -> Protected<'a, Judged<ChangeRequested>> {
     let (token_digest, ttl) = link;
-    let (new_email, ttl_secs) = (new_email.as_str(), ttl.as_secs_f64());
-    let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-        vec![&new_email, &token_digest, &ttl_secs];
-    values.extend(settlement.values());
-    values.extend(attempt.values());
-    let row = db
-        .query_one(&REQUEST_CHANGE, &credential.with_values(&values))
-        .await?;
-    Ok(Checked::of_row(&row, |row| {
+    let mut values = sql_values![new_email.as_str(), token_digest, ttl.as_secs_f64()];
+    values.extend(borrowed(settlement.values()));
+    values.extend(borrowed(attempt.values()));
+    Protected::session_row(&REQUEST_CHANGE, values, |row| {
         throttle::judged(row, 2, || {
             Ok(match (row.try_get(3)?, row.try_get(4)?) {
                 (true, _) => ChangeRequested::Taken,
@@ -212,7 +205,7 @@ pub async fn request_change(
                 (false, false) => ChangeRequested::AccountGone,
             })
         })
-    })?)
+    })
 }
 
 pub static REDEEM: LazyLock<Statement> = LazyLock::new(|| {

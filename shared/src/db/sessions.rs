@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::config::better_auth_schema::utc;
 
-use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
+use super::credentials::{Credential, CredentialKind, LIVE_AND_CALLER, Protected, sql_values};
 use super::security_events::{CallerKeeps, SecurityEvent};
 use super::statements::Statement;
 use super::throttle::{self, Settlement};
@@ -118,7 +118,7 @@ pub fn live_user_statement(kind: &CredentialKind) -> Statement {
 /// The credential's user and when the credential expires, if it is live: the check and
 /// the read in one statement. A Better Auth JWT is live until its `exp` (`jwt_expires_at`)
 /// while its user exists in Better Auth's `user` table.
-pub async fn live_user(
+pub(crate) async fn live_user(
     db: &Db,
     credential: &Credential,
     jwt_expires_at: Option<OffsetDateTime>,
@@ -156,7 +156,7 @@ pub static REVOKE: LazyLock<Statement> = LazyLock::new(|| {
 
 /// Ends the session the credential stands for (sign out on this device). Better Auth's
 /// sessions are Better Auth's to end: nothing to do for them here.
-pub async fn revoke(db: &Db, credential: &Credential) -> Result<(), DbError> {
+pub(crate) async fn revoke(db: &Db, credential: &Credential) -> Result<(), DbError> {
     match credential {
         Credential::Session { .. } => db.query(&REVOKE, &credential.values()).await.map(drop),
         Credential::BetterAuthJwt { .. } | Credential::BetterAuthSession { .. } => Ok(()),
@@ -183,7 +183,7 @@ pub static REVOKE_ALL: LazyLock<Statement> = LazyLock::new(|| {
 /// token cannot sign anybody out): every session ends, and what else the event voids
 /// goes (pending links, every device but `caller_devices`, the digests of the caller's
 /// own). Only our own accounts.
-pub async fn revoke_all(
+pub(crate) async fn revoke_all(
     db: &Db,
     credential: &Credential,
     caller_devices: &[Vec<u8>],
@@ -224,14 +224,10 @@ pub static LIST: LazyLock<Statement> = LazyLock::new(|| {
     )
 });
 
-/// The live sessions of the credential's user (one of ours), newest first: the check and
+/// The live sessions of the caller's account (one of ours), newest first: the check and
 /// the read in one statement.
-pub async fn list(
-    db: &Db,
-    credential: &Credential,
-) -> Result<Checked<Vec<SessionSummary>>, DbError> {
-    let rows = db.query(&LIST, &credential.values()).await?;
-    Ok(Checked::of_rows(&rows, |rows| {
+pub fn list() -> Protected<'static, Vec<SessionSummary>> {
+    Protected::session_rows(&LIST, sql_values![], |rows| {
         let mut sessions = Vec::new();
         for row in rows {
             // The one row of a user without sessions has none of their columns.
@@ -246,7 +242,7 @@ pub async fn list(
             });
         }
         Ok(sessions)
-    })?)
+    })
 }
 
 pub static REVOKE_ONE: LazyLock<Statement> = LazyLock::new(|| {
@@ -263,14 +259,7 @@ pub static REVOKE_ONE: LazyLock<Statement> = LazyLock::new(|| {
     )
 });
 
-/// Ends one live session of the credential's user; whether there was one to end.
-pub async fn revoke_one(
-    db: &Db,
-    credential: &Credential,
-    session_id: Uuid,
-) -> Result<Checked<bool>, DbError> {
-    let row = db
-        .query_one(&REVOKE_ONE, &credential.with_values(&[&session_id]))
-        .await?;
-    Ok(Checked::of_row(&row, |row| row.try_get(2))?)
+/// Ends one live session of the caller's account; whether there was one to end.
+pub fn revoke_one(session_id: Uuid) -> Protected<'static, bool> {
+    Protected::session_row(&REVOKE_ONE, sql_values![session_id], |row| row.try_get(2))
 }

@@ -7,11 +7,10 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 
-use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
+use super::credentials::{CredentialKind, LIVE_AND_CALLER, Protected, sql_values};
 use super::statements::Statement;
-use super::{Db, DbError};
 use crate::domain::{ListQuery, SortKey, StatusFilter, TaskDescription, TaskTitle};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -66,30 +65,16 @@ fn task_of(row: &Row) -> Result<Option<Task>, tokio_postgres::Error> {
     }))
 }
 
-/// Runs a statement built by [`statement`] with the credential's values first.
-async fn run(
-    db: &Db,
-    credential: &Credential,
-    statement: &Statement,
-    values: &[&(dyn ToSql + Sync)],
-) -> Result<Checked<Vec<Task>>, DbError> {
-    let rows = db.query(statement, &credential.with_values(values)).await?;
-    Ok(Checked::of_rows(&rows, |rows| {
-        rows.iter()
-            .filter_map(|row| task_of(row).transpose())
-            .collect()
-    })?)
+/// The tasks in a statement's rows.
+fn tasks_of(rows: &[Row]) -> Result<Vec<Task>, tokio_postgres::Error> {
+    rows.iter()
+        .filter_map(|row| task_of(row).transpose())
+        .collect()
 }
 
-async fn run_one(
-    db: &Db,
-    credential: &Credential,
-    statement: &Statement,
-    values: &[&(dyn ToSql + Sync)],
-) -> Result<Checked<Option<Task>>, DbError> {
-    Ok(run(db, credential, statement, values)
-        .await?
-        .map(|tasks| tasks.into_iter().next()))
+/// The one task, if any, in a statement's rows.
+fn one_task_of(rows: &[Row]) -> Result<Option<Task>, tokio_postgres::Error> {
+    Ok(tasks_of(rows)?.into_iter().next())
 }
 
 /// The list's statement for one sort order: filters and paging are parameters (`$3`
@@ -129,25 +114,20 @@ pub fn list_statements(kind: &CredentialKind) -> Vec<Statement> {
         .collect()
 }
 
-pub async fn list(
-    db: &Db,
-    credential: &Credential,
-    query: &ListQuery,
-) -> Result<Checked<Vec<Task>>, DbError> {
+/// The caller's tasks as `query` asks for them.
+pub fn list(query: &ListQuery) -> Protected<'_, Vec<Task>> {
+    let (sort, descending) = (query.sort, query.descending);
     let completed = match query.status {
         StatusFilter::All => None,
         StatusFilter::Pending => Some(false),
         StatusFilter::Completed => Some(true),
     };
     let pattern = query.search.as_deref().map(like_pattern);
-    let statement = list_statement(&credential.kind(), query.sort, query.descending);
-    run(
-        db,
-        credential,
-        &statement,
-        &[&query.limit, &query.offset, &completed, &pattern],
+    Protected::per_kind_rows(
+        move |kind| list_statement(kind, sort, descending),
+        sql_values![query.limit, query.offset, completed, pattern],
+        tasks_of,
     )
-    .await
 }
 
 /// `%text%` with LIKE's wildcards in `text` escaped, so the search is a plain substring.
@@ -167,20 +147,16 @@ pub fn create_statement(kind: &CredentialKind) -> Statement {
     statement(kind, &op, "", &[Type::TEXT, Type::TEXT])
 }
 
-pub async fn create(
-    db: &Db,
-    credential: &Credential,
-    title: &TaskTitle,
-    description: &TaskDescription,
-) -> Result<Checked<Option<Task>>, DbError> {
-    let statement = create_statement(&credential.kind());
-    run_one(
-        db,
-        credential,
-        &statement,
-        &[&title.as_str(), &description.as_deref()],
+/// A new task of the caller's.
+pub fn create<'a>(
+    title: &'a TaskTitle,
+    description: &'a TaskDescription,
+) -> Protected<'a, Option<Task>> {
+    Protected::per_kind_rows(
+        create_statement,
+        sql_values![title.as_str(), description.as_deref()],
+        one_task_of,
     )
-    .await
 }
 
 pub fn get_statement(kind: &CredentialKind) -> Statement {
@@ -188,13 +164,9 @@ pub fn get_statement(kind: &CredentialKind) -> Statement {
     statement(kind, &op, "", &[Type::INT8])
 }
 
-pub async fn get(
-    db: &Db,
-    credential: &Credential,
-    task_id: i64,
-) -> Result<Checked<Option<Task>>, DbError> {
-    let statement = get_statement(&credential.kind());
-    run_one(db, credential, &statement, &[&task_id]).await
+/// One of the caller's tasks.
+pub fn get(task_id: i64) -> Protected<'static, Option<Task>> {
+    Protected::per_kind_rows(get_statement, sql_values![task_id], one_task_of)
 }
 
 pub fn delete_statement(kind: &CredentialKind) -> Statement {
@@ -204,13 +176,9 @@ pub fn delete_statement(kind: &CredentialKind) -> Statement {
     statement(kind, &op, "", &[Type::INT8])
 }
 
-pub async fn delete(
-    db: &Db,
-    credential: &Credential,
-    task_id: i64,
-) -> Result<Checked<Option<Task>>, DbError> {
-    let statement = delete_statement(&credential.kind());
-    run_one(db, credential, &statement, &[&task_id]).await
+/// Deletes one of the caller's tasks; the task as it was.
+pub fn delete(task_id: i64) -> Protected<'static, Option<Task>> {
+    Protected::per_kind_rows(delete_statement, sql_values![task_id], one_task_of)
 }
 
 pub fn toggle_statement(kind: &CredentialKind) -> Statement {
@@ -222,13 +190,8 @@ pub fn toggle_statement(kind: &CredentialKind) -> Statement {
 }
 
 /// Flips `completed` in the statement itself, so concurrent toggles never lose one.
-pub async fn toggle(
-    db: &Db,
-    credential: &Credential,
-    task_id: i64,
-) -> Result<Checked<Option<Task>>, DbError> {
-    let statement = toggle_statement(&credential.kind());
-    run_one(db, credential, &statement, &[&task_id]).await
+pub fn toggle(task_id: i64) -> Protected<'static, Option<Task>> {
+    Protected::per_kind_rows(toggle_statement, sql_values![task_id], one_task_of)
 }
 
 /// The fields a write sets; `None` leaves a field as it is.
@@ -256,30 +219,22 @@ pub fn update_statement(kind: &CredentialKind) -> Statement {
 }
 
 /// PUT and PATCH: one UPDATE that sets only what was given.
-pub async fn update(
-    db: &Db,
-    credential: &Credential,
-    task_id: i64,
-    changes: &TaskChanges,
-) -> Result<Checked<Option<Task>>, DbError> {
+pub fn update(task_id: i64, changes: &TaskChanges) -> Protected<'_, Option<Task>> {
     let title = changes.title.as_ref().map(TaskTitle::as_str);
     let set_description = changes.description.is_some();
     let description = changes
         .description
         .as_ref()
         .and_then(TaskDescription::as_deref);
-    let statement = update_statement(&credential.kind());
-    run_one(
-        db,
-        credential,
-        &statement,
-        &[
-            &task_id,
-            &title,
-            &set_description,
-            &description,
-            &changes.completed,
+    Protected::per_kind_rows(
+        update_statement,
+        sql_values![
+            task_id,
+            title,
+            set_description,
+            description,
+            changes.completed
         ],
+        one_task_of,
     )
-    .await
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use super::credentials::{Checked, Credential, CredentialKind, LIVE_AND_CALLER};
+use super::credentials::{CredentialKind, LIVE_AND_CALLER, Protected, borrowed, owned, sql_values};
 use super::security_events::{CallerKeeps, SecurityEvent};
 use super::statements::Statement;
 use super::throttle::{
@@ -240,28 +240,27 @@ pub struct PasswordOnFile {
     pub known_device: Option<KnownDevice>,
 }
 
-/// Judges and counts a password confirmation by the credential's user (one of ours) and
+/// Judges and counts a password confirmation by the caller (one of our accounts) and
 /// reads its stored hash (`None`: the account went meanwhile), in one statement with the
 /// liveness check. Only a live session counts an attempt.
-pub async fn password_check(
-    db: &Db,
-    credential: &Credential,
+pub(crate) fn password_check(
     attempt: &PasswordAttempt,
-) -> Result<Checked<Judged<Option<PasswordOnFile>>>, DbError> {
-    let row = db
-        .query_one(&PASSWORD_CHECK, &credential.with_values(&attempt.values()))
-        .await?;
-    Ok(Checked::of_row(&row, |row| {
-        throttle::judged(row, 2, || {
-            let Some(hash) = row.try_get::<_, Option<String>>(3)? else {
-                return Ok(None);
-            };
-            Ok(Some(PasswordOnFile {
-                hash,
-                known_device: KnownDevice::of_row(row, 4)?,
-            }))
-        })
-    })?)
+) -> Protected<'_, Judged<Option<PasswordOnFile>>> {
+    Protected::session_row(
+        &PASSWORD_CHECK,
+        borrowed(attempt.values()).collect(),
+        |row| {
+            throttle::judged(row, 2, || {
+                let Some(hash) = row.try_get::<_, Option<String>>(3)? else {
+                    return Ok(None);
+                };
+                Ok(Some(PasswordOnFile {
+                    hash,
+                    known_device: KnownDevice::of_row(row, 4)?,
+                }))
+            })
+        },
+    )
 }
 
 pub static CHANGE_PASSWORD: LazyLock<Statement> = LazyLock::new(|| {
@@ -286,24 +285,19 @@ pub static CHANGE_PASSWORD: LazyLock<Statement> = LazyLock::new(|| {
     )
 });
 
-/// Stores a new password hash for the credential's user (our session credential), does
-/// what a password change does to the account's credentials and links (the caller keeps
-/// its session and `caller_devices`, the digests of its own devices), and settles the
-/// confirmation's throttle counters as a successful signin does: one statement.
-pub async fn change_password(
-    db: &Db,
-    credential: &Credential,
-    password_hash: &str,
-    settlement: &Settlement,
-    caller_devices: &[Vec<u8>],
-) -> Result<Checked<()>, DbError> {
-    let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&password_hash];
-    values.extend(settlement.values());
-    values.push(&caller_devices);
-    let row = db
-        .query_one(&CHANGE_PASSWORD, &credential.with_values(&values))
-        .await?;
-    Ok(Checked::of_row(&row, |_| Ok(()))?)
+/// Stores a new password hash for the caller's account (ours), does what a password
+/// change does to the account's credentials and links (the caller keeps its session and
+/// `caller_devices`, the digests of its own devices), and settles the confirmation's
+/// throttle counters as a successful signin does: one statement.
+pub fn change_password<'a>(
+    password_hash: &'a str,
+    settlement: &'a Settlement,
+    caller_devices: Vec<Vec<u8>>,
+) -> Protected<'a, ()> {
+    let mut values = sql_values![password_hash];
+    values.extend(borrowed(settlement.values()));
+    values.push(owned(caller_devices));
+    Protected::session_row(&CHANGE_PASSWORD, values, |_| Ok(()))
 }
 
 pub static RENAME: LazyLock<Statement> = LazyLock::new(|| {
@@ -319,21 +313,14 @@ pub static RENAME: LazyLock<Statement> = LazyLock::new(|| {
     )
 });
 
-/// Sets the credential's user's name; the user as it now is.
-pub async fn rename(
-    db: &Db,
-    credential: &Credential,
-    name: &Name,
-) -> Result<Checked<Option<User>>, DbError> {
-    let row = db
-        .query_one(&RENAME, &credential.with_values(&[&name.as_str()]))
-        .await?;
-    Ok(Checked::of_row(&row, |row| {
+/// Sets the caller's name; the account as it now is (`None`: it went meanwhile).
+pub fn rename(name: &Name) -> Protected<'_, Option<User>> {
+    Protected::session_row(&RENAME, sql_values![name.as_str()], |row| {
         if row.try_get::<_, Option<Uuid>>(2)?.is_none() {
             return Ok(None);
         }
         user_of(row, 2).map(Some)
-    })?)
+    })
 }
 
 pub static DELETE_ACCOUNT: LazyLock<Statement> = LazyLock::new(|| {
@@ -351,19 +338,13 @@ pub static DELETE_ACCOUNT: LazyLock<Statement> = LazyLock::new(|| {
     )
 });
 
-/// Deletes the credential's user: its tasks and every credential and link it held go with
+/// Deletes the caller's account: its tasks and every credential and link it held go with
 /// it (ON DELETE CASCADE), and the confirmation's throttle counters are settled as a
 /// successful signin settles them. One statement.
-pub async fn delete_account(
-    db: &Db,
-    credential: &Credential,
-    settlement: &Settlement,
-) -> Result<Checked<()>, DbError> {
-    let row = db
-        .query_one(
-            &DELETE_ACCOUNT,
-            &credential.with_values(&settlement.values()),
-        )
-        .await?;
-    Ok(Checked::of_row(&row, |_| Ok(()))?)
+pub fn delete_account(settlement: &Settlement) -> Protected<'_, ()> {
+    Protected::session_row(
+        &DELETE_ACCOUNT,
+        borrowed(settlement.values()).collect(),
+        |_| Ok(()),
+    )
 }
