@@ -1,6 +1,6 @@
-//! Who is calling and what the request may do: identifying the caller ([`identify`]), the
-//! protocol each declared access runs ([`protocol`]), and the browser's cookies and the
-//! signed-in answer ([`cookies`]). A credential exists only in here: a route receives the
+//! Who is calling and what the request may do: identifying the caller (`identify`), the
+//! protocol each declared access runs (`protocol`), and the browser's cookies and the
+//! signed-in answer (`cookies`). A credential exists only in here: a route receives the
 //! authenticated request its declaration names, and runs its protected statements through
 //! it.
 

@@ -281,7 +281,7 @@ impl CredentialKind {
         Statement::new(format!("WITH {}, {rest}", self.ctes()), all)
     }
 
-    /// The statement of [`check`].
+    /// The statement of `check`: is the credential live, may it act on the path.
     pub fn check_statement(&self) -> Statement {
         Statement::new(
             format!("WITH {} SELECT {LIVE_AND_CALLER}", self.ctes()),

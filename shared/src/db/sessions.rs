@@ -63,7 +63,7 @@ pub struct SessionUser {
     pub email_verified: bool,
 }
 
-/// The statement of [`live_user`] for `kind`.
+/// The statement that reads a live credential's user (`live_user`) for `kind`.
 pub fn live_user_statement(kind: &CredentialKind) -> Statement {
     match kind {
         CredentialKind::Session => Statement::new(
