@@ -118,7 +118,7 @@ fn build_client(connect_timeout: Option<Duration>) -> anyhow::Result<HyperClient
     http.set_connect_timeout(connect_timeout);
     http.set_nodelay(true);
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(crate::db::tls::web_client_config()?)
+        .with_tls_config(crate::tls::web_client_config()?)
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);

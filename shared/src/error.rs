@@ -69,6 +69,13 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// A value refused by its domain type: 400 with its message.
+impl From<crate::domain::Invalid> for ApiError {
+    fn from(invalid: crate::domain::Invalid) -> Self {
+        ApiError::Validation(invalid.message().to_owned())
+    }
+}
+
 /// Every database error that reaches a handler is unexpected: a 5xx.
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {

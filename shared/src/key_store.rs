@@ -147,7 +147,7 @@ impl KeyStore {
 
 /// GET `url` (http or https, over the rustls/ring stack the database uses), within 5 s.
 async fn fetch(url: &str) -> anyhow::Result<Vec<u8>> {
-    let tls = crate::db::tls::web_client_config()?;
+    let tls = crate::tls::web_client_config()?;
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()

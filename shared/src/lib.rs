@@ -34,6 +34,7 @@ pub mod secrets;
 pub mod state;
 pub mod task_handlers;
 pub mod telemetry;
+pub mod tls;
 
 pub use error::ApiError;
 pub use state::AppState;

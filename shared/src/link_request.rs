@@ -18,7 +18,7 @@ use crate::access;
 use crate::audit::{self, AuditEvent};
 use crate::auth::digest::DigestKeys;
 use crate::config::{MailSettings, ThrottleLimits};
-use crate::db::password_resets;
+use crate::db::links;
 use crate::db::statements::Statement;
 use crate::db::throttle::Attempt;
 use crate::domain::Email;
@@ -34,7 +34,7 @@ pub const ANSWER_FLOOR: Duration = Duration::from_millis(400);
 /// One kind of link asked for by email.
 pub struct LinkRequest {
     /// The statement that judges the attempt and stores the link (see
-    /// [`password_resets::request_link`]).
+    /// [`links::request_link`]).
     pub statement: &'static LazyLock<Statement>,
     /// The attempt's throttle counters.
     pub attempt: fn(&ThrottleLimits, &DigestKeys, &str, Option<IpAddr>) -> Attempt,
@@ -71,7 +71,7 @@ pub async fn answer(
     );
     let link = LinkToken::generate()?;
     let settings = &state.mailbox.settings;
-    let recipient = password_resets::request_link(
+    let recipient = links::request_link(
         &state.db,
         kind.statement,
         email.as_str(),

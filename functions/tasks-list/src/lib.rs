@@ -17,7 +17,9 @@ async fn route(
     let query = request
         .input(|req| {
             let params = http::query_params(req);
-            ListQuery::parse(|name| params.first(name).map(str::to_owned))
+            Ok(ListQuery::parse(|name| {
+                params.first(name).map(str::to_owned)
+            })?)
         })
         .await?;
     let tasks = request.run(tasks::list(&query)).await?;

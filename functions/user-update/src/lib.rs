@@ -27,7 +27,11 @@ async fn route(
     request: Authenticated<'_, OwnAccount>,
 ) -> Result<Response<Body>, ApiError> {
     let name = request
-        .input(|req| Name::parse(http::parse_json::<UserBody>(req)?.name.as_deref()))
+        .input(|req| {
+            Ok(Name::parse(
+                http::parse_json::<UserBody>(req)?.name.as_deref(),
+            )?)
+        })
         .await?;
     let user = request
         .run(users::rename(&name))

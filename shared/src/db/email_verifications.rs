@@ -71,19 +71,6 @@ pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
     )
 });
 
-/// Judges and counts a request for a verification link for `email` and, when it may
-/// proceed and an unverified account has that address, stores `token_digest` for it: one
-/// statement, the same work for every address. Where the link goes, if one was stored.
-pub async fn request(
-    db: &Db,
-    email: &str,
-    token_digest: &[u8],
-    ttl: Duration,
-    attempt: &Attempt,
-) -> Result<Judged<Option<String>>, DbError> {
-    super::password_resets::request_link(db, &REQUEST, email, token_digest, ttl, attempt).await
-}
-
 pub static AFTER_REFUSED_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
     let mut types = vec![Type::UUID];
     types.extend(throttle::COUNTING_TYPES);

@@ -5,6 +5,7 @@ pub mod better_auth_tables;
 pub mod connect;
 pub mod credentials;
 pub mod email_verifications;
+pub mod links;
 pub mod maintenance;
 pub mod migrations;
 pub mod password_resets;

@@ -2,13 +2,12 @@
 //! expiring, one live per account (a newer request deletes the older ones).
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use tokio_postgres::types::Type;
 
 use super::security_events::{CallerKeeps, SecurityEvent};
 use super::statements::Statement;
-use super::throttle::{self, Attempt, Judged};
+use super::throttle;
 use super::{Db, DbError};
 
 pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
@@ -33,42 +32,6 @@ pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
         types,
     )
 });
-
-/// Judges and counts a reset request for `email` and, when it may proceed and the email is
-/// registered, stores `token_digest` for its account (deleting older ones), valid for
-/// `ttl`: one statement, the same work whether or not the email is registered. The
-/// address the link goes to, if a token was stored.
-pub async fn request(
-    db: &Db,
-    email: &str,
-    token_digest: &[u8],
-    ttl: Duration,
-    attempt: &Attempt,
-) -> Result<Judged<Option<String>>, DbError> {
-    request_link(db, &REQUEST, email, token_digest, ttl, attempt).await
-}
-
-/// Runs `statement`, a request for a mailed link (`$1` the email, `$2`..`$4` the
-/// [`Attempt`], `$5` the link's digest, `$6` its lifetime in seconds): the verdict, and
-/// where the link goes if one was stored.
-pub async fn request_link(
-    db: &Db,
-    statement: &Statement,
-    email: &str,
-    token_digest: &[u8],
-    ttl: Duration,
-    attempt: &Attempt,
-) -> Result<Judged<Option<String>>, DbError> {
-    let [rules, keys, limits] = attempt.values();
-    let ttl_secs = ttl.as_secs_f64();
-    let row = db
-        .query_one(
-            statement,
-            &[&email, rules, keys, limits, &token_digest, &ttl_secs],
-        )
-        .await?;
-    Ok(throttle::judged(&row, 0, || row.try_get(1))?)
-}
 
 pub static ACCOUNT_OF: LazyLock<Statement> = LazyLock::new(|| {
     Statement::new(

@@ -164,11 +164,6 @@ impl Connection {
         }
     }
 
-    /// Whether it runs named statements (it prepared its plan and the server kept them).
-    pub fn has_prepared(&self) -> bool {
-        matches!(&self.statements, Statements::Prepared(prepared) if !prepared.is_empty())
-    }
-
     /// From now on this connection runs every statement unnamed; logged once.
     fn fall_back(&mut self, cause: &tokio_postgres::Error) {
         if !matches!(self.statements, Statements::Unnamed) {

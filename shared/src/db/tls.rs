@@ -10,8 +10,7 @@ use anyhow::Context as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The connector for `sslmode`: verifying when `verify`, else accepting any certificate.
@@ -22,7 +21,7 @@ pub fn connector(verify: bool, extra_ca_file: Option<&Path>) -> anyhow::Result<M
         .context("TLS protocol versions")?;
     let config = if verify {
         builder
-            .with_root_certificates(roots(extra_ca_file)?)
+            .with_root_certificates(crate::tls::roots(extra_ca_file)?)
             .with_no_client_auth()
     } else {
         builder
@@ -48,41 +47,6 @@ fn postgres_provider() -> CryptoProvider {
         kx_groups: vec![SECP256R1, X25519, SECP384R1],
         ..rustls::crypto::ring::default_provider()
     }
-}
-
-/// A verifying client configuration for HTTPS (a JWKS document): webpki's roots.
-pub fn web_client_config() -> anyhow::Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_root_certificates(roots(None)?)
-        .with_no_client_auth())
-}
-
-/// webpki's roots (what Neon's certificates chain to) plus an optional PEM file of more.
-fn roots(extra_ca_file: Option<&Path>) -> anyhow::Result<RootCertStore> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let Some(path) = extra_ca_file else {
-        return Ok(roots);
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("DATABASE_CA_FILE {}: cannot read", path.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("DATABASE_CA_FILE {}: not PEM certificates", path.display()))?;
-    anyhow::ensure!(
-        !certs.is_empty(),
-        "DATABASE_CA_FILE {}: holds no certificate",
-        path.display()
-    );
-    for cert in certs {
-        roots
-            .add(cert)
-            .with_context(|| format!("DATABASE_CA_FILE {}: bad certificate", path.display()))?;
-    }
-    Ok(roots)
 }
 
 /// `sslmode=allow|prefer` as libpq has it: the connection is encrypted, the certificate is

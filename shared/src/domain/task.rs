@@ -1,7 +1,7 @@
 //! A task's title and description, and the list query, as the contract accepts them.
 
+use super::Invalid;
 use super::{trimmed_text, without_nul};
-use crate::ApiError;
 
 /// Trimmed, 1 to 200 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,7 +10,7 @@ pub struct TaskTitle(String);
 impl TaskTitle {
     pub const MAX_CHARS: usize = 200;
 
-    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(raw: Option<&str>) -> Result<Self, Invalid> {
         trimmed_text(
             raw,
             Self::MAX_CHARS,
@@ -33,13 +33,11 @@ pub struct TaskDescription(Option<String>);
 impl TaskDescription {
     pub const MAX_CHARS: usize = 1000;
 
-    pub fn parse(raw: Option<String>) -> Result<Self, ApiError> {
+    pub fn parse(raw: Option<String>) -> Result<Self, Invalid> {
         if let Some(description) = &raw {
             without_nul(description, "Description must not contain NUL characters")?;
             if description.chars().count() > Self::MAX_CHARS {
-                return Err(ApiError::validation(
-                    "Description must be 1000 characters or less",
-                ));
+                return Err(Invalid::new("Description must be 1000 characters or less"));
             }
         }
         Ok(Self(raw))
@@ -81,13 +79,13 @@ impl ListQuery {
     pub const MAX_SEARCH_CHARS: usize = 200;
 
     /// Reads the parameters through `param`, which returns one query parameter by name.
-    pub fn parse(param: impl Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
+    pub fn parse(param: impl Fn(&str) -> Option<String>) -> Result<Self, Invalid> {
         let status = match param("status").as_deref() {
             None | Some("all") => StatusFilter::All,
             Some("pending") => StatusFilter::Pending,
             Some("completed") => StatusFilter::Completed,
             Some(_) => {
-                return Err(ApiError::validation(
+                return Err(Invalid::new(
                     "status must be one of: all, pending, completed",
                 ));
             }
@@ -97,15 +95,13 @@ impl ListQuery {
             Some("updated") => SortKey::Updated,
             Some("title") => SortKey::Title,
             Some(_) => {
-                return Err(ApiError::validation(
-                    "sort must be one of: created, updated, title",
-                ));
+                return Err(Invalid::new("sort must be one of: created, updated, title"));
             }
         };
         let descending = match param("order").as_deref() {
             None | Some("desc") => true,
             Some("asc") => false,
-            Some(_) => return Err(ApiError::validation("order must be one of: asc, desc")),
+            Some(_) => return Err(Invalid::new("order must be one of: asc, desc")),
         };
         let limit = match param("limit") {
             None => Self::MAX_LIMIT,
@@ -113,9 +109,7 @@ impl ListQuery {
                 .parse::<i64>()
                 .ok()
                 .filter(|limit| (1..=Self::MAX_LIMIT).contains(limit))
-                .ok_or_else(|| {
-                    ApiError::validation("limit must be a whole number from 1 to 100")
-                })?,
+                .ok_or_else(|| Invalid::new("limit must be a whole number from 1 to 100"))?,
         };
         let offset = match param("offset") {
             None => 0,
@@ -123,15 +117,13 @@ impl ListQuery {
                 .parse::<i64>()
                 .ok()
                 .filter(|offset| *offset >= 0)
-                .ok_or_else(|| {
-                    ApiError::validation("offset must be a whole number of 0 or more")
-                })?,
+                .ok_or_else(|| Invalid::new("offset must be a whole number of 0 or more"))?,
         };
         let search = param("q").filter(|q| !q.is_empty());
         if let Some(q) = &search {
             without_nul(q, "q must not contain NUL characters")?;
             if q.chars().count() > Self::MAX_SEARCH_CHARS {
-                return Err(ApiError::validation("q must be 200 characters or less"));
+                return Err(Invalid::new("q must be 200 characters or less"));
             }
         }
         Ok(Self {

@@ -2,7 +2,7 @@
 
 use secrecy::SecretString;
 
-use crate::ApiError;
+use super::Invalid;
 
 /// A display name: trimmed, 1 to 100 characters, any script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,19 +13,17 @@ impl Name {
 
     /// Trimmed; required, at most 100 characters, in any script, without control
     /// characters (a name goes into logs and pages, and a newline could forge a line).
-    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(raw: Option<&str>) -> Result<Self, Invalid> {
         let name = raw.unwrap_or_default().trim();
         if name.is_empty() {
-            return Err(ApiError::validation("Name is required"));
+            return Err(Invalid::new("Name is required"));
         }
         if name.chars().count() > Self::MAX_CHARS {
-            return Err(ApiError::validation("Name must be 100 characters or less"));
+            return Err(Invalid::new("Name must be 100 characters or less"));
         }
         // U+0000 to U+001F and U+007F to U+009F: Unicode's Cc category.
         if name.chars().any(char::is_control) {
-            return Err(ApiError::validation(
-                "Name cannot contain control characters",
-            ));
+            return Err(Invalid::new("Name cannot contain control characters"));
         }
         Ok(Self(name.to_owned()))
     }
@@ -46,11 +44,10 @@ impl Email {
     pub const TAKEN: &'static str = "Email already registered";
 
     /// The signup rule: presence, then shape.
-    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let email =
-            Self::normalise(raw).ok_or_else(|| ApiError::validation("Email is required"))?;
+    pub fn parse(raw: Option<&str>) -> Result<Self, Invalid> {
+        let email = Self::normalise(raw).ok_or_else(|| Invalid::new("Email is required"))?;
         if !is_valid_address(&email) {
-            return Err(ApiError::validation("Please enter a valid email"));
+            return Err(Invalid::new("Please enter a valid email"));
         }
         Ok(Self(email))
     }
@@ -110,21 +107,17 @@ impl Password {
     pub const MIN_CHARS: usize = 8;
     pub const MAX_CHARS: usize = 128;
 
-    pub fn parse(raw: Option<String>) -> Result<Self, ApiError> {
+    pub fn parse(raw: Option<String>) -> Result<Self, Invalid> {
         let password = raw.unwrap_or_default();
         if password.is_empty() {
-            return Err(ApiError::validation("Password is required"));
+            return Err(Invalid::new("Password is required"));
         }
         let chars = password.chars().count();
         if chars < Self::MIN_CHARS {
-            return Err(ApiError::validation(
-                "Password must be at least 8 characters",
-            ));
+            return Err(Invalid::new("Password must be at least 8 characters"));
         }
         if chars > Self::MAX_CHARS {
-            return Err(ApiError::validation(
-                "Password must be 128 characters or less",
-            ));
+            return Err(Invalid::new("Password must be 128 characters or less"));
         }
         Ok(Self(SecretString::from(password)))
     }
@@ -138,7 +131,7 @@ impl Password {
 mod tests {
     use super::*;
 
-    fn message(err: ApiError) -> String {
+    fn message(err: Invalid) -> String {
         err.to_string()
     }
 
