@@ -22,7 +22,7 @@ struct SessionBody {
 
 shared::declare_function!(
     AppState,
-    Access::AnyCredential(|kind| vec![sessions::live_user_statement(kind)]),
+    Access::AnyCredential(|kind| vec![sessions::LIVE_USER.for_kind(kind)]),
     []
 );
 

@@ -10,7 +10,7 @@ use shared::{ApiError, AppState};
 
 shared::declare_function!(
     AppState,
-    Access::PathOwner(|kind| vec![tasks::toggle_statement(kind)]),
+    Access::PathOwner(|kind| vec![tasks::TOGGLE.for_kind(kind)]),
     []
 );
 

@@ -17,7 +17,7 @@ struct CreateBody {
 
 shared::declare_function!(
     AppState,
-    Access::PathOwner(|kind| vec![tasks::create_statement(kind)]),
+    Access::PathOwner(|kind| vec![tasks::CREATE.for_kind(kind)]),
     []
 );
 

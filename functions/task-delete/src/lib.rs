@@ -10,7 +10,7 @@ use shared::{ApiError, AppState, http};
 
 shared::declare_function!(
     AppState,
-    Access::PathOwner(|kind| vec![tasks::delete_statement(kind)]),
+    Access::PathOwner(|kind| vec![tasks::DELETE.for_kind(kind)]),
     []
 );
 

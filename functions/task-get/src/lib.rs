@@ -9,7 +9,7 @@ use shared::{ApiError, AppState};
 
 shared::declare_function!(
     AppState,
-    Access::PathOwner(|kind| vec![tasks::get_statement(kind)]),
+    Access::PathOwner(|kind| vec![tasks::GET.for_kind(kind)]),
     []
 );
 

@@ -17,7 +17,7 @@ struct ReplaceBody {
 
 shared::declare_function!(
     AppState,
-    Access::PathOwner(|kind| vec![tasks::update_statement(kind)]),
+    Access::PathOwner(|kind| vec![tasks::UPDATE.for_kind(kind)]),
     [],
     |_, request| update_task(request, replacement)
 );

@@ -8,7 +8,7 @@
 //! rule are checked in the same round trip and a refused credential writes nothing. Each
 //! kind binds its own `$1` and `$2`; the statement's parameters start at `$3`.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
@@ -150,7 +150,46 @@ enum ProtectedStatement<'a> {
     /// Written for our own sessions only (the account routes).
     Session(&'a Statement),
     /// Written for each kind of credential a deployment accepts.
-    PerKind(Box<dyn Fn(&CredentialKind) -> Statement + Send + Sync + 'a>),
+    PerKind(&'static PerKind),
+}
+
+/// A statement written for each kind of credential: built on its kind's first use and
+/// kept for the process (a plan, or a request, takes a clone), so no request formats SQL
+/// and every clone has the same [`Statement::identity`].
+pub struct PerKind {
+    build: fn(&CredentialKind) -> Statement,
+    built: RwLock<Vec<(CredentialKind, Statement)>>,
+}
+
+impl PerKind {
+    pub const fn new(build: fn(&CredentialKind) -> Statement) -> Self {
+        Self {
+            build,
+            built: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// The statement for `kind` (a process accepts at most three kinds).
+    pub fn for_kind(&self, kind: &CredentialKind) -> Statement {
+        let find = |built: &[(CredentialKind, Statement)]| {
+            built
+                .iter()
+                .find(|(known, _)| known.same_as(kind))
+                .map(|(_, statement)| statement.clone())
+        };
+        if let Some(statement) = self.built.read().ok().and_then(|built| find(&built)) {
+            return statement;
+        }
+        let statement = (self.build)(kind);
+        match self.built.write() {
+            // The copy kept first, should another request have built it meanwhile.
+            Ok(mut built) => find(&built).unwrap_or_else(|| {
+                built.push((kind.clone(), statement.clone()));
+                statement
+            }),
+            Err(_) => statement,
+        }
+    }
 }
 
 /// How a protected statement's answer is read once the credential check passed: its
@@ -190,12 +229,12 @@ impl<'a, T> Protected<'a, T> {
 
     /// A statement written for each kind of credential, answering rows.
     pub(crate) fn per_kind_rows(
-        statement: impl Fn(&CredentialKind) -> Statement + Send + Sync + 'a,
+        statement: &'static PerKind,
         values: Vec<SqlValue<'a>>,
         read: fn(&[Row]) -> Result<T, tokio_postgres::Error>,
     ) -> Self {
         Self {
-            statement: ProtectedStatement::PerKind(Box::new(statement)),
+            statement: ProtectedStatement::PerKind(statement),
             values,
             read: Read::Rows(read),
         }
@@ -216,7 +255,8 @@ impl<'a, T> Protected<'a, T> {
                 db.query(statement, &values).await?
             }
             ProtectedStatement::PerKind(statement) => {
-                db.query(&statement(&credential.kind()), &values).await?
+                db.query(&statement.for_kind(&credential.kind()), &values)
+                    .await?
             }
         };
         Ok(match self.read {
@@ -283,10 +323,26 @@ impl CredentialKind {
 
     /// The statement of `check`: is the credential live, may it act on the path.
     pub fn check_statement(&self) -> Statement {
-        Statement::new(
-            format!("WITH {} SELECT {LIVE_AND_CALLER}", self.ctes()),
-            self.types().to_vec(),
-        )
+        static CHECK: PerKind = PerKind::new(|kind| {
+            Statement::new(
+                format!("WITH {} SELECT {LIVE_AND_CALLER}", kind.ctes()),
+                kind.types().to_vec(),
+            )
+        });
+        CHECK.for_kind(self)
+    }
+
+    /// Whether it is the same kind as `other`: the same variant, and for Better Auth's
+    /// the same server (by address first: a process holds one per configuration).
+    fn same_as(&self, other: &CredentialKind) -> bool {
+        match (self, other) {
+            (CredentialKind::Session, CredentialKind::Session) => true,
+            (CredentialKind::BetterAuthJwt(a), CredentialKind::BetterAuthJwt(b))
+            | (CredentialKind::BetterAuthSession(a), CredentialKind::BetterAuthSession(b)) => {
+                Arc::ptr_eq(a, b) || a == b
+            }
+            _ => false,
+        }
     }
 }
 

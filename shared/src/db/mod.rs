@@ -19,8 +19,9 @@ pub mod throttle;
 pub mod tls;
 pub mod users;
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -40,6 +41,10 @@ pub struct Db {
     pool: Pool,
     /// `DATABASE_SCHEMA`, when not the default every statement is written with.
     schema: Option<Arc<str>>,
+    /// With another schema: each statement in it, by the identity of its text in the
+    /// default one, written once (the plan's at the start, any other on its first use).
+    /// The original is kept beside it, so no other statement can take its identity.
+    in_schema: Arc<RwLock<HashMap<usize, (Statement, Statement)>>>,
     statement_timeout: Duration,
     /// Statements sent, each one round trip: lets tests and benchmarks count them.
     round_trips: Arc<AtomicU64>,
@@ -67,12 +72,13 @@ impl Db {
         )?;
         // Statements name the default schema; any other is written in once, here.
         let schema = (!settings.schema.is_default()).then(|| Arc::from(settings.schema.as_str()));
+        let mut rewritten = HashMap::new();
         let plan = match &schema {
-            Some(schema) => Plan::new().with(
-                plan.statements()
-                    .iter()
-                    .map(|statement| in_schema(statement, schema)),
-            ),
+            Some(schema) => Plan::new().with(plan.statements().iter().map(|statement| {
+                let written = in_schema(statement, schema);
+                rewritten.insert(statement.identity(), (statement.clone(), written.clone()));
+                written
+            })),
             None => plan,
         };
         let manager = Manager {
@@ -92,6 +98,7 @@ impl Db {
         Ok(Self {
             pool,
             schema,
+            in_schema: Arc::new(RwLock::new(rewritten)),
             statement_timeout: settings.statement_timeout,
             round_trips: Arc::default(),
             unplanned: Arc::default(),
@@ -167,7 +174,7 @@ impl Db {
         let rewritten;
         let statement = match &self.schema {
             Some(schema) => {
-                rewritten = in_schema(statement, schema);
+                rewritten = self.in_schema(statement, schema);
                 &rewritten
             }
             None => statement,
@@ -211,6 +218,29 @@ impl Db {
         values: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, DbError> {
         Ok(self.query(statement, values).await?.into_iter().next())
+    }
+
+    /// `statement` in `schema`: as written when the plan (or a first use) rewrote it.
+    fn in_schema(&self, statement: &Statement, schema: &str) -> Statement {
+        let identity = statement.identity();
+        if let Some(written) = self
+            .in_schema
+            .read()
+            .ok()
+            .and_then(|known| known.get(&identity).map(|(_, written)| written.clone()))
+        {
+            return written;
+        }
+        let written = in_schema(statement, schema);
+        match self.in_schema.write() {
+            // The copy filed first, should another request have written it meanwhile.
+            Ok(mut known) => known
+                .entry(identity)
+                .or_insert_with(|| (statement.clone(), written))
+                .1
+                .clone(),
+            Err(_) => written,
+        }
     }
 
     /// The schema of the API's own tables.

@@ -48,7 +48,9 @@ enum Statements {
     Unnamed,
 }
 
-type Prepared = HashMap<Statement, tokio_postgres::Statement>;
+/// The plan's statements prepared on the connection, by [`Statement::identity`]; each
+/// keeps its statement, so no other can take its identity while the connection lives.
+type Prepared = HashMap<usize, (Statement, tokio_postgres::Statement)>;
 
 /// What a statement sent on a connection found: its rows, and how many statements it took
 /// (more than one only when the server refused a named statement and it ran again).
@@ -75,7 +77,9 @@ impl Connection {
             return self.send_with_plan(&plan, statement, values).await;
         }
         let prepared = match &self.statements {
-            Statements::Prepared(prepared) => prepared.get(statement).cloned(),
+            Statements::Prepared(prepared) => prepared
+                .get(&statement.identity())
+                .map(|(_, named)| named.clone()),
             _ => None,
         };
         let Some(prepared) = prepared else {
@@ -181,7 +185,8 @@ impl Connection {
         if let Statements::Prepared(prepared) =
             std::mem::replace(&mut self.statements, Statements::Unnamed)
         {
-            self.retired.extend(prepared.into_values());
+            self.retired
+                .extend(prepared.into_values().map(|(_, named)| named));
         }
     }
 }
@@ -214,7 +219,7 @@ async fn prepare_in_transaction(
     for (statement, answer) in plan.statements().iter().zip(answers) {
         match answer {
             Ok(named) => {
-                prepared.insert(statement.clone(), named);
+                prepared.insert(statement.identity(), (statement.clone(), named));
             }
             Err(err) if refuses_named_statements(&err) => return Err(err),
             Err(err) => {

@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use crate::config::better_auth_schema::utc;
 
-use super::credentials::{Credential, CredentialKind, LIVE_AND_CALLER, Protected, sql_values};
+use super::credentials::{
+    Credential, CredentialKind, LIVE_AND_CALLER, PerKind, Protected, sql_values,
+};
 use super::security_events::{CallerKeeps, SecurityEvent};
 use super::statements::Statement;
 use super::throttle::{self, Settlement};
@@ -63,8 +65,10 @@ pub struct SessionUser {
     pub email_verified: bool,
 }
 
-/// The statement that reads a live credential's user (`live_user`) for `kind`.
-pub fn live_user_statement(kind: &CredentialKind) -> Statement {
+/// The statement that reads a live credential's user (`live_user`), for each kind.
+pub static LIVE_USER: PerKind = PerKind::new(live_user_statement);
+
+fn live_user_statement(kind: &CredentialKind) -> Statement {
     match kind {
         CredentialKind::Session => Statement::new(
             "SELECT u.id::text, u.email, u.name, s.expires_at, u.email_verified
@@ -123,7 +127,7 @@ pub(crate) async fn live_user(
     credential: &Credential,
     jwt_expires_at: Option<OffsetDateTime>,
 ) -> Result<Option<(SessionUser, OffsetDateTime)>, DbError> {
-    let statement = live_user_statement(&credential.kind());
+    let statement = LIVE_USER.for_kind(&credential.kind());
     let row = match credential {
         Credential::Session { .. } => db.query_opt(&statement, &credential.values()).await?,
         Credential::BetterAuthSession { token, .. } => db.query_opt(&statement, &[token]).await?,

@@ -23,6 +23,14 @@ impl Statement {
             types: types.into(),
         }
     }
+
+    /// Its identity in this process: the address of its text, which every clone shares.
+    /// Each statement is built once (a static, or once per kind of credential) and cloned
+    /// from there, so a connection finds its prepared copy by this number, never by
+    /// hashing the text on a request.
+    pub fn identity(&self) -> usize {
+        Arc::as_ptr(&self.sql).cast::<u8>() as usize
+    }
 }
 
 impl fmt::Debug for Statement {

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
-use super::credentials::{CredentialKind, LIVE_AND_CALLER, Protected, sql_values};
+use super::credentials::{CredentialKind, LIVE_AND_CALLER, PerKind, Protected, sql_values};
 use super::statements::Statement;
 use crate::domain::{ListQuery, SortKey, StatusFilter, TaskDescription, TaskTitle};
 
@@ -106,17 +106,43 @@ pub fn list_statement(kind: &CredentialKind, sort: SortKey, descending: bool) ->
     )
 }
 
+/// The list's statements, one per sort key and direction (see [`list_family`]).
+static LIST: [PerKind; 6] = [
+    PerKind::new(|kind| list_statement(kind, SortKey::Created, true)),
+    PerKind::new(|kind| list_statement(kind, SortKey::Created, false)),
+    PerKind::new(|kind| list_statement(kind, SortKey::Updated, true)),
+    PerKind::new(|kind| list_statement(kind, SortKey::Updated, false)),
+    PerKind::new(|kind| list_statement(kind, SortKey::Title, true)),
+    PerKind::new(|kind| list_statement(kind, SortKey::Title, false)),
+];
+
+/// The list statement of one sort order.
+fn list_family(sort: SortKey, descending: bool) -> &'static PerKind {
+    let [
+        created_desc,
+        created_asc,
+        updated_desc,
+        updated_asc,
+        title_desc,
+        title_asc,
+    ] = &LIST;
+    match (sort, descending) {
+        (SortKey::Created, true) => created_desc,
+        (SortKey::Created, false) => created_asc,
+        (SortKey::Updated, true) => updated_desc,
+        (SortKey::Updated, false) => updated_asc,
+        (SortKey::Title, true) => title_desc,
+        (SortKey::Title, false) => title_asc,
+    }
+}
+
 /// Every list statement for `kind`: one per sort key and direction.
 pub fn list_statements(kind: &CredentialKind) -> Vec<Statement> {
-    [SortKey::Created, SortKey::Updated, SortKey::Title]
-        .into_iter()
-        .flat_map(|sort| [true, false].map(|descending| list_statement(kind, sort, descending)))
-        .collect()
+    LIST.iter().map(|family| family.for_kind(kind)).collect()
 }
 
 /// The caller's tasks as `query` asks for them.
 pub fn list(query: &ListQuery) -> Protected<'_, Vec<Task>> {
-    let (sort, descending) = (query.sort, query.descending);
     let completed = match query.status {
         StatusFilter::All => None,
         StatusFilter::Pending => Some(false),
@@ -124,7 +150,7 @@ pub fn list(query: &ListQuery) -> Protected<'_, Vec<Task>> {
     };
     let pattern = query.search.as_deref().map(like_pattern);
     Protected::per_kind_rows(
-        move |kind| list_statement(kind, sort, descending),
+        list_family(query.sort, query.descending),
         sql_values![query.limit, query.offset, completed, pattern],
         tasks_of,
     )
@@ -139,7 +165,7 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-pub fn create_statement(kind: &CredentialKind) -> Statement {
+fn create_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
         "INSERT INTO todo_api.tasks (user_id, title, description)
          SELECT user_id, $3, $4 FROM caller RETURNING {COLUMNS}"
@@ -147,29 +173,35 @@ pub fn create_statement(kind: &CredentialKind) -> Statement {
     statement(kind, &op, "", &[Type::TEXT, Type::TEXT])
 }
 
+pub static CREATE: PerKind = PerKind::new(create_statement);
+pub static GET: PerKind = PerKind::new(get_statement);
+pub static DELETE: PerKind = PerKind::new(delete_statement);
+pub static TOGGLE: PerKind = PerKind::new(toggle_statement);
+pub static UPDATE: PerKind = PerKind::new(update_statement);
+
 /// A new task of the caller's.
 pub fn create<'a>(
     title: &'a TaskTitle,
     description: &'a TaskDescription,
 ) -> Protected<'a, Option<Task>> {
     Protected::per_kind_rows(
-        create_statement,
+        &CREATE,
         sql_values![title.as_str(), description.as_deref()],
         one_task_of,
     )
 }
 
-pub fn get_statement(kind: &CredentialKind) -> Statement {
+fn get_statement(kind: &CredentialKind) -> Statement {
     let op = format!("SELECT {COLUMNS} FROM todo_api.tasks WHERE id = $3 AND user_id = {OWNER}");
     statement(kind, &op, "", &[Type::INT8])
 }
 
 /// One of the caller's tasks.
 pub fn get(task_id: i64) -> Protected<'static, Option<Task>> {
-    Protected::per_kind_rows(get_statement, sql_values![task_id], one_task_of)
+    Protected::per_kind_rows(&GET, sql_values![task_id], one_task_of)
 }
 
-pub fn delete_statement(kind: &CredentialKind) -> Statement {
+fn delete_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
         "DELETE FROM todo_api.tasks WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
     );
@@ -178,10 +210,10 @@ pub fn delete_statement(kind: &CredentialKind) -> Statement {
 
 /// Deletes one of the caller's tasks; the task as it was.
 pub fn delete(task_id: i64) -> Protected<'static, Option<Task>> {
-    Protected::per_kind_rows(delete_statement, sql_values![task_id], one_task_of)
+    Protected::per_kind_rows(&DELETE, sql_values![task_id], one_task_of)
 }
 
-pub fn toggle_statement(kind: &CredentialKind) -> Statement {
+fn toggle_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
         "UPDATE todo_api.tasks SET completed = NOT completed
           WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
@@ -191,7 +223,7 @@ pub fn toggle_statement(kind: &CredentialKind) -> Statement {
 
 /// Flips `completed` in the statement itself, so concurrent toggles never lose one.
 pub fn toggle(task_id: i64) -> Protected<'static, Option<Task>> {
-    Protected::per_kind_rows(toggle_statement, sql_values![task_id], one_task_of)
+    Protected::per_kind_rows(&TOGGLE, sql_values![task_id], one_task_of)
 }
 
 /// The fields a write sets; `None` leaves a field as it is.
@@ -203,7 +235,7 @@ pub struct TaskChanges {
     pub completed: Option<bool>,
 }
 
-pub fn update_statement(kind: &CredentialKind) -> Statement {
+fn update_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
         "UPDATE todo_api.tasks SET title = COALESCE($4, title),
                           description = CASE WHEN $5 THEN $6 ELSE description END,
@@ -227,7 +259,7 @@ pub fn update(task_id: i64, changes: &TaskChanges) -> Protected<'_, Option<Task>
         .as_ref()
         .and_then(TaskDescription::as_deref);
     Protected::per_kind_rows(
-        update_statement,
+        &UPDATE,
         sql_values![
             task_id,
             title,
