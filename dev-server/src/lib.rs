@@ -272,8 +272,8 @@ pub async fn migrate(url: &str) -> anyhow::Result<Vec<i32>> {
 /// Applies every pending migration to `url`'s database, its tables in `schema`.
 pub async fn migrate_into(url: &str, schema: &str) -> anyhow::Result<Vec<i32>> {
     let lookup = |name: &str| match name {
-        "DATABASE_URL" => Some(url.to_owned()),
-        "DATABASE_SCHEMA" => Some(schema.to_owned()),
+        shared::config::vars::DATABASE_URL => Some(url.to_owned()),
+        shared::config::vars::DATABASE_SCHEMA => Some(schema.to_owned()),
         _ => None,
     };
     let settings = shared::config::DatabaseSettings::from_lookup(&lookup)?;

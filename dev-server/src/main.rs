@@ -5,6 +5,7 @@
 //! `target/dev-db` (stopped on Ctrl-C). Without `BETTER_AUTH_SECRET`, a throwaway one.
 //! Password-reset mail is written to `target/dev-mail/` and the log instead of being sent.
 
+use shared::config::vars;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,7 +41,7 @@ async fn start() -> anyhow::Result<()> {
 
     let mut defaults: HashMap<&str, String> = HashMap::new();
     let mut cluster = None;
-    if std::env::var("DATABASE_URL").map_or(true, |url| url.trim().is_empty()) {
+    if std::env::var(vars::DATABASE_URL).map_or(true, |url| url.trim().is_empty()) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dev-db");
         let private = Cluster::init(&dir)?;
         private.start(&[])?;
@@ -50,10 +51,10 @@ async fn start() -> anyhow::Result<()> {
             dir.display(),
             private.port
         );
-        defaults.insert("DATABASE_URL", private.url("todo"));
+        defaults.insert(vars::DATABASE_URL, private.url("todo"));
         cluster = Some(private);
     }
-    if std::env::var("BETTER_AUTH_SECRET").map_or(true, |s| s.trim().is_empty()) {
+    if std::env::var(vars::BETTER_AUTH_SECRET).map_or(true, |s| s.trim().is_empty()) {
         // 48 characters of a 64-letter alphabet: 288 random bits, and the variety the
         // secret check asks for.
         const ALPHABET: &[u8; 64] =
@@ -61,7 +62,7 @@ async fn start() -> anyhow::Result<()> {
         let mut bytes = [0u8; 48];
         getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("random secret: {err}"))?;
         defaults.insert(
-            "BETTER_AUTH_SECRET",
+            vars::BETTER_AUTH_SECRET,
             bytes
                 .iter()
                 .map(|byte| char::from(ALPHABET[usize::from(byte % 64)]))
@@ -72,9 +73,9 @@ async fn start() -> anyhow::Result<()> {
              Tokens issued now stop working when the server restarts. Never do this in production.\n"
         );
     }
-    defaults.insert("DATABASE_POOL_SIZE", "8".into());
-    defaults.insert("EMAIL_FROM", "no-reply@localhost.localdomain".into());
-    defaults.insert("APP_URL", "http://localhost:3000".into());
+    defaults.insert(vars::DATABASE_POOL_SIZE, "8".into());
+    defaults.insert(vars::EMAIL_FROM, "no-reply@localhost.localdomain".into());
+    defaults.insert(vars::APP_URL, "http://localhost:3000".into());
 
     let result = run(&defaults, functions).await;
     if let Some(cluster) = cluster {

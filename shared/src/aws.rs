@@ -38,22 +38,25 @@ impl AwsEnvironment {
         lookup: &impl Fn(&str) -> Option<String>,
         service_endpoint_var: &str,
     ) -> Result<Self, ConfigError> {
-        let region = lookup("AWS_REGION")
-            .or_else(|| lookup("AWS_DEFAULT_REGION"))
-            .ok_or(ConfigError::Missing("AWS_REGION"))?;
-        let key = lookup("AWS_ACCESS_KEY_ID").ok_or(ConfigError::Missing("AWS_ACCESS_KEY_ID"))?;
-        let secret =
-            lookup("AWS_SECRET_ACCESS_KEY").ok_or(ConfigError::Missing("AWS_SECRET_ACCESS_KEY"))?;
+        let region = lookup(crate::config::vars::AWS_REGION)
+            .or_else(|| lookup(crate::config::vars::AWS_DEFAULT_REGION))
+            .ok_or(ConfigError::Missing(crate::config::vars::AWS_REGION))?;
+        let key = lookup(crate::config::vars::AWS_ACCESS_KEY_ID)
+            .ok_or(ConfigError::Missing(crate::config::vars::AWS_ACCESS_KEY_ID))?;
+        let secret = lookup(crate::config::vars::AWS_SECRET_ACCESS_KEY).ok_or(
+            ConfigError::Missing(crate::config::vars::AWS_SECRET_ACCESS_KEY),
+        )?;
         Ok(Self {
             region: Region::new(region),
             credentials: Credentials::new(
                 key,
                 secret,
-                lookup("AWS_SESSION_TOKEN"),
+                lookup(crate::config::vars::AWS_SESSION_TOKEN),
                 None,
                 "environment",
             ),
-            endpoint: lookup(service_endpoint_var).or_else(|| lookup("AWS_ENDPOINT_URL")),
+            endpoint: lookup(service_endpoint_var)
+                .or_else(|| lookup(crate::config::vars::AWS_ENDPOINT_URL)),
         })
     }
 

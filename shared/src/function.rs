@@ -174,6 +174,38 @@ impl Access {
     }
 }
 
+impl Setting {
+    /// The variables it gives a function.
+    pub fn variables(self) -> &'static [&'static str] {
+        use crate::config::vars::*;
+        match self {
+            Setting::Signing => &[
+                BETTER_AUTH_SECRET,
+                BETTER_AUTH_SECRETS,
+                BETTER_AUTH_SECRET_ARN,
+            ],
+            Setting::TokenLifetime => &[JWT_EXPIRES_IN],
+            Setting::Cookies => &[COOKIE_SAMESITE],
+            Setting::BetterAuth => &[
+                BETTER_AUTH_URL,
+                BETTER_AUTH_JWKS_URL,
+                BETTER_AUTH_ISSUER,
+                BETTER_AUTH_AUDIENCE,
+                BETTER_AUTH_SCHEMA,
+                BETTER_AUTH_REQUIRE_SIGNATURE,
+            ],
+            Setting::Mail => &[
+                EMAIL_FROM,
+                APP_URL,
+                RESET_TOKEN_TTL,
+                EMAIL_VERIFICATION,
+                VERIFY_TOKEN_TTL,
+            ],
+            Setting::TrustedProxy => &[TRUSTED_PROXY_SECRET],
+        }
+    }
+}
+
 /// A group of variables a function reads (beyond the database and CORS ones every HTTP
 /// function reads): each puts its variables, and the permissions they need, in the
 /// function's block of `template.yaml`.

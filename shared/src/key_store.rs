@@ -154,11 +154,13 @@ async fn fetch(url: &str) -> anyhow::Result<Vec<u8>> {
         .enable_http1()
         .build();
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    let uri: hyper::Uri = url.parse().context("BETTER_AUTH_JWKS_URL")?;
+    let uri: hyper::Uri = url
+        .parse()
+        .context(crate::config::vars::BETTER_AUTH_JWKS_URL)?;
     let response = tokio::time::timeout(Duration::from_secs(5), client.get(uri))
         .await
         .context("BETTER_AUTH_JWKS_URL: no answer within 5 s")?
-        .context("BETTER_AUTH_JWKS_URL")?;
+        .context(crate::config::vars::BETTER_AUTH_JWKS_URL)?;
     anyhow::ensure!(
         response.status().is_success(),
         "BETTER_AUTH_JWKS_URL answered {}",

@@ -97,7 +97,7 @@ pub fn run_job(name: &'static str, plan: Plan, job: Job) -> Result<(), Error> {
     runtime()?.block_on(async move {
         crate::telemetry::init();
         let db = or_exit(database_from_env(plan).await);
-        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        if std::env::var_os(crate::config::vars::AWS_LAMBDA_RUNTIME_API).is_none() {
             println!("{name}: {}", job(&db).await?);
             return Ok(());
         }

@@ -12,8 +12,14 @@ use crate::config::ConfigError;
 
 /// Which variable each ARN variable stands in for.
 pub const SECRET_ARNS: [(&str, &str); 2] = [
-    ("BETTER_AUTH_SECRET_ARN", "BETTER_AUTH_SECRET"),
-    ("DATABASE_URL_SECRET_ARN", "DATABASE_URL"),
+    (
+        crate::config::vars::BETTER_AUTH_SECRET_ARN,
+        crate::config::vars::BETTER_AUTH_SECRET,
+    ),
+    (
+        crate::config::vars::DATABASE_URL_SECRET_ARN,
+        crate::config::vars::DATABASE_URL,
+    ),
 ];
 
 const ACCESS_DENIED: &str =
@@ -27,7 +33,9 @@ pub async fn resolve(
     let fetched = fetch(&lookup).await?;
     Ok(move |name: &str| {
         // The stored signing secret, one or a list, stands in for both forms of it.
-        if name == "BETTER_AUTH_SECRETS" && fetched.contains_key("BETTER_AUTH_SECRET") {
+        if name == crate::config::vars::BETTER_AUTH_SECRETS
+            && fetched.contains_key(crate::config::vars::BETTER_AUTH_SECRET)
+        {
             return None;
         }
         fetched.get(name).cloned().or_else(|| lookup(name))
@@ -99,7 +107,10 @@ pub async fn fetch(
 fn client(
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<aws_sdk_secretsmanager::Client, ConfigError> {
-    let env = AwsEnvironment::from_lookup(lookup, "AWS_ENDPOINT_URL_SECRETS_MANAGER")?;
+    let env = AwsEnvironment::from_lookup(
+        lookup,
+        crate::config::vars::AWS_ENDPOINT_URL_SECRETS_MANAGER,
+    )?;
     Ok(aws_sdk_secretsmanager::Client::new(&env.sdk_config()))
 }
 

@@ -11,7 +11,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub fn init() {
-    let json = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let json = std::env::var_os(crate::config::vars::AWS_LAMBDA_FUNCTION_NAME).is_some();
     init_with(json, std::io::stdout);
 }
 
@@ -20,7 +20,7 @@ pub fn init_with<W>(json: bool, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
+    let filter = filter(std::env::var(crate::config::vars::RUST_LOG).ok().as_deref());
     let builder = tracing_subscriber::fmt().with_writer(writer);
     let result = if json {
         builder

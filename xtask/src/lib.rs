@@ -121,33 +121,30 @@ fn resource_name(function: &str) -> String {
         .collect()
 }
 
-/// The variables a setting gives a function, as template lines.
-fn variables(setting: Setting) -> &'static [&'static str] {
-    match setting {
-        Setting::Signing => &[
-            "BETTER_AUTH_SECRET: !Ref AuthSecret",
-            "BETTER_AUTH_SECRETS: !Ref AuthSecrets",
-            "BETTER_AUTH_SECRET_ARN: !Ref AuthSecretArn",
-        ],
-        Setting::TokenLifetime => &["JWT_EXPIRES_IN: !Ref TokenLifetimeSeconds"],
-        Setting::TrustedProxy => &["TRUSTED_PROXY_SECRET: !Ref TrustedProxySecret"],
-        Setting::Cookies => &["COOKIE_SAMESITE: !Ref CookieSameSite"],
-        Setting::BetterAuth => &[
-            "BETTER_AUTH_URL: !Ref BetterAuthUrl",
-            "BETTER_AUTH_JWKS_URL: !Ref BetterAuthJwksUrl",
-            "BETTER_AUTH_ISSUER: !Ref BetterAuthIssuer",
-            "BETTER_AUTH_AUDIENCE: !Ref BetterAuthAudience",
-            "BETTER_AUTH_SCHEMA: !Ref BetterAuthSchema",
-            "BETTER_AUTH_REQUIRE_SIGNATURE: !Ref BetterAuthRequireSignature",
-        ],
-        Setting::Mail => &[
-            "EMAIL_FROM: !Ref EmailFrom",
-            "APP_URL: !Ref AppUrl",
-            "RESET_TOKEN_TTL: !Ref ResetTokenTtlSeconds",
-            "EMAIL_VERIFICATION: !Ref EmailVerification",
-            "VERIFY_TOKEN_TTL: !Ref VerifyTokenTtlSeconds",
-        ],
-    }
+/// The template parameter that gives a function the variable `name` (see
+/// [`Setting::variables`]).
+fn parameter(name: &str) -> Option<&'static str> {
+    use shared::config::vars::*;
+    Some(match name {
+        BETTER_AUTH_SECRET => "AuthSecret",
+        BETTER_AUTH_SECRETS => "AuthSecrets",
+        BETTER_AUTH_SECRET_ARN => "AuthSecretArn",
+        JWT_EXPIRES_IN => "TokenLifetimeSeconds",
+        TRUSTED_PROXY_SECRET => "TrustedProxySecret",
+        COOKIE_SAMESITE => "CookieSameSite",
+        BETTER_AUTH_URL => "BetterAuthUrl",
+        BETTER_AUTH_JWKS_URL => "BetterAuthJwksUrl",
+        BETTER_AUTH_ISSUER => "BetterAuthIssuer",
+        BETTER_AUTH_AUDIENCE => "BetterAuthAudience",
+        BETTER_AUTH_SCHEMA => "BetterAuthSchema",
+        BETTER_AUTH_REQUIRE_SIGNATURE => "BetterAuthRequireSignature",
+        EMAIL_FROM => "EmailFrom",
+        APP_URL => "AppUrl",
+        RESET_TOKEN_TTL => "ResetTokenTtlSeconds",
+        EMAIL_VERIFICATION => "EmailVerification",
+        VERIFY_TOKEN_TTL => "VerifyTokenTtlSeconds",
+        _ => return None,
+    })
 }
 
 /// The permissions a setting needs, as template lines under `Policies:`.
@@ -197,8 +194,15 @@ fn template_blocks(functions: &[&Declaration]) -> String {
 ",
             binary = function.name,
         );
-        for variable in settings.iter().flat_map(|setting| variables(*setting)) {
-            let _ = writeln!(out, "          {variable}");
+        for variable in settings.iter().flat_map(|setting| setting.variables()) {
+            match parameter(variable) {
+                Some(parameter) => {
+                    let _ = writeln!(out, "          {variable}: !Ref {parameter}");
+                }
+                None => {
+                    let _ = writeln!(out, "          # {variable}: no template parameter");
+                }
+            }
         }
         out.push_str(
             "      Policies:
@@ -270,6 +274,19 @@ mod tests {
             format!("before\n  {BEGIN}\nnew\n  {END}\nafter\n")
         );
         assert!(replace_region("no markers", "x").is_err());
+    }
+
+    #[test]
+    fn every_variable_a_function_reads_has_its_template_parameter() {
+        for function in routed_functions().unwrap() {
+            for variable in function.settings.iter().flat_map(|s| s.variables()) {
+                assert!(
+                    parameter(variable).is_some(),
+                    "{}: {variable}",
+                    function.name
+                );
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use secrecy::SecretString;
 
 pub mod better_auth_schema;
 pub mod database_url;
+pub mod vars;
 
 pub use better_auth_schema::BetterAuthSchema;
 
@@ -36,19 +37,19 @@ pub enum ConfigError {
 /// What to do about a missing variable.
 fn missing_hint(name: &str) -> &'static str {
     match name {
-        "DATABASE_URL" => {
+        vars::DATABASE_URL => {
             "set it to the database's URL (Neon: postgres://…?sslmode=require), or DATABASE_URL_SECRET_ARN to a secret holding it"
         }
-        "BETTER_AUTH_SECRET" => {
+        vars::BETTER_AUTH_SECRET => {
             "set it to the frontend's Better Auth secret (at least 32 random characters, e.g. `openssl rand -base64 32`), or BETTER_AUTH_SECRET_ARN to a secret holding it"
         }
-        "EMAIL_FROM" => {
+        vars::EMAIL_FROM => {
             "set it to the sender of password-reset mail, an identity verified in Amazon SES"
         }
-        "APP_URL" => {
+        vars::APP_URL => {
             "set it to your frontend's URL (https://app.example.com): reset links open its /reset-password page"
         }
-        "AWS_REGION" | "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => {
+        vars::AWS_REGION | vars::AWS_ACCESS_KEY_ID | vars::AWS_SECRET_ACCESS_KEY => {
             "Lambda sets it for the execution role; elsewhere set it to read secrets from Secrets Manager"
         }
         _ => "see the Configuration section of the README",
@@ -154,13 +155,18 @@ impl DatabaseSettings {
     /// The `DATABASE_*` variables alone: all that the `migrate` binary needs.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
-        let database_url = var("DATABASE_URL").ok_or(ConfigError::Missing("DATABASE_URL"))?;
+        let database_url =
+            var(vars::DATABASE_URL).ok_or(ConfigError::Missing(vars::DATABASE_URL))?;
         let target = ConnectTarget::parse(&SecretString::from(database_url))
-            .map_err(|reason| invalid("DATABASE_URL", reason))?;
-        let connect_timeout = parse_number(&var, "DATABASE_CONNECT_TIMEOUT_SECS", 5, 1..=300)?;
-        let statement_timeout =
-            parse_number(&var, "DATABASE_STATEMENT_TIMEOUT_MS", 5_000, 10..=600_000)?;
-        let prepared_statements = match var("DATABASE_PREPARED_STATEMENTS")
+            .map_err(|reason| invalid(vars::DATABASE_URL, reason))?;
+        let connect_timeout = parse_number(&var, vars::DATABASE_CONNECT_TIMEOUT_SECS, 5, 1..=300)?;
+        let statement_timeout = parse_number(
+            &var,
+            vars::DATABASE_STATEMENT_TIMEOUT_MS,
+            5_000,
+            10..=600_000,
+        )?;
+        let prepared_statements = match var(vars::DATABASE_PREPARED_STATEMENTS)
             .map(|value| value.trim().to_ascii_lowercase())
             .as_deref()
         {
@@ -168,24 +174,24 @@ impl DatabaseSettings {
             Some("off" | "false" | "0") => false,
             Some(other) => {
                 return Err(invalid(
-                    "DATABASE_PREPARED_STATEMENTS",
+                    vars::DATABASE_PREPARED_STATEMENTS,
                     format!(
                         "`{other}` is not on or off (off for PgBouncer before 1.21 in transaction mode)"
                     ),
                 ));
             }
         };
-        let schema = var("DATABASE_SCHEMA")
+        let schema = var(vars::DATABASE_SCHEMA)
             .map(|name| Schema::parse(&name))
             .transpose()
-            .map_err(|reason| invalid("DATABASE_SCHEMA", reason))?
+            .map_err(|reason| invalid(vars::DATABASE_SCHEMA, reason))?
             .unwrap_or_default();
         Ok(Self {
             target,
             schema,
             prepared_statements,
-            pool_size: parse_number(&var, "DATABASE_POOL_SIZE", 1, 1..=64)?,
-            extra_ca_file: var("DATABASE_CA_FILE").map(PathBuf::from),
+            pool_size: parse_number(&var, vars::DATABASE_POOL_SIZE, 1, 1..=64)?,
+            extra_ca_file: var(vars::DATABASE_CA_FILE).map(PathBuf::from),
             connect_timeout: Duration::from_secs(connect_timeout),
             statement_timeout: Duration::from_millis(statement_timeout),
         })
@@ -201,7 +207,7 @@ pub struct HttpConfig {
 
 impl HttpConfig {
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let allowed_origins = lookup("ALLOWED_ORIGINS")
+        let allowed_origins = lookup(vars::ALLOWED_ORIGINS)
             .filter(|value| !value.trim().is_empty())
             .map(|list| parse_origins(&list))
             .transpose()?
@@ -249,7 +255,7 @@ impl EmailVerification {
             Some("optional") => Ok(Self::Optional),
             Some("required") => Ok(Self::Required),
             Some(other) => Err(invalid(
-                "EMAIL_VERIFICATION",
+                vars::EMAIL_VERIFICATION,
                 format!("`{other}` is not one of off, optional, required"),
             )),
         }
@@ -264,24 +270,24 @@ impl EmailVerification {
 impl MailSettings {
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
-        let from = var("EMAIL_FROM").ok_or(ConfigError::Missing("EMAIL_FROM"))?;
+        let from = var(vars::EMAIL_FROM).ok_or(ConfigError::Missing(vars::EMAIL_FROM))?;
         let from = from.trim().to_owned();
         if !from.contains('@') {
             return Err(invalid(
-                "EMAIL_FROM",
+                vars::EMAIL_FROM,
                 format!("`{from}` is not an email address (your SES-verified sender)"),
             ));
         }
-        let app_url = var("APP_URL").ok_or(ConfigError::Missing("APP_URL"))?;
-        let app_url = parse_http_url("APP_URL", &app_url)?;
-        let ttl = parse_number(&var, "RESET_TOKEN_TTL", 1800, 60..=86_400)?;
-        let verify_ttl = parse_number(&var, "VERIFY_TOKEN_TTL", 86_400, 60..=604_800)?;
+        let app_url = var(vars::APP_URL).ok_or(ConfigError::Missing(vars::APP_URL))?;
+        let app_url = parse_http_url(vars::APP_URL, &app_url)?;
+        let ttl = parse_number(&var, vars::RESET_TOKEN_TTL, 1800, 60..=86_400)?;
+        let verify_ttl = parse_number(&var, vars::VERIFY_TOKEN_TTL, 86_400, 60..=604_800)?;
         Ok(Self {
             from,
             app_url,
             reset_token_ttl: Duration::from_secs(ttl),
             verify_token_ttl: Duration::from_secs(verify_ttl),
-            verification: EmailVerification::parse(var("EMAIL_VERIFICATION"))?,
+            verification: EmailVerification::parse(var(vars::EMAIL_VERIFICATION))?,
         })
     }
 }
@@ -342,13 +348,13 @@ impl BetterAuthSettings {
     fn from_lookup(
         var: &impl Fn(&'static str) -> Option<String>,
     ) -> Result<Option<Self>, ConfigError> {
-        let Some(url) = var("BETTER_AUTH_URL") else {
+        let Some(url) = var(vars::BETTER_AUTH_URL) else {
             for dependent in [
-                "BETTER_AUTH_ISSUER",
-                "BETTER_AUTH_AUDIENCE",
-                "BETTER_AUTH_JWKS_URL",
-                "BETTER_AUTH_SCHEMA",
-                "BETTER_AUTH_REQUIRE_SIGNATURE",
+                vars::BETTER_AUTH_ISSUER,
+                vars::BETTER_AUTH_AUDIENCE,
+                vars::BETTER_AUTH_JWKS_URL,
+                vars::BETTER_AUTH_SCHEMA,
+                vars::BETTER_AUTH_REQUIRE_SIGNATURE,
             ] {
                 if var(dependent).is_some() {
                     return Err(invalid(
@@ -359,16 +365,16 @@ impl BetterAuthSettings {
             }
             return Ok(None);
         };
-        let url = parse_http_url("BETTER_AUTH_URL", &url)?;
-        let jwks_url = var("BETTER_AUTH_JWKS_URL")
+        let url = parse_http_url(vars::BETTER_AUTH_URL, &url)?;
+        let jwks_url = var(vars::BETTER_AUTH_JWKS_URL)
             .map(|jwks| parse_jwks_url(&jwks))
             .transpose()?;
-        let schema = var("BETTER_AUTH_SCHEMA")
+        let schema = var(vars::BETTER_AUTH_SCHEMA)
             .map(|json| BetterAuthSchema::parse(&json))
             .transpose()
-            .map_err(|reason| invalid("BETTER_AUTH_SCHEMA", reason))?
+            .map_err(|reason| invalid(vars::BETTER_AUTH_SCHEMA, reason))?
             .unwrap_or_default();
-        let require_signature = match var("BETTER_AUTH_REQUIRE_SIGNATURE")
+        let require_signature = match var(vars::BETTER_AUTH_REQUIRE_SIGNATURE)
             .map(|value| value.trim().to_ascii_lowercase())
             .as_deref()
         {
@@ -376,14 +382,15 @@ impl BetterAuthSettings {
             Some("true" | "1" | "on") => true,
             Some(other) => {
                 return Err(invalid(
-                    "BETTER_AUTH_REQUIRE_SIGNATURE",
+                    vars::BETTER_AUTH_REQUIRE_SIGNATURE,
                     format!("`{other}` is not true or false"),
                 ));
             }
         };
         Ok(Some(Self {
-            issuer: var("BETTER_AUTH_ISSUER").map_or_else(|| url.clone(), |v| v.trim().to_owned()),
-            audience: var("BETTER_AUTH_AUDIENCE")
+            issuer: var(vars::BETTER_AUTH_ISSUER)
+                .map_or_else(|| url.clone(), |v| v.trim().to_owned()),
+            audience: var(vars::BETTER_AUTH_AUDIENCE)
                 .map_or_else(|| url.clone(), |v| v.trim().to_owned()),
             jwks_url,
             schema,
@@ -394,7 +401,7 @@ impl BetterAuthSettings {
 
 /// `BETTER_AUTH_JWKS_URL`: keys must come over TLS, or from this machine.
 fn parse_jwks_url(raw: &str) -> Result<String, ConfigError> {
-    let url = parse_http_url("BETTER_AUTH_JWKS_URL", raw)?;
+    let url = parse_http_url(vars::BETTER_AUTH_JWKS_URL, raw)?;
     let loopback = url
         .strip_prefix("http://")
         .map(|rest| rest.split('/').next().unwrap_or_default())
@@ -411,7 +418,7 @@ fn parse_jwks_url(raw: &str) -> Result<String, ConfigError> {
         });
     match loopback {
         Some(false) => Err(invalid(
-            "BETTER_AUTH_JWKS_URL",
+            vars::BETTER_AUTH_JWKS_URL,
             format!("`{url}` is not https:// (plain http only for a loopback host)"),
         )),
         _ => Ok(url),
@@ -456,54 +463,59 @@ impl Config {
         let var = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
 
         let http = HttpConfig::from_lookup(&lookup)?;
-        let secrets = match var("BETTER_AUTH_SECRETS") {
+        let secrets = match var(vars::BETTER_AUTH_SECRETS) {
             Some(list) => SigningSecrets::parse_list(&list)
-                .map_err(|reason| invalid("BETTER_AUTH_SECRETS", reason))?,
+                .map_err(|reason| invalid(vars::BETTER_AUTH_SECRETS, reason))?,
             None => {
-                let secret =
-                    var("BETTER_AUTH_SECRET").ok_or(ConfigError::Missing("BETTER_AUTH_SECRET"))?;
+                let secret = var(vars::BETTER_AUTH_SECRET)
+                    .ok_or(ConfigError::Missing(vars::BETTER_AUTH_SECRET))?;
                 SigningSecrets::parse_one(&secret)
-                    .map_err(|reason| invalid("BETTER_AUTH_SECRET", reason))?
+                    .map_err(|reason| invalid(vars::BETTER_AUTH_SECRET, reason))?
             }
         };
 
         let token_lifetime = parse_number(
             &var,
-            "JWT_EXPIRES_IN",
+            vars::JWT_EXPIRES_IN,
             DEFAULT_TOKEN_LIFETIME_SECS,
             1..=MAX_TOKEN_LIFETIME_SECS,
         )?;
 
         let throttle = ThrottleLimits {
-            signin_per_email_and_ip: parse_number(&var, "THROTTLE_SIGNIN_EMAIL", 5, 0..=u32::MAX)?,
+            signin_per_email_and_ip: parse_number(
+                &var,
+                vars::THROTTLE_SIGNIN_EMAIL,
+                5,
+                0..=u32::MAX,
+            )?,
             signin_per_email: parse_number(
                 &var,
-                "THROTTLE_SIGNIN_EMAIL_GLOBAL",
+                vars::THROTTLE_SIGNIN_EMAIL_GLOBAL,
                 100,
                 0..=u32::MAX,
             )?,
-            signin_per_ip: parse_number(&var, "THROTTLE_SIGNIN_IP", 20, 0..=u32::MAX)?,
-            signin_per_device: parse_number(&var, "THROTTLE_SIGNIN_DEVICE", 10, 0..=u32::MAX)?,
-            signup_per_ip: parse_number(&var, "THROTTLE_SIGNUP_IP", 50, 0..=u32::MAX)?,
-            reset_per_ip: parse_number(&var, "THROTTLE_RESET_IP", 10, 0..=u32::MAX)?,
-            reset_per_email: parse_number(&var, "THROTTLE_RESET_EMAIL", 3, 0..=u32::MAX)?,
+            signin_per_ip: parse_number(&var, vars::THROTTLE_SIGNIN_IP, 20, 0..=u32::MAX)?,
+            signin_per_device: parse_number(&var, vars::THROTTLE_SIGNIN_DEVICE, 10, 0..=u32::MAX)?,
+            signup_per_ip: parse_number(&var, vars::THROTTLE_SIGNUP_IP, 50, 0..=u32::MAX)?,
+            reset_per_ip: parse_number(&var, vars::THROTTLE_RESET_IP, 10, 0..=u32::MAX)?,
+            reset_per_email: parse_number(&var, vars::THROTTLE_RESET_EMAIL, 3, 0..=u32::MAX)?,
         };
 
-        let same_site = match var("COOKIE_SAMESITE").map(|value| value.trim().to_ascii_lowercase())
-        {
-            None => SameSite::Lax,
-            Some(value) => match value.as_str() {
-                "lax" => SameSite::Lax,
-                "strict" => SameSite::Strict,
-                "none" => SameSite::None,
-                _ => {
-                    return Err(invalid(
-                        "COOKIE_SAMESITE",
-                        format!("`{value}` is not one of lax, strict, none"),
-                    ));
-                }
-            },
-        };
+        let same_site =
+            match var(vars::COOKIE_SAMESITE).map(|value| value.trim().to_ascii_lowercase()) {
+                None => SameSite::Lax,
+                Some(value) => match value.as_str() {
+                    "lax" => SameSite::Lax,
+                    "strict" => SameSite::Strict,
+                    "none" => SameSite::None,
+                    _ => {
+                        return Err(invalid(
+                            vars::COOKIE_SAMESITE,
+                            format!("`{value}` is not one of lax, strict, none"),
+                        ));
+                    }
+                },
+            };
 
         Ok(Self {
             http,
@@ -515,11 +527,11 @@ impl Config {
                 secure: true,
             },
             better_auth: BetterAuthSettings::from_lookup(&var)?,
-            trusted_proxy_secret: var("TRUSTED_PROXY_SECRET")
+            trusted_proxy_secret: var(vars::TRUSTED_PROXY_SECRET)
                 .map(|secret| {
                     check_secret_strength(&secret)
                         .map(|()| SecretString::from(secret))
-                        .map_err(|reason| invalid("TRUSTED_PROXY_SECRET", reason))
+                        .map_err(|reason| invalid(vars::TRUSTED_PROXY_SECRET, reason))
                 })
                 .transpose()?,
         })
@@ -682,7 +694,7 @@ fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
             let origin = origin.trim_end_matches('/');
             let Some((scheme, host)) = origin.split_once("://") else {
                 return Err(invalid(
-                    "ALLOWED_ORIGINS",
+                    vars::ALLOWED_ORIGINS,
                     format!("`{origin}` is not an origin like https://app.example.com"),
                 ));
             };
@@ -692,7 +704,7 @@ fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
                 || host.contains('/')
             {
                 return Err(invalid(
-                    "ALLOWED_ORIGINS",
+                    vars::ALLOWED_ORIGINS,
                     format!("`{origin}` is not an origin like https://app.example.com"),
                 ));
             }

@@ -20,7 +20,7 @@ impl SesMailer {
     /// A client from `AWS_REGION`, the role's credentials, and `AWS_ENDPOINT_URL_SESV2` or
     /// `AWS_ENDPOINT_URL` when set.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let env = AwsEnvironment::from_lookup(lookup, "AWS_ENDPOINT_URL_SESV2")?;
+        let env = AwsEnvironment::from_lookup(lookup, crate::config::vars::AWS_ENDPOINT_URL_SESV2)?;
         Ok(Self {
             client: aws_sdk_sesv2::Client::new(&env.sdk_config()),
         })
