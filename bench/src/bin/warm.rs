@@ -1,6 +1,6 @@
-//! Warm-request cost, in process, on one pooled connection: what the tasks-list handler
-//! adds around the statement it runs (against that statement prepared, the floor, and sent
-//! unnamed), what signin costs beside its argon2id verification, whether timing tells an
+//! Warm-request cost, in process, on one pooled connection: what the tasks-list and
+//! task-get handlers add around the statement each runs (against that statement prepared,
+//! the floor, and for the list sent unnamed), what signin costs beside its argon2id verification, whether timing tells an
 //! unknown email from a wrong password, what a refused signup costs beside one hash, and
 //! forgot-password for a registered and an unknown email. Each group is measured
 //! interleaved, in a fresh random order each iteration (a fixed rotation lets one variant
@@ -181,6 +181,52 @@ async fn tasks_list(state: &MailState, seeded: &SeededUser, n: usize) -> anyhow:
     Ok(format!("{table}```sql\n{}\n```\n\n", sql.trim()))
 }
 
+/// GET /api/{user_id}/tasks/{task_id} through the handler, against its statement prepared
+/// on the same connection (the floor), the connection checked out outside the timer.
+async fn task_get(state: &MailState, seeded: &SeededUser, n: usize) -> anyhow::Result<String> {
+    let verified = state.tokens.verify(&seeded.token);
+    let verified = verified.map_err(|err| anyhow::anyhow!("seeded token refused: {err:?}"))?;
+    let statement = shared::db::tasks::GET.for_kind(&CredentialKind::Session);
+    let connection = state.db.client().await?;
+    let first = "SELECT min(id) FROM todo_api.tasks";
+    let task_id: i64 = connection.client.query_one(first, &[]).await?.try_get(0)?;
+    let prepared = connection
+        .client
+        .prepare_typed(&statement.sql, &statement.types)
+        .await?;
+    drop(connection);
+    let path = format!("/api/{}/tasks/{task_id}", seeded.user_id);
+    let values: [&(dyn ToSql + Sync); 3] = [&verified.session_id, &verified.user_id, &task_id];
+    let warm_up = (n / 10).clamp(50, 500);
+    let samples = interleaved(2, (warm_up, n), async |which| {
+        if which == 0 {
+            let req = gateway_request("task-get", &path, Some(&seeded.token), None)?;
+            let (took, (status, body)) = call(state, "task-get", req).await?;
+            ensure!(status == 200, "task-get answered {status}: {body}");
+            return Ok(took);
+        }
+        let connection = state.db.client().await?;
+        let started = Instant::now();
+        let rows = connection.client.query(&prepared, &values).await?;
+        let took = started.elapsed();
+        ensure!(
+            rows.len() == 1,
+            "the raw statement found {} rows",
+            rows.len()
+        );
+        Ok(took)
+    });
+    let rows = [
+        ("task-get handler", Some(1)),
+        ("raw statement, prepared, same connection", None),
+    ];
+    Ok(table(
+        "GET /api/{user_id}/tasks/{task_id}",
+        &rows,
+        samples.await?,
+    ))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let valued = ["--iterations", "--signin-iterations"];
@@ -207,6 +253,7 @@ async fn main() -> anyhow::Result<()> {
          PostgreSQL {version} on loopback; {cores} cores; no tracing subscriber installed.\n"
     );
     print!("{}", tasks_list(&state, &seeded, iterations).await?);
+    print!("{}", task_get(&state, &seeded, iterations).await?);
 
     // Signin = the throttle count and user lookup, argon2id on the blocking pool, the JWT,
     // the session insert and throttle reset; against one verification of the stored hash.

@@ -6,7 +6,8 @@
 //! of the caller's rows in `users`) and `public_id` (the id the client knows the caller
 //! by). The statement's own work reads its owner from `caller`, so revocation and the path
 //! rule are checked in the same round trip and a refused credential writes nothing. Each
-//! kind binds its own `$1` and `$2`; the statement's parameters start at `$3`.
+//! kind binds its own `$1` and `$2`; a statement adds its own after them
+//! ([`CredentialKind::params`]).
 
 use std::sync::{Arc, RwLock};
 
@@ -14,7 +15,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
-use super::statements::Statement;
+use super::statements::{Params, Statement};
 use super::{Db, DbError};
 use crate::config::better_auth_schema::utc;
 use crate::config::{BetterAuthSchema, BetterAuthSettings};
@@ -313,12 +314,16 @@ impl CredentialKind {
         }
     }
 
-    /// A protected statement: `WITH <the credential's CTEs>, <rest>`, whose own parameters
-    /// (`$3` on) have `types`.
-    pub fn statement(&self, rest: &str, types: &[Type]) -> Statement {
-        let mut all = self.types().to_vec();
-        all.extend_from_slice(types);
-        Statement::new(format!("WITH {}, {rest}", self.ctes()), all)
+    /// The parameters of one of its protected statements: its `$1` and `$2`, then the
+    /// statement's own as they are added.
+    pub fn params(&self) -> Params {
+        Params::after(&self.types())
+    }
+
+    /// A protected statement: `WITH <the credential's CTEs>, <rest>`, with `params` (begun
+    /// by [`CredentialKind::params`]).
+    pub fn statement(&self, rest: &str, params: Params) -> Statement {
+        params.statement(format!("WITH {}, {rest}", self.ctes()))
     }
 
     /// The statement of `check`: is the credential live, may it act on the path.

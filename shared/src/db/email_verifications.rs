@@ -10,8 +10,9 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use super::credentials::{CredentialKind, LIVE_AND_CALLER, Protected, borrowed, sql_values};
+use super::links;
 use super::security_events::{CallerKeeps, SecurityEvent};
-use super::statements::Statement;
+use super::statements::{Params, Statement};
 use super::throttle::{self, Attempt, Judged, Settlement};
 use super::users::{User, user_of};
 use super::{Db, DbError};
@@ -37,9 +38,9 @@ impl Purpose {
 }
 
 /// The SQL that stores a new link of `purpose` for the accounts `account` (a CTE with `id`
-/// and `email`) yields, `$digest` valid `$ttl` seconds, after deleting their older links of
-/// that purpose; it defines `issued` (`email`: where the link goes).
-fn issue_ctes(account: &str, purpose: Purpose, digest: usize, ttl: usize) -> String {
+/// and `email`) yields, the placeholder `digest` valid `ttl` seconds, after deleting their
+/// older links of that purpose; it defines `issued` (`email`: where the link goes).
+fn issue_ctes(account: &str, purpose: Purpose, digest: &str, ttl: &str) -> String {
     let purpose = purpose.name();
     format!(
         "older_links AS (
@@ -47,54 +48,50 @@ fn issue_ctes(account: &str, purpose: Purpose, digest: usize, ttl: usize) -> Str
               WHERE user_id IN (SELECT id FROM {account}) AND purpose = '{purpose}'
          ), issued AS (
              INSERT INTO todo_api.email_verifications (token_digest, user_id, email, purpose, expires_at)
-             SELECT ${digest}, id, email, '{purpose}', now() + make_interval(secs => ${ttl}) FROM {account}
+             SELECT {digest}, id, email, '{purpose}', now() + make_interval(secs => {ttl})
+               FROM {account}
              RETURNING email
          )"
     )
 }
 
 pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
-    let mut types = throttle::email_and_attempt_types();
-    types.extend([Type::BYTEA, Type::FLOAT8]);
-    Statement::new(
+    links::statement(|p| {
         format!(
             "WITH {throttle}, account AS (
                  SELECT id, email FROM todo_api.users
-                  WHERE lower(email) = $1 AND NOT email_verified
+                  WHERE lower(email) = {email} AND NOT email_verified
                     AND (SELECT retry_after FROM throttle_verdict) IS NULL
              ), {issue}
              SELECT (SELECT retry_after FROM throttle_verdict), (SELECT email FROM issued)",
-            throttle = throttle::counting_ctes(2),
-            issue = issue_ctes("account", Purpose::Verify, 5, 6),
-        ),
-        types,
-    )
+            throttle = p.throttle,
+            email = p.email,
+            issue = issue_ctes("account", Purpose::Verify, &p.digest, &p.ttl),
+        )
+    })
 });
 
 pub static AFTER_REFUSED_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
-    let mut types = vec![Type::UUID];
-    types.extend(throttle::COUNTING_TYPES);
-    types.extend(throttle::SUCCESS_TYPES);
-    types.extend([Type::BYTEA, Type::FLOAT8]);
-    Statement::new(
-        format!(
-            "WITH recent_link AS (
-                 SELECT 1 FROM todo_api.email_verifications
-                  WHERE user_id = $1 AND purpose = 'verify' AND expires_at > now()
-                    AND created_at > now() - {window}
-             ), {throttle}, {settled}, account AS (
-                 SELECT id, email FROM todo_api.users
-                  WHERE id = $1 AND NOT email_verified AND NOT EXISTS (SELECT 1 FROM recent_link)
-                    AND (SELECT retry_after FROM throttle_verdict) IS NULL
-             ), {issue}
-             SELECT (SELECT email FROM issued)",
-            window = throttle::WINDOW,
-            throttle = throttle::counting_ctes_if(2, "NOT EXISTS (SELECT 1 FROM recent_link)"),
-            settled = throttle::success_ctes(5, "true"),
-            issue = issue_ctes("account", Purpose::Verify, 9, 10),
-        ),
-        types,
-    )
+    let mut params = Params::new();
+    let user = params.add(Type::UUID);
+    let throttle =
+        throttle::counting_ctes_if(&mut params, "NOT EXISTS (SELECT 1 FROM recent_link)");
+    let settled = throttle::success_ctes(&mut params, "true");
+    let (digest, ttl) = (params.add(Type::BYTEA), params.add(Type::FLOAT8));
+    params.statement(format!(
+        "WITH recent_link AS (
+             SELECT 1 FROM todo_api.email_verifications
+              WHERE user_id = {user} AND purpose = 'verify' AND expires_at > now()
+                AND created_at > now() - {window}
+         ), {throttle}, {settled}, account AS (
+             SELECT id, email FROM todo_api.users
+              WHERE id = {user} AND NOT email_verified AND NOT EXISTS (SELECT 1 FROM recent_link)
+                AND (SELECT retry_after FROM throttle_verdict) IS NULL
+         ), {issue}
+         SELECT (SELECT email FROM issued)",
+        window = throttle::WINDOW,
+        issue = issue_ctes("account", Purpose::Verify, &digest, &ttl),
+    ))
 });
 
 /// After a right password on an account that must verify its address first: settles the
@@ -134,27 +131,28 @@ pub async fn after_refused_signin(
 }
 
 pub static REQUEST_CHANGE: LazyLock<Statement> = LazyLock::new(|| {
-    let mut types = vec![Type::TEXT, Type::BYTEA, Type::FLOAT8];
-    types.extend(throttle::SUCCESS_TYPES);
-    types.extend(throttle::COUNTING_TYPES);
-    CredentialKind::Session.statement(
+    let kind = CredentialKind::Session;
+    let mut params = kind.params();
+    let new_email = params.add(Type::TEXT);
+    let (digest, ttl) = (params.add(Type::BYTEA), params.add(Type::FLOAT8));
+    let settled = throttle::success_ctes(&mut params, "EXISTS (SELECT 1 FROM caller)");
+    let throttle = throttle::counting_ctes_if(&mut params, "EXISTS (SELECT 1 FROM caller)");
+    kind.statement(
         &format!(
             "{throttle}, taken AS (
                  SELECT 1 FROM todo_api.users
-                  WHERE lower(email) = $3 AND id <> (SELECT user_id FROM caller)
+                  WHERE lower(email) = {new_email} AND id <> (SELECT user_id FROM caller)
                     AND (SELECT retry_after FROM throttle_verdict) IS NULL
              ), account AS (
-                 SELECT id, $3::text AS email FROM todo_api.users
+                 SELECT id, {new_email}::text AS email FROM todo_api.users
                   WHERE id = (SELECT user_id FROM caller) AND NOT EXISTS (SELECT 1 FROM taken)
                     AND (SELECT retry_after FROM throttle_verdict) IS NULL
              ), {issue}, {settled}
              SELECT {LIVE_AND_CALLER}, (SELECT retry_after FROM throttle_verdict),
                     EXISTS (SELECT 1 FROM taken), EXISTS (SELECT 1 FROM issued)",
-            throttle = throttle::counting_ctes_if(10, "EXISTS (SELECT 1 FROM caller)"),
-            issue = issue_ctes("account", Purpose::Change, 4, 5),
-            settled = throttle::success_ctes(6, "EXISTS (SELECT 1 FROM caller)"),
+            issue = issue_ctes("account", Purpose::Change, &digest, &ttl),
         ),
-        &types,
+        params,
     )
 });
 

@@ -7,30 +7,31 @@ use tokio_postgres::types::Type;
 
 use super::security_events::{CallerKeeps, SecurityEvent};
 use super::statements::Statement;
-use super::throttle;
 use super::{Db, DbError};
+use super::{links, throttle};
 
 pub static REQUEST: LazyLock<Statement> = LazyLock::new(|| {
-    let mut types = throttle::email_and_attempt_types();
-    types.extend([Type::BYTEA, Type::FLOAT8]);
-    Statement::new(
+    links::statement(|p| {
         format!(
             "WITH {throttle}, account AS (
                  SELECT id, email FROM todo_api.users
-                  WHERE lower(email) = $1 AND (SELECT retry_after FROM throttle_verdict) IS NULL
+                  WHERE lower(email) = {email}
+                    AND (SELECT retry_after FROM throttle_verdict) IS NULL
              ), older AS (
                  DELETE FROM todo_api.password_resets WHERE user_id IN (SELECT id FROM account)
              ), issued AS (
                  INSERT INTO todo_api.password_resets (token_digest, user_id, expires_at)
-                 SELECT $5, id, now() + make_interval(secs => $6) FROM account
+                 SELECT {digest}, id, now() + make_interval(secs => {ttl}) FROM account
                  RETURNING user_id
              )
              SELECT (SELECT retry_after FROM throttle_verdict), a.email
                FROM (SELECT 1) AS one LEFT JOIN account a ON a.id IN (SELECT user_id FROM issued)",
-            throttle = throttle::counting_ctes(2),
-        ),
-        types,
-    )
+            throttle = p.throttle,
+            email = p.email,
+            digest = p.digest,
+            ttl = p.ttl,
+        )
+    })
 });
 
 pub static ACCOUNT_OF: LazyLock<Statement> = LazyLock::new(|| {

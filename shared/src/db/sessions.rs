@@ -13,30 +13,29 @@ use super::credentials::{
     Credential, CredentialKind, LIVE_AND_CALLER, PerKind, Protected, sql_values,
 };
 use super::security_events::{CallerKeeps, SecurityEvent};
-use super::statements::Statement;
+use super::statements::{Params, Statement};
 use super::throttle::{self, Settlement};
 use super::users;
 use super::{Db, DbError};
 
 pub static OPEN_AFTER_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
-    let mut types = vec![Type::UUID, Type::UUID, Type::TIMESTAMPTZ, Type::BYTEA];
-    types.extend(throttle::SUCCESS_TYPES);
-    Statement::new(
-        format!(
-            "WITH new_session AS (
-                 INSERT INTO todo_api.sessions (id, user_id, expires_at) VALUES ($1, $2, $3)
-             ), device_kept AS (
-                 INSERT INTO todo_api.devices AS d (token_digest, user_id, expires_at)
-                 VALUES ($4, $2, now() + {lifetime})
-                 ON CONFLICT (token_digest) DO UPDATE SET expires_at = EXCLUDED.expires_at
-                  WHERE d.user_id = EXCLUDED.user_id
-             ), {throttle}
-             SELECT 1",
-            lifetime = users::DEVICE_LIFETIME,
-            throttle = throttle::success_ctes(5, "true"),
-        ),
-        types,
-    )
+    let mut params = Params::new();
+    let (session, user) = (params.add(Type::UUID), params.add(Type::UUID));
+    let (expires_at, device) = (params.add(Type::TIMESTAMPTZ), params.add(Type::BYTEA));
+    let throttle = throttle::success_ctes(&mut params, "true");
+    params.statement(format!(
+        "WITH new_session AS (
+             INSERT INTO todo_api.sessions (id, user_id, expires_at)
+             VALUES ({session}, {user}, {expires_at})
+         ), device_kept AS (
+             INSERT INTO todo_api.devices AS d (token_digest, user_id, expires_at)
+             VALUES ({device}, {user}, now() + {lifetime})
+             ON CONFLICT (token_digest) DO UPDATE SET expires_at = EXCLUDED.expires_at
+              WHERE d.user_id = EXCLUDED.user_id
+         ), {throttle}
+         SELECT 1",
+        lifetime = users::DEVICE_LIFETIME,
+    ))
 });
 
 /// Opens the session of a successful signin, keeps its device (`device_digest`: the known
@@ -168,18 +167,16 @@ pub(crate) async fn revoke(db: &Db, credential: &Credential) -> Result<(), DbErr
 }
 
 pub static REVOKE_ALL: LazyLock<Statement> = LazyLock::new(|| {
+    let kind = CredentialKind::Session;
+    let mut params = kind.params();
     let caller = CallerKeeps {
         session: Some("$1"),
-        devices: Some("$3::bytea[]"),
+        devices: Some(&params.add(Type::BYTEA_ARRAY)),
     };
-    CredentialKind::Session.statement(
-        &format!(
-            "{event} SELECT 1",
-            event = SecurityEvent::SignedOutEverywhere
-                .ctes("SELECT user_id FROM caller", &caller)
-                .trim_end_matches(", "),
-        ),
-        &[Type::BYTEA_ARRAY],
+    let event = SecurityEvent::SignedOutEverywhere.ctes("SELECT user_id FROM caller", &caller);
+    kind.statement(
+        &format!("{} SELECT 1", event.trim_end_matches(", ")),
+        params,
     )
 });
 
@@ -214,7 +211,8 @@ pub struct SessionSummary {
 }
 
 pub static LIST: LazyLock<Statement> = LazyLock::new(|| {
-    CredentialKind::Session.statement(
+    let kind = CredentialKind::Session;
+    kind.statement(
         &format!(
             "listed AS (
                  SELECT id, created_at, expires_at FROM todo_api.sessions
@@ -224,7 +222,7 @@ pub static LIST: LazyLock<Statement> = LazyLock::new(|| {
                FROM (SELECT 1) AS one LEFT JOIN listed s ON true
               ORDER BY s.created_at DESC, s.id"
         ),
-        &[],
+        kind.params(),
     )
 });
 
@@ -250,16 +248,20 @@ pub fn list() -> Protected<'static, Vec<SessionSummary>> {
 }
 
 pub static REVOKE_ONE: LazyLock<Statement> = LazyLock::new(|| {
-    CredentialKind::Session.statement(
+    let kind = CredentialKind::Session;
+    let mut params = kind.params();
+    let session = params.add(Type::UUID);
+    kind.statement(
         &format!(
             "ended AS (
                  DELETE FROM todo_api.sessions
-                  WHERE id = $3 AND user_id = (SELECT user_id FROM caller) AND expires_at > now()
+                  WHERE id = {session} AND user_id = (SELECT user_id FROM caller)
+                    AND expires_at > now()
                  RETURNING id
              )
              SELECT {LIVE_AND_CALLER}, EXISTS (SELECT 1 FROM ended)"
         ),
-        &[Type::UUID],
+        params,
     )
 });
 

@@ -45,6 +45,38 @@ impl fmt::Debug for Statement {
     }
 }
 
+/// The parameters of a statement being written: each is numbered as it is added, with its
+/// type, so no placeholder is numbered by hand and none can drift from its type or from
+/// its place among the values (which follow the order the parameters were added in).
+#[derive(Debug, Default)]
+pub struct Params {
+    types: Vec<Type>,
+}
+
+impl Params {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// After parameters already numbered (`$1`, `$2` of a credential's CTEs).
+    pub fn after(types: &[Type]) -> Self {
+        Self {
+            types: types.to_vec(),
+        }
+    }
+
+    /// A new parameter of type `ty`: its placeholder, `$n`.
+    pub fn add(&mut self, ty: Type) -> String {
+        self.types.push(ty);
+        format!("${}", self.types.len())
+    }
+
+    /// The statement `sql`, written with these parameters.
+    pub fn statement(self, sql: impl Into<Arc<str>>) -> Statement {
+        Statement::new(sql, self.types)
+    }
+}
+
 /// The statements one function sends: what its connections prepare when they open.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {

@@ -10,7 +10,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::credentials::{CredentialKind, LIVE_AND_CALLER, PerKind, Protected, sql_values};
-use super::statements::Statement;
+use super::statements::{Params, Statement};
 use crate::domain::{ListQuery, SortKey, StatusFilter, TaskDescription, TaskTitle};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -37,15 +37,22 @@ const OWNER: &str = "(SELECT user_id FROM caller)";
 
 /// The one statement shape around `op`, a CTE body that reads its owner from `caller`: two
 /// columns judging the credential (live, may act on the path), then the task columns (NULL
-/// when none). `types` are `op`'s own parameters, `$3` on.
-fn statement(kind: &CredentialKind, op: &str, order_by: &str, types: &[Type]) -> Statement {
+/// when none). `params` are the kind's and `op`'s.
+fn statement(kind: &CredentialKind, op: &str, order_by: &str, params: Params) -> Statement {
     kind.statement(
         &format!(
             "op AS ({op})
              SELECT {LIVE_AND_CALLER}, {OP_COLUMNS} FROM (SELECT 1) AS one LEFT JOIN op ON true {order_by}"
         ),
-        types,
+        params,
     )
+}
+
+/// A statement on one task by its id, the only parameter of `op` (`{id}` in it).
+fn by_id(kind: &CredentialKind, op: &str) -> Statement {
+    let mut params = kind.params();
+    let id = params.add(Type::INT8);
+    statement(kind, &op.replace("{id}", &id), "", params)
 }
 
 /// The task in `row`, if it holds one (the one row of a statement that found no task
@@ -77,8 +84,8 @@ fn one_task_of(rows: &[Row]) -> Result<Option<Task>, tokio_postgres::Error> {
     Ok(tasks_of(rows)?.into_iter().next())
 }
 
-/// The list's statement for one sort order: filters and paging are parameters (`$3`
-/// limit, `$4` offset, `$5` completed or null, `$6` search pattern or null).
+/// The list's statement for one sort order: filters and paging are parameters (limit,
+/// offset, completed or null, search pattern or null).
 pub fn list_statement(kind: &CredentialKind, sort: SortKey, descending: bool) -> Statement {
     let direction = if descending { "DESC" } else { "ASC" };
     // Only these fixed fragments are pasted into the SQL; every user value is a parameter.
@@ -90,20 +97,20 @@ pub fn list_statement(kind: &CredentialKind, sort: SortKey, descending: bool) ->
         };
         format!("ORDER BY {key} {direction}, {prefix}id {direction}")
     };
+    let mut params = kind.params();
+    let limit = params.add(Type::INT8);
+    let offset = params.add(Type::INT8);
+    let completed = params.add(Type::BOOL);
+    let pattern = params.add(Type::TEXT);
     let op = format!(
         "SELECT {COLUMNS} FROM todo_api.tasks
           WHERE user_id = {OWNER}
-            AND ($5::bool IS NULL OR completed = $5)
-            AND ($6::text IS NULL OR title ILIKE $6 OR description ILIKE $6)
-          {} LIMIT $3 OFFSET $4",
+            AND ({completed}::bool IS NULL OR completed = {completed})
+            AND ({pattern}::text IS NULL OR title ILIKE {pattern} OR description ILIKE {pattern})
+          {} LIMIT {limit} OFFSET {offset}",
         order("")
     );
-    statement(
-        kind,
-        &op,
-        &order("op."),
-        &[Type::INT8, Type::INT8, Type::BOOL, Type::TEXT],
-    )
+    statement(kind, &op, &order("op."), params)
 }
 
 /// The list's statements, one per sort key and direction (see [`list_family`]).
@@ -166,11 +173,14 @@ fn like_pattern(text: &str) -> String {
 }
 
 fn create_statement(kind: &CredentialKind) -> Statement {
+    let mut params = kind.params();
+    let title = params.add(Type::TEXT);
+    let description = params.add(Type::TEXT);
     let op = format!(
         "INSERT INTO todo_api.tasks (user_id, title, description)
-         SELECT user_id, $3, $4 FROM caller RETURNING {COLUMNS}"
+         SELECT user_id, {title}, {description} FROM caller RETURNING {COLUMNS}"
     );
-    statement(kind, &op, "", &[Type::TEXT, Type::TEXT])
+    statement(kind, &op, "", params)
 }
 
 pub static CREATE: PerKind = PerKind::new(create_statement);
@@ -192,8 +202,9 @@ pub fn create<'a>(
 }
 
 fn get_statement(kind: &CredentialKind) -> Statement {
-    let op = format!("SELECT {COLUMNS} FROM todo_api.tasks WHERE id = $3 AND user_id = {OWNER}");
-    statement(kind, &op, "", &[Type::INT8])
+    let op =
+        format!("SELECT {COLUMNS} FROM todo_api.tasks WHERE id = {{id}} AND user_id = {OWNER}");
+    by_id(kind, &op)
 }
 
 /// One of the caller's tasks.
@@ -203,9 +214,9 @@ pub fn get(task_id: i64) -> Protected<'static, Option<Task>> {
 
 fn delete_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
-        "DELETE FROM todo_api.tasks WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
+        "DELETE FROM todo_api.tasks WHERE id = {{id}} AND user_id = {OWNER} RETURNING {COLUMNS}"
     );
-    statement(kind, &op, "", &[Type::INT8])
+    by_id(kind, &op)
 }
 
 /// Deletes one of the caller's tasks; the task as it was.
@@ -216,9 +227,9 @@ pub fn delete(task_id: i64) -> Protected<'static, Option<Task>> {
 fn toggle_statement(kind: &CredentialKind) -> Statement {
     let op = format!(
         "UPDATE todo_api.tasks SET completed = NOT completed
-          WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
+          WHERE id = {{id}} AND user_id = {OWNER} RETURNING {COLUMNS}"
     );
-    statement(kind, &op, "", &[Type::INT8])
+    by_id(kind, &op)
 }
 
 /// Flips `completed` in the statement itself, so concurrent toggles never lose one.
@@ -236,18 +247,19 @@ pub struct TaskChanges {
 }
 
 fn update_statement(kind: &CredentialKind) -> Statement {
+    let mut params = kind.params();
+    let id = params.add(Type::INT8);
+    let title = params.add(Type::TEXT);
+    let set_description = params.add(Type::BOOL);
+    let description = params.add(Type::TEXT);
+    let completed = params.add(Type::BOOL);
     let op = format!(
-        "UPDATE todo_api.tasks SET title = COALESCE($4, title),
-                          description = CASE WHEN $5 THEN $6 ELSE description END,
-                          completed = COALESCE($7, completed)
-          WHERE id = $3 AND user_id = {OWNER} RETURNING {COLUMNS}"
+        "UPDATE todo_api.tasks SET title = COALESCE({title}, title),
+                          description = CASE WHEN {set_description} THEN {description} ELSE description END,
+                          completed = COALESCE({completed}, completed)
+          WHERE id = {id} AND user_id = {OWNER} RETURNING {COLUMNS}"
     );
-    statement(
-        kind,
-        &op,
-        "",
-        &[Type::INT8, Type::TEXT, Type::BOOL, Type::TEXT, Type::BOOL],
-    )
+    statement(kind, &op, "", params)
 }
 
 /// PUT and PATCH: one UPDATE that sets only what was given.

@@ -22,7 +22,7 @@ use std::sync::LazyLock;
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::statements::Statement;
+use super::statements::{Params, Statement};
 use super::{Db, DbError};
 use crate::auth::digest::DigestKeys;
 use crate::config::ThrottleLimits;
@@ -185,7 +185,7 @@ impl Attempt {
         self
     }
 
-    /// The three arrays that [`counting_ctes`] reads (of types [`COUNTING_TYPES`]).
+    /// The three arrays that [`counting_ctes`] reads.
     pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 3] {
         [&self.rules, &self.keys, &self.limits]
     }
@@ -254,8 +254,7 @@ impl PasswordAttempt {
         }
     }
 
-    /// The eight values [`password_counting_ctes`] reads (of types
-    /// [`PASSWORD_COUNTING_TYPES`]).
+    /// The eight values [`password_counting_ctes`] reads.
     pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 8] {
         let [email_rules, email_keys, email_limits] = self.by_email.values();
         let [address_rules, address_keys, address_limits] = self.by_address.values();
@@ -355,7 +354,7 @@ pub struct Settlement {
 }
 
 impl Settlement {
-    /// The four arrays [`success_ctes`] reads (of types [`SUCCESS_TYPES`]).
+    /// The four arrays [`success_ctes`] reads.
     pub(super) fn values(&self) -> [&(dyn ToSql + Sync); 4] {
         let (clear_rules, clear_keys) = self.clear.values();
         let (back_rules, back_keys) = self.give_back.values();
@@ -404,82 +403,57 @@ impl Counters {
     }
 }
 
-/// The types of the parameters [`counting_ctes`] reads.
-pub(super) const COUNTING_TYPES: [Type; 3] =
-    [Type::TEXT_ARRAY, Type::BYTEA_ARRAY, Type::INT4_ARRAY];
-
-/// `$1` (text: the email) and an [`Attempt`] counted by [`counting_ctes`] as `$2`..`$4`,
-/// the start of every statement that judges an attempt on an email.
-pub(super) fn email_and_attempt_types() -> Vec<Type> {
-    let mut types = vec![Type::TEXT];
-    types.extend(COUNTING_TYPES);
-    types
-}
-
-/// The types of the parameters [`success_ctes`] reads.
-pub(super) const SUCCESS_TYPES: [Type; 4] = [
-    Type::TEXT_ARRAY,
-    Type::BYTEA_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::BYTEA_ARRAY,
-];
-
-/// The types of the parameters [`password_counting_ctes`] reads.
-pub(super) const PASSWORD_COUNTING_TYPES: [Type; 8] = [
-    Type::TEXT_ARRAY,
-    Type::BYTEA_ARRAY,
-    Type::INT4_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::BYTEA_ARRAY,
-    Type::INT4_ARRAY,
-    Type::INT4,
-    Type::BYTEA_ARRAY,
-];
-
-/// A CTE that judges and counts an [`Attempt`] given as parameters `$first`..`$first+2`:
+/// A CTE that judges and counts an [`Attempt`], its three values the next of `params`:
 /// `throttle_verdict`, one row whose `retry_after` is the seconds until the latest full
 /// counter's window ends, or null when the attempt may proceed (and has been counted).
 /// Statements that may not proceed when throttled test
 /// `(SELECT retry_after FROM throttle_verdict) IS NULL`. The work is `count_attempt`'s
 /// (migration V7), which serialises attempts on each counter, existing or not.
-pub(super) fn counting_ctes(first: usize) -> String {
-    counting_ctes_if(first, "true")
+pub(super) fn counting_ctes(params: &mut Params) -> String {
+    counting_ctes_if(params, "true")
 }
 
 /// [`counting_ctes`] for an attempt that counts only when `condition` (SQL reading earlier
 /// CTEs) holds: a password confirmation counts only for a live session.
-pub(super) fn counting_ctes_if(first: usize, condition: &str) -> String {
-    let (rules, keys, limits) = (first, first + 1, first + 2);
+pub(super) fn counting_ctes_if(params: &mut Params, condition: &str) -> String {
+    let rules = params.add(Type::TEXT_ARRAY);
+    let keys = params.add(Type::BYTEA_ARRAY);
+    let limits = params.add(Type::INT4_ARRAY);
     format!(
         "throttle_verdict AS (
              SELECT CASE WHEN {condition}
-                         THEN todo_api.count_attempt(${rules}::text[], ${keys}::bytea[], ${limits}::int4[])
+                         THEN todo_api.count_attempt({rules}::text[], {keys}::bytea[], {limits}::int4[])
                     END AS retry_after
          )"
     )
 }
 
-/// CTEs that judge and count a [`PasswordAttempt`] given as parameters
-/// `$first`..`$first+7`, for the account whose id the SQL `owner` gives, counted only
-/// when `condition` holds. `known_device` is one presented device that is that account's,
+/// CTEs that judge and count a [`PasswordAttempt`], its eight values the next of
+/// `params`, for the account whose id the SQL `owner` gives, counted only when
+/// `condition` holds. `known_device` is one presented device that is that account's,
 /// unexpired and under its own limit (its digest, its failures so far in the window, and
 /// its limit); a presented device of the account at its limit is void (deleted, and the
 /// email's rules judge); `throttle_verdict` as in [`counting_ctes`].
-pub(super) fn password_counting_ctes(first: usize, owner: &str, condition: &str) -> String {
-    let (email_rules, email_keys, email_limits) = (first, first + 1, first + 2);
-    let (address_rules, address_keys, address_limits) = (first + 3, first + 4, first + 5);
-    let (device_limit, devices) = (first + 6, first + 7);
+pub(super) fn password_counting_ctes(params: &mut Params, owner: &str, condition: &str) -> String {
+    let email_rules = params.add(Type::TEXT_ARRAY);
+    let email_keys = params.add(Type::BYTEA_ARRAY);
+    let email_limits = params.add(Type::INT4_ARRAY);
+    let address_rules = params.add(Type::TEXT_ARRAY);
+    let address_keys = params.add(Type::BYTEA_ARRAY);
+    let address_limits = params.add(Type::INT4_ARRAY);
+    let device_limit = params.add(Type::INT4);
+    let devices = params.add(Type::BYTEA_ARRAY);
     let device_rule = Rule::SigninDevice.name();
     // A known device's attempt counts against the device (when its rule is on) and the
     // address; any other against the email's rules.
-    let pick = |by_device: String, address: usize, email: usize, kind: &str| {
+    let pick = |by_device: String, address: &str, email: &str, kind: &str| {
         format!(
             "CASE WHEN EXISTS (SELECT 1 FROM known_device) \
-                  THEN {by_device} || ${address}::{kind}[] \
-                  ELSE ${email}::{kind}[] END"
+                  THEN {by_device} || {address}::{kind}[] \
+                  ELSE {email}::{kind}[] END"
         )
     };
-    let on = format!("${device_limit}::int4 > 0");
+    let on = format!("{device_limit}::int4 > 0");
     format!(
         "device_of_account AS (
              SELECT d.token_digest,
@@ -488,17 +462,17 @@ pub(super) fn password_counting_ctes(first: usize, owner: &str, condition: &str)
                FROM todo_api.devices d
                LEFT JOIN todo_api.throttle_counters c
                       ON c.rule = '{device_rule}' AND c.key = d.token_digest
-              WHERE d.token_digest = ANY (${devices}::bytea[]) AND d.user_id = {owner}
+              WHERE d.token_digest = ANY ({devices}::bytea[]) AND d.user_id = {owner}
                 AND d.expires_at > now()
          ), known_device AS (
-             SELECT token_digest, failures, ${device_limit}::int4 AS max_attempts
+             SELECT token_digest, failures, {device_limit}::int4 AS max_attempts
                FROM device_of_account
-              WHERE NOT ({on} AND failures >= ${device_limit}::int4)
+              WHERE NOT ({on} AND failures >= {device_limit}::int4)
               ORDER BY token_digest LIMIT 1
          ), device_void AS (
              DELETE FROM todo_api.devices
               WHERE token_digest IN (SELECT token_digest FROM device_of_account
-                                      WHERE {on} AND failures >= ${device_limit}::int4)
+                                      WHERE {on} AND failures >= {device_limit}::int4)
          ), throttle_verdict AS (
              SELECT CASE WHEN {condition}
                          THEN todo_api.count_attempt({rules}, {keys}, {limits})
@@ -506,41 +480,44 @@ pub(super) fn password_counting_ctes(first: usize, owner: &str, condition: &str)
          )",
         rules = pick(
             format!("(CASE WHEN {on} THEN ARRAY['{device_rule}'] ELSE ARRAY[]::text[] END)"),
-            address_rules,
-            email_rules,
+            &address_rules,
+            &email_rules,
             "text"
         ),
         keys = pick(
             format!(
                 "coalesce((SELECT array_agg(token_digest) FROM known_device WHERE {on}), ARRAY[]::bytea[])"
             ),
-            address_keys,
-            email_keys,
+            &address_keys,
+            &email_keys,
             "bytea"
         ),
         limits = pick(
-            format!("(CASE WHEN {on} THEN ARRAY[${device_limit}::int4] ELSE ARRAY[]::int4[] END)"),
-            address_limits,
-            email_limits,
+            format!("(CASE WHEN {on} THEN ARRAY[{device_limit}::int4] ELSE ARRAY[]::int4[] END)"),
+            &address_limits,
+            &email_limits,
             "int4"
         ),
     )
 }
 
-/// CTEs for a password check that succeeded, given its [`Settlement`] as parameters
-/// `$first`..`$first+3`, applied when `condition` holds: the counters to clear are
-/// deleted, and one attempt is given back to each of the others.
-pub(super) fn success_ctes(first: usize, condition: &str) -> String {
-    let (clear_rules, clear_keys, back_rules, back_keys) = (first, first + 1, first + 2, first + 3);
+/// CTEs for a password check that succeeded, its [`Settlement`]'s four values the next of
+/// `params`, applied when `condition` holds: the counters to clear are deleted, and one
+/// attempt is given back to each of the others.
+pub(super) fn success_ctes(params: &mut Params, condition: &str) -> String {
+    let clear_rules = params.add(Type::TEXT_ARRAY);
+    let clear_keys = params.add(Type::BYTEA_ARRAY);
+    let back_rules = params.add(Type::TEXT_ARRAY);
+    let back_keys = params.add(Type::BYTEA_ARRAY);
     format!(
         "throttle_reset AS (
              DELETE FROM todo_api.throttle_counters
-              WHERE (rule, key) IN (SELECT * FROM unnest(${clear_rules}::text[], ${clear_keys}::bytea[]))
+              WHERE (rule, key) IN (SELECT * FROM unnest({clear_rules}::text[], {clear_keys}::bytea[]))
                 AND {condition}
          ), throttle_given_back AS (
              UPDATE todo_api.throttle_counters SET attempts = attempts - 1
               WHERE attempts > 0 AND {condition}
-                AND (rule, key) IN (SELECT * FROM unnest(${back_rules}::text[], ${back_keys}::bytea[]))
+                AND (rule, key) IN (SELECT * FROM unnest({back_rules}::text[], {back_keys}::bytea[]))
          )"
     )
 }

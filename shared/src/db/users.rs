@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::credentials::{CredentialKind, LIVE_AND_CALLER, Protected, borrowed, owned, sql_values};
 use super::security_events::{CallerKeeps, SecurityEvent};
-use super::statements::Statement;
+use super::statements::{Params, Statement};
 use super::throttle::{
     self, Attempt, Judged, KNOWN_DEVICE_COLUMNS, KnownDevice, PasswordAttempt, Settlement,
 };
@@ -52,15 +52,14 @@ pub enum EmailFound {
 }
 
 pub static CHECK_SIGNUP: LazyLock<Statement> = LazyLock::new(|| {
-    Statement::new(
-        format!(
-            "WITH {throttle}
-             SELECT (SELECT retry_after FROM throttle_verdict),
-                    EXISTS (SELECT 1 FROM todo_api.users WHERE lower(email) = $1)",
-            throttle = throttle::counting_ctes(2),
-        ),
-        throttle::email_and_attempt_types(),
-    )
+    let mut params = Params::new();
+    let email = params.add(Type::TEXT);
+    let throttle = throttle::counting_ctes(&mut params);
+    params.statement(format!(
+        "WITH {throttle}
+         SELECT (SELECT retry_after FROM throttle_verdict),
+                EXISTS (SELECT 1 FROM todo_api.users WHERE lower(email) = {email})"
+    ))
 });
 
 /// Judges and counts a signup attempt and looks the email up, in one statement, so a
@@ -83,36 +82,32 @@ pub async fn check_signup(
 }
 
 pub static CREATE_WITH_SESSION: LazyLock<Statement> = LazyLock::new(|| {
-    Statement::new(
-        format!(
-            "WITH new_user AS (
-                 INSERT INTO todo_api.users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT ((lower(email))) DO NOTHING
-                 RETURNING {USER_COLUMNS}
-             ), new_session AS (
-                 INSERT INTO todo_api.sessions (id, user_id, expires_at) SELECT $5, id, $6 FROM new_user
-             ), new_device AS (
-                 INSERT INTO todo_api.devices (token_digest, user_id, expires_at)
-                 SELECT $7, id, now() + {DEVICE_LIFETIME} FROM new_user
-             ), verification_link AS (
-                 INSERT INTO todo_api.email_verifications (token_digest, user_id, email, purpose, expires_at)
-                 SELECT $8, id, email, 'verify', now() + make_interval(secs => $9) FROM new_user
-                  WHERE $8 IS NOT NULL
-             )
-             SELECT {USER_COLUMNS} FROM new_user"
-        ),
-        [
-            Type::UUID,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::UUID,
-            Type::TIMESTAMPTZ,
-            Type::BYTEA,
-            Type::BYTEA,
-            Type::FLOAT8,
-        ],
-    )
+    let mut params = Params::new();
+    let (id, email) = (params.add(Type::UUID), params.add(Type::TEXT));
+    let (name, hash) = (params.add(Type::TEXT), params.add(Type::TEXT));
+    let (session, expires_at) = (params.add(Type::UUID), params.add(Type::TIMESTAMPTZ));
+    let device = params.add(Type::BYTEA);
+    let (link, link_ttl) = (params.add(Type::BYTEA), params.add(Type::FLOAT8));
+    params.statement(format!(
+        "WITH new_user AS (
+             INSERT INTO todo_api.users (id, email, name, password_hash)
+             VALUES ({id}, {email}, {name}, {hash})
+             ON CONFLICT ((lower(email))) DO NOTHING
+             RETURNING {USER_COLUMNS}
+         ), new_session AS (
+             INSERT INTO todo_api.sessions (id, user_id, expires_at)
+             SELECT {session}, id, {expires_at} FROM new_user
+         ), new_device AS (
+             INSERT INTO todo_api.devices (token_digest, user_id, expires_at)
+             SELECT {device}, id, now() + {DEVICE_LIFETIME} FROM new_user
+         ), verification_link AS (
+             INSERT INTO todo_api.email_verifications (token_digest, user_id, email, purpose, expires_at)
+             SELECT {link}, id, email, 'verify', now() + make_interval(secs => {link_ttl})
+               FROM new_user
+              WHERE {link} IS NOT NULL
+         )
+         SELECT {USER_COLUMNS} FROM new_user"
+    ))
 });
 
 /// How long a device is known after its last use: the `todo_device` cookie's `Max-Age`.
@@ -165,23 +160,17 @@ pub async fn create_with_session(
 }
 
 pub static FIND_FOR_SIGNIN: LazyLock<Statement> = LazyLock::new(|| {
-    let mut types = vec![Type::TEXT];
-    types.extend(throttle::PASSWORD_COUNTING_TYPES);
-    Statement::new(
-        format!(
-            "WITH {throttle}
-             SELECT (SELECT retry_after FROM throttle_verdict),
-                    u.id, u.email, u.name, u.email_verified, u.password_hash,
-                    {KNOWN_DEVICE_COLUMNS}
-               FROM (SELECT 1) AS one LEFT JOIN todo_api.users u ON lower(u.email) = $1",
-            throttle = throttle::password_counting_ctes(
-                2,
-                "(SELECT id FROM todo_api.users WHERE lower(email) = $1)",
-                "true"
-            ),
-        ),
-        types,
-    )
+    let mut params = Params::new();
+    let email = params.add(Type::TEXT);
+    let owner = format!("(SELECT id FROM todo_api.users WHERE lower(email) = {email})");
+    let throttle = throttle::password_counting_ctes(&mut params, &owner, "true");
+    params.statement(format!(
+        "WITH {throttle}
+         SELECT (SELECT retry_after FROM throttle_verdict),
+                u.id, u.email, u.name, u.email_verified, u.password_hash,
+                {KNOWN_DEVICE_COLUMNS}
+           FROM (SELECT 1) AS one LEFT JOIN todo_api.users u ON lower(u.email) = {email}"
+    ))
 });
 
 /// What a signin found: the user, if the email is known, and the known device of that
@@ -217,19 +206,21 @@ pub async fn find_for_signin(
 }
 
 pub static PASSWORD_CHECK: LazyLock<Statement> = LazyLock::new(|| {
-    CredentialKind::Session.statement(
+    let kind = CredentialKind::Session;
+    let mut params = kind.params();
+    let throttle = throttle::password_counting_ctes(
+        &mut params,
+        "(SELECT user_id FROM caller)",
+        "EXISTS (SELECT 1 FROM caller)",
+    );
+    kind.statement(
         &format!(
             "{throttle}
              SELECT {LIVE_AND_CALLER}, (SELECT retry_after FROM throttle_verdict),
                     (SELECT password_hash FROM todo_api.users WHERE id = (SELECT user_id FROM caller)),
-                    {KNOWN_DEVICE_COLUMNS}",
-            throttle = throttle::password_counting_ctes(
-                3,
-                "(SELECT user_id FROM caller)",
-                "EXISTS (SELECT 1 FROM caller)"
-            ),
+                    {KNOWN_DEVICE_COLUMNS}"
         ),
-        &throttle::PASSWORD_COUNTING_TYPES,
+        params,
     )
 });
 
@@ -264,24 +255,25 @@ pub(crate) fn password_check(
 }
 
 pub static CHANGE_PASSWORD: LazyLock<Statement> = LazyLock::new(|| {
-    let mut types = vec![Type::TEXT];
-    types.extend(throttle::SUCCESS_TYPES);
-    types.push(Type::BYTEA_ARRAY);
+    let kind = CredentialKind::Session;
+    let mut params = kind.params();
+    let hash = params.add(Type::TEXT);
+    let throttle = throttle::success_ctes(&mut params, "EXISTS (SELECT 1 FROM changed)");
     let caller = CallerKeeps {
         session: Some("$1"),
-        devices: Some("$8::bytea[]"),
+        devices: Some(&params.add(Type::BYTEA_ARRAY)),
     };
-    CredentialKind::Session.statement(
+    let event = SecurityEvent::PasswordChanged.ctes("SELECT id FROM changed", &caller);
+    kind.statement(
         &format!(
             "changed AS (
-                 UPDATE todo_api.users SET password_hash = $3 WHERE id = (SELECT user_id FROM caller)
+                 UPDATE todo_api.users SET password_hash = {hash}
+                  WHERE id = (SELECT user_id FROM caller)
                  RETURNING id
              ), {event}{throttle}
-             SELECT {LIVE_AND_CALLER}",
-            event = SecurityEvent::PasswordChanged.ctes("SELECT id FROM changed", &caller),
-            throttle = throttle::success_ctes(4, "EXISTS (SELECT 1 FROM changed)"),
+             SELECT {LIVE_AND_CALLER}"
         ),
-        &types,
+        params,
     )
 });
 
@@ -301,15 +293,18 @@ pub fn change_password<'a>(
 }
 
 pub static RENAME: LazyLock<Statement> = LazyLock::new(|| {
-    CredentialKind::Session.statement(
+    let kind = CredentialKind::Session;
+    let mut params = kind.params();
+    let name = params.add(Type::TEXT);
+    kind.statement(
         &format!(
             "renamed AS (
-                 UPDATE todo_api.users SET name = $3 WHERE id = (SELECT user_id FROM caller)
+                 UPDATE todo_api.users SET name = {name} WHERE id = (SELECT user_id FROM caller)
                  RETURNING {USER_COLUMNS}
              )
              SELECT {LIVE_AND_CALLER}, renamed.* FROM (SELECT 1) AS one LEFT JOIN renamed ON true"
         ),
-        &[Type::TEXT],
+        params,
     )
 });
 
@@ -324,17 +319,20 @@ pub fn rename(name: &Name) -> Protected<'_, Option<User>> {
 }
 
 pub static DELETE_ACCOUNT: LazyLock<Statement> = LazyLock::new(|| {
-    CredentialKind::Session.statement(
+    let kind = CredentialKind::Session;
+    let mut params = kind.params();
+    let throttle = throttle::success_ctes(&mut params, "EXISTS (SELECT 1 FROM deleted)");
+    // Every credential and link of the account goes with it (ON DELETE CASCADE).
+    let event =
+        SecurityEvent::AccountDeleted.ctes("SELECT id FROM deleted", &CallerKeeps::default());
+    kind.statement(
         &format!(
             "deleted AS (
                  DELETE FROM todo_api.users WHERE id = (SELECT user_id FROM caller) RETURNING id
              ), {event}{throttle}
-             SELECT {LIVE_AND_CALLER}",
-            event = SecurityEvent::AccountDeleted
-                .ctes("SELECT id FROM deleted", &CallerKeeps::default()),
-            throttle = throttle::success_ctes(3, "EXISTS (SELECT 1 FROM deleted)"),
+             SELECT {LIVE_AND_CALLER}"
         ),
-        &throttle::SUCCESS_TYPES,
+        params,
     )
 });
 
