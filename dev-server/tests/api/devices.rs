@@ -358,3 +358,64 @@ async fn a_device_cookie_planted_in_front_of_the_owners_turns_nothing_off() {
         .json(&json!({ "email": "ada@example.com", "password": PASSWORD }));
     assert_eq!(app.send(request).await, too_many());
 }
+
+#[tokio::test]
+async fn signing_out_everywhere_keeps_the_device_a_bearer_client_names() {
+    let app = TestApp::spawn().await;
+    let (_, signed_up) = app.signup_with("Ada", "ada@example.com", PASSWORD).await;
+    let token = signed_up["token"].as_str().expect("token").to_owned();
+    let laptop = device_of(&signed_up);
+    let phone = device_of(
+        &signin_from(&app, "127.0.0.1", "ada@example.com", PASSWORD, json!({}))
+            .await
+            .1,
+    );
+    let request = app
+        .with_token(Method::POST, "/api/auth/signout?scope=global", &token)
+        .json(&json!({ "device_token": laptop }));
+    assert_eq!(
+        app.send(request).await,
+        (
+            StatusCode::OK,
+            json!({ "message": "Signed out successfully" })
+        )
+    );
+    strangers_lock(&app, "ada@example.com").await;
+    let (status, body) = signin_from(
+        &app,
+        "127.0.0.1",
+        "ada@example.com",
+        PASSWORD,
+        json!({ "device_token": laptop }),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the device the request named: {body}"
+    );
+    assert_eq!(
+        signin_from(
+            &app,
+            "127.0.0.1",
+            "ada@example.com",
+            PASSWORD,
+            json!({ "device_token": phone })
+        )
+        .await,
+        too_many(),
+        "any other device: forgotten"
+    );
+    // A body that is not JSON is refused, as on every route.
+    let request = app
+        .with_token(Method::POST, "/api/auth/signout?scope=global", &token)
+        .header("content-type", "application/json")
+        .body("{not json");
+    assert_eq!(
+        app.send(request).await,
+        (
+            StatusCode::BAD_REQUEST,
+            error("Request body must be valid JSON")
+        )
+    );
+}
