@@ -237,7 +237,7 @@ async fn forged_foreign_ended_and_misused_better_auth_credentials_are_refused() 
     let ada_task = app
         .create_task(&as_session(&ada, &ada.jwt), "Ada's", None)
         .await;
-    let before = app.snapshot_all().await;
+    let before = app.snapshot_every_table().await;
     let invalid = unauthorized("Invalid or malformed token");
 
     // A payload naming somebody else, with Ada's signature.
@@ -312,7 +312,11 @@ async fn forged_foreign_ended_and_misused_better_auth_credentials_are_refused() 
             );
         }
     }
-    assert_eq!(app.snapshot_all().await, before, "nothing was written");
+    assert_eq!(
+        app.snapshot_every_table().await,
+        before,
+        "nothing was written"
+    );
 
     // A session signed out on Better Auth ends at once; its JWT lives to its `exp`.
     better_auth.sign_out(&grace.session_token).await;
@@ -517,7 +521,7 @@ fn base64_url_encode(bytes: &[u8]) -> String {
 async fn account_routes_leave_better_auth_accounts_to_better_auth() {
     let (app, better_auth) = api_and_better_auth(&[], &[]).await;
     let ada = better_auth.sign_up("Ada", "ada@example.com").await;
-    let before = app.snapshot_all().await;
+    let before = app.snapshot_every_table().await;
     let managed = (
         StatusCode::FORBIDDEN,
         error("This account is managed by Better Auth"),
@@ -555,7 +559,7 @@ async fn account_routes_leave_better_auth_accounts_to_better_auth() {
             assert_eq!(app.send(request).await, managed, "{method} {path}");
         }
     }
-    assert_eq!(app.snapshot_all().await, before, "nothing changed");
+    assert_eq!(app.snapshot_every_table().await, before, "nothing changed");
     assert_eq!(app.get_session(&ada.jwt).await.0, StatusCode::OK);
     better_auth.stop().await;
 }
