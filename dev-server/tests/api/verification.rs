@@ -175,13 +175,9 @@ async fn asking_for_a_link_answers_alike_for_every_address_and_is_throttled() {
     assert_eq!(app.verify_email(&grace_link).await.0, StatusCode::OK);
 
     let answer = (StatusCode::OK, json!({ "message": SENT }));
+    // The same body for each; the same time is a measurement (BENCHMARKS.md).
     for email in ["ada@example.com", "grace@example.com", "nobody@example.com"] {
-        let started = std::time::Instant::now();
         assert_eq!(app.send_verification(email).await, answer, "{email}");
-        assert!(
-            started.elapsed() >= send_verification_email::ANSWER_FLOOR,
-            "{email}"
-        );
     }
     assert!(
         app.mailbox
