@@ -198,17 +198,30 @@ impl TestApp {
     #[allow(dead_code, reason = "tests/ses.rs sends through Amazon SES's emulator")]
     pub async fn spawn_with_mailer(overrides: &[(&str, &str)], mailer: Arc<dyn Mailer>) -> Self {
         let url = fresh_database_on(&admin_url()).await;
-        Self::start_with_mailer(url, overrides, Some(mailer)).await
+        Self::start_with_mailer(url, overrides, Some(mailer), None).await
+    }
+
+    /// Serving on `listener`, bound beforehand: its address can be handed to what must
+    /// know it before the server's configuration can be written (a frontend whose origin
+    /// the API then allows).
+    #[allow(dead_code, reason = "tests/example_app.rs starts its frontend first")]
+    pub async fn spawn_on_listener(
+        listener: tokio::net::TcpListener,
+        overrides: &[(&str, &str)],
+    ) -> Self {
+        let url = fresh_database_on(&admin_url()).await;
+        Self::start_with_mailer(url, overrides, None, Some(listener)).await
     }
 
     async fn start(url: String, overrides: &[(&str, &str)]) -> Self {
-        Self::start_with_mailer(url, overrides, None).await
+        Self::start_with_mailer(url, overrides, None, None).await
     }
 
     async fn start_with_mailer(
         url: String,
         overrides: &[(&str, &str)],
         mailer: Option<Arc<dyn Mailer>>,
+        listener: Option<tokio::net::TcpListener>,
     ) -> Self {
         // Through PgBouncer when it fronts this database's server (a test's own cluster
         // is reached directly).
@@ -245,9 +258,12 @@ impl TestApp {
             },
         };
         let state = Arc::new(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = match listener {
+            Some(listener) => listener,
+            None => tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+        };
         let address = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(dev_server::serve(listener, state.clone()));
 
