@@ -1,9 +1,11 @@
-//! JWT attacks against the real server and database: every forged, tampered, mis-scoped or
-//! dead token gets the contract's 401 on every route that would write (signout: its
-//! unconditional 200), and the database is left exactly as it was. Positive controls first
-//! prove that the same requests do answer and write with a good token, that tokens forged by
-//! this file's own encoder are accepted when they are right, and that the listener the
-//! key-URL headers point at would notice a connection, so no case can pass vacuously.
+//! JWT attacks against the real server and database: every forged, tampered, mis-scoped,
+//! expired or dead (signed out, deleted, expired in the database) token gets the contract's
+//! 401 on every route of the table that reads a credential, each with its sample request
+//! (signout: its unconditional 200), and every table is left exactly as it was. Positive
+//! controls first prove that the same requests do answer, and write, with a good token,
+//! that tokens forged by this file's own encoder are accepted when they are right, and that
+//! the listener the key-URL headers point at would notice a connection, so no case can pass
+//! vacuously.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

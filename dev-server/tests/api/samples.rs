@@ -63,10 +63,10 @@ impl Account {
         }
     }
 
-    /// The value of a path parameter of the route table.
+    /// The value of a path parameter of the route table (but `{user_id}`, which a matrix
+    /// chooses).
     fn param(&self, name: &str) -> String {
         match name {
-            "user_id" => self.session.user_id.clone(),
             "task_id" => self.task_id.to_string(),
             "session_id" => session_id_of(&self.second_device.token),
             _ => panic!("no sample value for the path parameter {{{name}}}: add it to Account"),
@@ -75,7 +75,7 @@ impl Account {
 }
 
 /// The session id (`jti`) a token of ours carries.
-pub fn session_id_of(token: &str) -> String {
+fn session_id_of(token: &str) -> String {
     let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
         .expect("a token of ours")
         .claims;
