@@ -32,14 +32,14 @@ async fn api_and_better_auth(
     env: &[(&str, &str)],
     overrides: &[(&str, &str)],
 ) -> (TestApp, BetterAuthServer) {
-    let port = dev_server::postgres::free_port().expect("a free port");
-    let base_url = format!("http://127.0.0.1:{port}");
-    let mut vars = vec![("BETTER_AUTH_URL", base_url.as_str())];
+    // Better Auth first, on the port the system picks for it: its address is the API's
+    // BETTER_AUTH_URL.
+    let database_url = helpers::fresh_database_on(&helpers::admin_url()).await;
+    let better_auth = BetterAuthServer::start(&database_url, SECRET, None, env).await;
+    let mut vars = vec![("BETTER_AUTH_URL", better_auth.address.as_str())];
     vars.extend(better_auth::api_schema().map(|schema| ("BETTER_AUTH_SCHEMA", schema)));
     vars.extend_from_slice(overrides);
-    let app = TestApp::spawn_with(&vars).await;
-    let better_auth =
-        BetterAuthServer::start(&app.database_url, SECRET, &base_url, port, env).await;
+    let app = TestApp::on_database(database_url, &vars).await;
     read_keys_as_a_cold_start_does(&app).await;
     (app, better_auth)
 }
@@ -125,6 +125,7 @@ async fn drive_every_task_route(app: &TestApp, who: &Session, label: &str) {
                 Some(tasks) => tasks.iter().map(|task| &task["user_id"]).collect(),
                 None => vec![&answer["user_id"]],
             };
+            assert!(!owners.is_empty(), "{label}: {method} {path}: no task");
             assert!(
                 owners.iter().all(|owner| **owner == json!(who.user_id)),
                 "{label}: {answer}"
@@ -237,7 +238,7 @@ async fn forged_foreign_ended_and_misused_better_auth_credentials_are_refused() 
     let ada_task = app
         .create_task(&as_session(&ada, &ada.jwt), "Ada's", None)
         .await;
-    let before = app.snapshot_all().await;
+    let before = app.snapshot_every_table().await;
     let invalid = unauthorized("Invalid or malformed token");
 
     // A payload naming somebody else, with Ada's signature.
@@ -312,7 +313,11 @@ async fn forged_foreign_ended_and_misused_better_auth_credentials_are_refused() 
             );
         }
     }
-    assert_eq!(app.snapshot_all().await, before, "nothing was written");
+    assert_eq!(
+        app.snapshot_every_table().await,
+        before,
+        "nothing was written"
+    );
 
     // A session signed out on Better Auth ends at once; its JWT lives to its `exp`.
     better_auth.sign_out(&grace.session_token).await;
@@ -330,24 +335,18 @@ async fn forged_foreign_ended_and_misused_better_auth_credentials_are_refused() 
 #[tokio::test]
 #[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
 async fn a_jwt_of_another_better_auth_instance_or_past_its_exp_is_refused() {
-    let (app, better_auth) = api_and_better_auth(&[("JWT_EXPIRATION", "2s")], &[]).await;
+    let (app, better_auth) = api_and_better_auth(&[], &[]).await;
     let ada = better_auth.sign_up("Ada", "ada@example.com").await;
     assert_eq!(app.get_session(&ada.jwt).await.0, StatusCode::OK);
+    let issuer = better_auth.address.clone();
 
     // Another Better Auth with the same URL (so the same issuer and audience) but its own
     // database, hence its own keys. A server that never read the keys reads them for it,
     // once, and still refuses it.
-    let other_port = dev_server::postgres::free_port().expect("a free port");
     let other_database =
         helpers::fresh_database_on(&helpers::private_cluster().cluster.url("postgres")).await;
-    let impostor = BetterAuthServer::start(
-        &other_database,
-        SECRET,
-        &better_auth.address,
-        other_port,
-        &[],
-    )
-    .await;
+    let impostor =
+        BetterAuthServer::start(&other_database, SECRET, Some(&better_auth.address), &[]).await;
     let eve = impostor.sign_up("Eve", "eve@example.com").await;
     let fresh = app
         .attach(&[("BETTER_AUTH_URL", better_auth.address.as_str())])
@@ -374,12 +373,27 @@ async fn a_jwt_of_another_better_auth_instance_or_past_its_exp_is_refused() {
     );
     impostor.stop().await;
 
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The same Better Auth (its database, keys and issuer) issuing JWTs whose `exp` is a
+    // minute before their `iat`: correctly signed, and past their expiry.
+    better_auth.stop().await;
+    let expiring = BetterAuthServer::start(
+        &app.database_url,
+        SECRET,
+        Some(&issuer),
+        &[("JWT_EXPIRATION", "-1m")],
+    )
+    .await;
+    let grace = expiring.sign_up("Grace", "grace@example.com").await;
     assert_eq!(
-        app.get_session(&ada.jwt).await,
+        app.get_session(&grace.jwt).await,
         unauthorized("Token expired, please log in again")
     );
-    better_auth.stop().await;
+    assert_eq!(
+        app.get_session(&grace.session_token).await.0,
+        StatusCode::OK,
+        "its session token, from the same sign-up, is live"
+    );
+    expiring.stop().await;
 }
 
 #[tokio::test]
@@ -424,11 +438,10 @@ async fn session_cache_jwts_are_not_credentials() {
 #[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
 async fn keys_from_a_jwks_url_serve_a_better_auth_on_another_database() {
     // Better Auth on a database of its own; the API on another, reading its JWKS document.
-    let port = dev_server::postgres::free_port().expect("a free port");
-    let base_url = format!("http://127.0.0.1:{port}");
     let auth_database =
         helpers::fresh_database_on(&helpers::private_cluster().cluster.url("postgres")).await;
-    let better_auth = BetterAuthServer::start(&auth_database, SECRET, &base_url, port, &[]).await;
+    let better_auth = BetterAuthServer::start(&auth_database, SECRET, None, &[]).await;
+    let base_url = better_auth.address.clone();
     let jwks = format!("{base_url}/api/auth/jwks");
     let app = TestApp::spawn_with(&[
         ("BETTER_AUTH_URL", base_url.as_str()),
@@ -462,18 +475,13 @@ async fn a_new_better_auth_key_is_picked_up_on_its_first_use() {
     let ada = better_auth.sign_up("Ada", "ada@example.com").await;
     assert_eq!(app.get_session(&ada.jwt).await.0, StatusCode::OK);
     let base_url = better_auth.address.clone();
-    let port: u16 = base_url
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("port");
     better_auth.stop().await;
-    // Restarted with another algorithm, the fixture adds a key of it and signs with it.
+    // Restarted with another algorithm (the same issuer), the fixture adds a key of it and
+    // signs with it.
     let rotated = BetterAuthServer::start(
         &app.database_url,
         SECRET,
-        &base_url,
-        port,
+        Some(&base_url),
         &[("JWT_ALG", "ES256")],
     )
     .await;
@@ -484,7 +492,10 @@ async fn a_new_better_auth_key_is_picked_up_on_its_first_use() {
             .kid,
         jsonwebtoken::decode_header(&ada.jwt).expect("header").kid
     );
-    tokio::time::sleep(shared::key_store::RELOAD_INTERVAL + Duration::from_secs(1)).await;
+    // A minute on: the last read of the keys made older, as time would.
+    let keys = app.state.better_auth.as_ref().expect("BETTER_AUTH_URL");
+    keys.age_keys(shared::key_store::RELOAD_INTERVAL + Duration::from_secs(1))
+        .await;
     let reads = app.state.db.round_trips();
     assert_eq!(app.get_session(&session.jwt).await.0, StatusCode::OK);
     assert_eq!(
@@ -517,7 +528,7 @@ fn base64_url_encode(bytes: &[u8]) -> String {
 async fn account_routes_leave_better_auth_accounts_to_better_auth() {
     let (app, better_auth) = api_and_better_auth(&[], &[]).await;
     let ada = better_auth.sign_up("Ada", "ada@example.com").await;
-    let before = app.snapshot_all().await;
+    let before = app.snapshot_every_table().await;
     let managed = (
         StatusCode::FORBIDDEN,
         error("This account is managed by Better Auth"),
@@ -555,7 +566,7 @@ async fn account_routes_leave_better_auth_accounts_to_better_auth() {
             assert_eq!(app.send(request).await, managed, "{method} {path}");
         }
     }
-    assert_eq!(app.snapshot_all().await, before, "nothing changed");
+    assert_eq!(app.snapshot_every_table().await, before, "nothing changed");
     assert_eq!(app.get_session(&ada.jwt).await.0, StatusCode::OK);
     better_auth.stop().await;
 }

@@ -28,6 +28,29 @@ struct Browser {
     _profile: TempDir,
 }
 
+/// The port chromedriver says it listens on ("… started successfully on port N."); the
+/// rest of its output is read on, so that it never blocks on a full pipe.
+async fn driver_port(driver: &mut tokio::process::Child) -> u16 {
+    use tokio::io::AsyncBufReadExt as _;
+    let stdout = driver.stdout.take().expect("the driver's output");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let port = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("the driver's output") {
+            if let Some(port) = line
+                .strip_prefix("ChromeDriver was started successfully on port ")
+                .and_then(|rest| rest.trim_end_matches('.').parse().ok())
+            {
+                return port;
+            }
+        }
+        panic!("chromedriver exited before it listened")
+    })
+    .await
+    .expect("chromedriver listening within a minute");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    port
+}
+
 struct TempDir(std::path::PathBuf);
 
 impl Drop for TempDir {
@@ -41,10 +64,10 @@ impl Browser {
         let driver_path =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let port = dev_server::postgres::free_port().expect("a free port");
-        let driver = tokio::process::Command::new(&driver_path)
-            .arg(format!("--port={port}"))
-            .stdout(std::process::Stdio::null())
+        // Port 0: the driver binds a port the system picks and says which.
+        let mut driver = tokio::process::Command::new(&driver_path)
+            .arg("--port=0")
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             // A group of its own, so dropping the browser ends Chromium too (killing the
@@ -52,19 +75,9 @@ impl Browser {
             .process_group(0)
             .spawn()
             .unwrap_or_else(|err| panic!("{driver_path}: {err} (apt-get install chromium-driver)"));
+        let port = driver_port(&mut driver).await;
         let endpoint = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
-        for _ in 0..100 {
-            if client
-                .get(format!("{endpoint}/status"))
-                .send()
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         let profile = TempDir(std::env::temp_dir().join(format!(
             "todo-api-chromium-{}",
             uuid::Uuid::new_v4().simple()

@@ -91,21 +91,39 @@ fn app_dir() -> PathBuf {
     app_dir
 }
 
-/// `next start` on `port` in front of `api`, with `env` added, once it serves pages.
-async fn next_start(port: u16, api: &TestApp, env: &[(&str, &str)]) -> Group {
+/// `next start` in front of the API at `api`, with `env` added, on a port the system picks;
+/// once it serves pages, with its origin (what its log names).
+async fn next_start(api: &str, env: &[(&str, &str)]) -> (Group, String) {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let app_dir = app_dir();
     let mut next = Group::spawn(
         tokio::process::Command::new(app_dir.join("node_modules/.bin/next"))
-            .args(["start", "--port", &port.to_string()])
+            .args(["start", "--port", "0"])
             .current_dir(&app_dir)
-            .env("API_URL", &api.address)
+            .env("API_URL", api)
             .env("NEXT_TELEMETRY_DISABLED", "1")
             .envs(env.iter().copied()),
-        tmp.join(format!("next-start-{port}.log")),
+        tmp.join(format!("next-start-{}.log", uuid::Uuid::new_v4().simple())),
     );
-    wait_for(&mut next, &format!("http://localhost:{port}/signin")).await;
-    next
+    let mut origin = None;
+    for _ in 0..600 {
+        if let Ok(Some(status)) = next.child.try_wait() {
+            panic!("next start exited ({status}):\n{}", next.output());
+        }
+        origin = next
+            .output()
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("- Local:"))
+            .map(|url| url.trim().to_owned());
+        if origin.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let origin =
+        origin.unwrap_or_else(|| panic!("next start named no address:\n{}", next.output()));
+    wait_for(&mut next, &format!("{origin}/signin")).await;
+    (next, origin)
 }
 
 #[tokio::test]
@@ -118,15 +136,22 @@ async fn the_example_app_journey_passes_in_chromium() {
 
     // The app's origin is the one the browser sends and the one the mails link to. The
     // strictest verification mode: signin waits for the mailed link.
-    let port = dev_server::postgres::free_port().expect("a free port");
-    let origin = format!("http://localhost:{port}");
-    let api = TestApp::spawn_with(&[
-        ("ALLOWED_ORIGINS", &origin),
-        ("APP_URL", &origin),
-        ("EMAIL_VERIFICATION", "required"),
-    ])
+    // The API's listener first, so that the app can be pointed at it, then the app, whose
+    // address the API's configuration needs.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api_address = format!("http://{}", listener.local_addr().expect("address"));
+    let (next, origin) = next_start(&api_address, &[]).await;
+    let api = TestApp::spawn_on_listener(
+        listener,
+        &[
+            ("ALLOWED_ORIGINS", &origin),
+            ("APP_URL", &origin),
+            ("EMAIL_VERIFICATION", "required"),
+        ],
+    )
     .await;
-    let next = next_start(port, &api, &[]).await;
 
     let mut journey = Group::spawn(
         tokio::process::Command::new("node")
@@ -135,7 +160,7 @@ async fn the_example_app_journey_passes_in_chromium() {
             .env("APP_URL", &origin)
             .env("MAIL_DIR", &api.mail_dir)
             .env("SCREENSHOT_DIR", &screenshots),
-        tmp.join(format!("journey-{port}.log")),
+        tmp.join(format!("journey-{}.log", uuid::Uuid::new_v4().simple())),
     );
     let status = tokio::time::timeout(Duration::from_secs(300), journey.child.wait()).await;
     let report = journey.output();
@@ -176,22 +201,19 @@ async fn fail_signin(next: &str, email: &str, headers: &[(&str, &str)]) -> (Stat
 #[tokio::test]
 #[ignore = "needs Node.js and a built examples/nextjs; CI runs it with --ignored"]
 async fn the_rewrite_names_the_client_from_the_configured_header_only() {
-    let port = dev_server::postgres::free_port().expect("a free port");
     let api = TestApp::spawn_with(&[
         ("TRUSTED_PROXY_SECRET", PROXY_SECRET),
         ("THROTTLE_SIGNIN_IP", "2"),
     ])
     .await;
-    let _next = next_start(
-        port,
-        &api,
+    let (_next, next) = next_start(
+        &api.address,
         &[
             ("TRUSTED_PROXY_SECRET", PROXY_SECRET),
             ("CLIENT_IP_HEADER", "x-real-ip"),
         ],
     )
     .await;
-    let next = format!("http://localhost:{port}");
     let invalid = (
         StatusCode::BAD_REQUEST,
         json!({"error": "Invalid email or password"}),

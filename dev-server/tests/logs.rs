@@ -2,21 +2,34 @@
 //! request for somebody else's tasks and sign-outs, captured in the Lambda (JSON) format:
 //! one JSON object per line, each request logged with its function and route, one audit
 //! event per security-relevant outcome, and no email, password, hash, token or secret
-//! anywhere.
+//! anywhere; then every other flow that handles a secret (the verification, reset and
+//! change-of-email links, device tokens, the operator's proxy secret, a password change and
+//! an account's deletion), and none of those secrets in any line either. (One test: the
+//! log is captured once per process.)
 
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
 
 use dev_server::fixtures::CapturedLog;
-use helpers::{PASSWORD, SECRET, TestApp};
+use helpers::{NEW_PASSWORD, PASSWORD, SECRET, TestApp, session_of};
 use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+/// What the operator's proxy sends to be trusted with its client's address.
+const PROXY_SECRET: &str = "the-operator-proxy-secret-0123456789";
+/// The client's address, as that proxy names it.
+const PROXIED_ADDRESS: &str = "203.0.113.9";
 
 #[tokio::test]
 async fn logs_are_json_lines_with_audit_events_and_never_hold_credentials() {
     let captured = CapturedLog::start();
 
-    let app = TestApp::spawn_with(&[("THROTTLE_SIGNIN_EMAIL", "1")]).await;
+    let app = TestApp::spawn_with(&[
+        ("THROTTLE_SIGNIN_EMAIL", "1"),
+        ("TRUSTED_PROXY_SECRET", PROXY_SECRET),
+    ])
+    .await;
     let ada = app.signup("ada@example.com").await;
     let (status, body) = app.signin_with("ada@example.com", PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
@@ -119,4 +132,122 @@ async fn logs_are_json_lines_with_audit_events_and_never_hold_credentials() {
     ] {
         assert!(!log.contains(secret), "the log holds the {what}");
     }
+
+    let secrets = every_other_flow_that_handles_a_secret(&app).await;
+    let log = captured.text();
+    let handled: std::collections::BTreeSet<String> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["message"] == "request handled")
+        .filter_map(|line| line["span"]["function"].as_str().map(str::to_owned))
+        .collect();
+    for function in [
+        "verify-email",
+        "forgot-password",
+        "reset-password",
+        "change-email",
+        "change-password",
+        "user-delete",
+    ] {
+        assert!(handled.contains(function), "{function} was logged: {log}");
+    }
+    let proxied = app.state.digests.audit_source(PROXIED_ADDRESS);
+    assert!(
+        log.contains(proxied.as_str()),
+        "the proxy was trusted with its client's address: {log}"
+    );
+    for (what, secret) in secrets {
+        assert!(!secret.is_empty(), "the {what} is known");
+        assert!(!log.contains(&secret), "the log holds the {what}");
+    }
+}
+
+/// Carol's account, through every flow that handles a secret; what a log must never hold.
+async fn every_other_flow_that_handles_a_secret(app: &TestApp) -> Vec<(&'static str, String)> {
+    const CAROL: &str = "carol@example.com";
+    const CAROLINE: &str = "caroline@example.com";
+    const THIRD_PASSWORD: &str = "a third passphrase for carol";
+    let ok = |(status, body): (StatusCode, serde_json::Value)| {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+
+    let (status, body) = app.signup_with("Carol", CAROL, PASSWORD).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let device = body["device_token"]
+        .as_str()
+        .expect("a device token")
+        .to_owned();
+    let verification = app
+        .verification_tokens_mailed_to(CAROL)
+        .pop()
+        .expect("a link");
+    let verify = async |token: &str| {
+        let body = json!({ "token": token });
+        app.post_json("/api/auth/verify-email", &body).await
+    };
+    ok(verify(&verification).await);
+
+    // A known device, in the body and in the cookie.
+    let body = json!({ "email": CAROL, "password": PASSWORD, "device_token": device });
+    let request = app
+        .request(Method::POST, "/api/auth/signin")
+        .header("cookie", format!("todo_device={device}"))
+        .json(&body);
+    let signed_in = session_of(&ok(app.send(request).await));
+
+    // Through the operator's proxy, which names the client.
+    let body = json!({ "email": CAROL, "password": "a wrong password for carol" });
+    let request = app
+        .request(Method::POST, "/api/auth/signin")
+        .header("x-proxy-secret", PROXY_SECRET)
+        .header("x-client-ip", PROXIED_ADDRESS)
+        .json(&body);
+    assert_eq!(app.send(request).await.0, StatusCode::BAD_REQUEST);
+
+    ok(app.forgot_password(CAROL).await);
+    let reset = app
+        .reset_tokens_mailed_to(CAROL)
+        .pop()
+        .expect("a reset link");
+    ok(app.reset_password(&reset, NEW_PASSWORD).await);
+    let (status, body) = app.signin_with(CAROL, NEW_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let carol = session_of(&body);
+
+    let body = json!({ "new_email": CAROLINE, "password": NEW_PASSWORD });
+    let request = app
+        .with_token(Method::POST, "/api/auth/change-email", &carol.token)
+        .json(&body);
+    ok(app.send(request).await);
+    let change = app
+        .verification_tokens_mailed_to(CAROLINE)
+        .pop()
+        .expect("a link");
+    ok(verify(&change).await);
+
+    let body = json!({ "current_password": NEW_PASSWORD, "new_password": THIRD_PASSWORD });
+    let request = app
+        .with_token(Method::POST, "/api/auth/change-password", &carol.token)
+        .json(&body);
+    ok(app.send(request).await);
+    let request = app
+        .with_token(Method::DELETE, "/api/auth/user", &carol.token)
+        .json(&json!({ "password": THIRD_PASSWORD }));
+    ok(app.send(request).await);
+
+    vec![
+        ("verification token", verification),
+        ("device token", device),
+        ("reset token", reset),
+        ("change-of-email token", change),
+        ("proxy secret", PROXY_SECRET.to_owned()),
+        ("proxied address", PROXIED_ADDRESS.to_owned()),
+        ("email", CAROL.to_owned()),
+        ("new email", CAROLINE.to_owned()),
+        ("reset password", NEW_PASSWORD.to_owned()),
+        ("changed password", THIRD_PASSWORD.to_owned()),
+        ("token of the device signed in", signed_in.token),
+        ("token after the reset", carol.token),
+    ]
 }

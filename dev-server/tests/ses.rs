@@ -105,17 +105,13 @@ async fn a_send_ses_refuses_is_answered_like_an_unknown_email() {
     // No sender verified (an SES sandbox): SES refuses to send.
     let app = ses_app(&moto, &[]).await;
     app.signup("ada@example.com").await;
+    // The same body; the same time is a measurement (BENCHMARKS.md, forgot-password).
     for email in ["ada@example.com", "nobody@example.com"] {
-        let started = std::time::Instant::now();
         let answer = app.forgot_password(email).await;
         assert_eq!(
             answer,
             (StatusCode::OK, json!({ "message": RESET_SENT })),
             "{email}: the failure tells nothing about the address"
-        );
-        assert!(
-            started.elapsed() >= forgot_password::ANSWER_FLOOR,
-            "{email}"
         );
     }
     assert!(!moto_sent_anything_to(&moto, "ada@example.com").await);

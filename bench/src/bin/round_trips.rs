@@ -363,10 +363,7 @@ async fn main() -> anyhow::Result<()> {
     // signing with the bench's secret, and one of its users.
     let mut better_auth = None;
     if flags.switch("--better-auth") {
-        let port = dev_server::postgres::free_port()?;
-        let address = format!("http://127.0.0.1:{port}");
-        let server =
-            BetterAuthServer::try_start(&db.url, bench::SECRET, &address, port, &[]).await?;
+        let server = BetterAuthServer::try_start(&db.url, bench::SECRET, None, &[]).await?;
         let user = server.try_sign_up("Round Trip", "rt@example.com").await?;
         better_auth = Some((server, user));
     }

@@ -2,7 +2,9 @@
 //! task-get handlers add around the statement each runs (against that statement prepared,
 //! the floor, and for the list sent unnamed), what signin costs beside its argon2id verification, whether timing tells an
 //! unknown email from a wrong password, what a refused signup costs beside one hash, and
-//! forgot-password for a registered and an unknown email. Each group is measured
+//! whether the answer to a request for a mailed link tells anything about the address:
+//! forgot-password for a registered and an unknown email (and with the mail refused),
+//! send-verification-email for an unverified, a verified and an unknown one. Each group is measured
 //! interleaved, in a fresh random order each iteration (a fixed rotation lets one variant
 //! always follow the same other, and whatever that leaves behind, a blocking-pool thread,
 //! an allocator arena, a cache, then biases that variant alone); every answer is checked.
@@ -10,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, ensure};
+use anyhow::{Context as _, bail, ensure};
 use bench::{BenchDb, Flags, Percentiles, answer, micros};
 use dev_server::fixtures::{SeededUser, gateway_request};
 use lambda_http::Request;
@@ -27,6 +29,7 @@ const EMAIL: &str = "warm@example.com";
 const PASSWORD: &str = "correct horse battery staple";
 const WRONG: &str = "not the password at all";
 const UNKNOWN: &str = "nobody@example.com";
+const VERIFIED: &str = "verified@example.com";
 const TASKS: usize = 20;
 type Answer = (u16, Value);
 
@@ -354,5 +357,76 @@ async fn main() -> anyhow::Result<()> {
     let same = matches!(answers[..], [(200, _)]);
     ensure!(same, "forgot-password answered {answers:?}");
     print!("{table_}");
+
+    // forgot-password whose mail the mailer refuses (SES in its sandbox, a quota), with
+    // the state of a function that mails through such a mailer, against an unknown email:
+    // the same 200, and the failure must not show in the time either.
+    let mut refusing = db.state(&mail, STATE)?;
+    refusing.mailbox.mailer = std::sync::Arc::new(RefusingMailer);
+    refusing.db.warm_up_prepared().await?;
+    let mut answers = Vec::new();
+    let samples = interleaved(2, (0, n), async |which| {
+        let email = [EMAIL, UNKNOWN][which];
+        let req = post("forgot-password", json!({ "email": email }))?;
+        let (took, answer) = call(&refusing, "forgot-password", req).await?;
+        answers.push(answer);
+        Ok(took)
+    });
+    let rows = [
+        ("forgot-password, registered email (the mail refused)", None),
+        ("forgot-password, unknown email", Some(0)),
+    ];
+    let title =
+        format!("POST /api/auth/forgot-password: the mail refused vs unknown ({floor} ms floor)");
+    let table_ = table(&title, &rows, samples.await?);
+    answers.dedup();
+    let same = matches!(answers[..], [(200, _)]);
+    ensure!(same, "forgot-password answered {answers:?}");
+    print!("{table_}");
+
+    // send-verification-email for an unverified address (a link stored, the mail written),
+    // a verified one and an unknown one: the same 200.
+    SeededUser::create(&state, VERIFIED, PASSWORD, 0).await?;
+    let verify = "UPDATE todo_api.users SET email_verified = true WHERE email = $1";
+    ensure!(
+        client.execute(verify, &[&VERIFIED]).await? == 1,
+        "{VERIFIED} verified"
+    );
+    let mut answers = Vec::new();
+    let samples = interleaved(3, (0, n), async |which| {
+        let email = [EMAIL, VERIFIED, UNKNOWN][which];
+        let req = post("send-verification-email", json!({ "email": email }))?;
+        let (took, answer) = call(&state, "send-verification-email", req).await?;
+        answers.push(answer);
+        Ok(took)
+    });
+    let rows = [
+        (
+            "send-verification-email, unverified email (mail written)",
+            None,
+        ),
+        ("send-verification-email, verified email", Some(0)),
+        ("send-verification-email, unknown email", Some(0)),
+    ];
+    let title = format!(
+        "POST /api/auth/send-verification-email: unverified vs verified vs unknown ({floor} ms floor)"
+    );
+    let table_ = table(&title, &rows, samples.await?);
+    answers.dedup();
+    let same = matches!(answers[..], [(200, _)]);
+    ensure!(same, "send-verification-email answered {answers:?}");
+    print!("{table_}");
     Ok(())
+}
+
+/// A mailer that refuses every mail, as SES does in its sandbox or over its quota.
+struct RefusingMailer;
+
+impl shared::mail::Mailer for RefusingMailer {
+    fn send<'a>(
+        &'a self,
+        _mail: &'a shared::mail::Mail,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send + 'a>> {
+        Box::pin(async { bail!("refused (the bench's mailer refuses every mail)") })
+    }
 }

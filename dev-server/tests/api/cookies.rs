@@ -5,8 +5,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ORIGIN, PASSWORD, Session, TestApp, error, session_of};
-use crate::tasks::routes;
+use crate::helpers::{ORIGIN, PASSWORD, TestApp, error, issued_earlier, session_of};
+use crate::samples::{
+    Account, Call, Credential, MANY_ACCOUNTS, every_route, every_route_on_its_own_account,
+};
 
 const LIFETIME: &str = "604800";
 
@@ -36,16 +38,6 @@ fn device_cookie(body: &Value) -> String {
 fn with_cookie(app: &TestApp, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
     app.request(method, path)
         .header("cookie", format!("theme=dark; todo_session={token}"))
-}
-
-async fn send_json(
-    request: reqwest::RequestBuilder,
-    body: Option<Value>,
-) -> reqwest::RequestBuilder {
-    match body {
-        Some(body) => request.json(&body),
-        None => request,
-    }
 }
 
 #[tokio::test]
@@ -157,36 +149,49 @@ fn only_the_local_server_drops_secure_and_only_where_browsers_allow_it() {
     );
 }
 
+/// `request` carrying `token` in the session cookie only, beside another cookie.
+fn cookie_only(request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+    request.header("cookie", format!("theme=dark; todo_session={token}"))
+}
+
 #[tokio::test]
-async fn every_protected_route_takes_the_cookie_with_an_allowed_origin_in_one_round_trip() {
-    let app = TestApp::spawn().await;
-    let ada = app.signup("ada@example.com").await;
-    let task = app.create_task(&ada, "Cookie task", None).await;
-    let (status, body) = app
-        .send(with_cookie(
-            &app,
-            Method::GET,
-            "/api/auth/session",
-            &ada.token,
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["user"]["id"], ada.user_id.as_str());
-    for (method, path, body) in routes(&ada.user_id, &task) {
-        let request = with_cookie(&app, method.clone(), &path, &ada.token).header("origin", ORIGIN);
+async fn every_route_that_reads_a_credential_takes_the_cookie_with_an_allowed_origin() {
+    let app = TestApp::spawn_with(MANY_ACCOUNTS).await;
+    for (account, call) in every_route_on_its_own_account(&app, "cookie").await {
+        let request = match call.credential {
+            Credential::Ignored => call.request(&app),
+            Credential::Optional | Credential::Required => {
+                cookie_only(call.request(&app), &account.session.token).header("origin", ORIGIN)
+            }
+        };
         let before = app.state.db.round_trips();
-        let (status, answer) = app.send(send_json(request, body).await).await;
-        assert!(status.is_success(), "{method} {path}: {status} {answer}");
-        assert_eq!(app.state.db.round_trips() - before, 1, "{method} {path}");
+        let (status, answer) = app.send(request).await;
+        assert_eq!(status, call.success, "{}: {answer}", call.describe());
+        assert_eq!(
+            app.state.db.round_trips() - before,
+            call.round_trips,
+            "{}",
+            call.describe()
+        );
+        if call.route.function == "session" {
+            assert_eq!(answer["user"]["id"], account.session.user_id.as_str());
+        }
     }
 }
 
 #[tokio::test]
 async fn cookie_authenticated_unsafe_requests_need_an_allowed_origin() {
     let app = TestApp::spawn().await;
-    let ada = app.signup("ada@example.com").await;
-    let task = app.create_task(&ada, "Keep me", None).await;
-    let before = app.snapshot_all().await;
+    let ada = Account::new(&app, "ada").await;
+    let calls: Vec<_> = every_route(&ada)
+        .into_iter()
+        .filter(|call| call.credential != Credential::Ignored)
+        .collect();
+    assert!(
+        calls.iter().any(Call::is_unsafe) && calls.iter().any(|call| !call.is_unsafe()),
+        "both kinds of route are tried"
+    );
+    let before = app.snapshot_every_table().await;
     let refused = (StatusCode::FORBIDDEN, error("Cross-site request refused"));
     for origin in [
         None,
@@ -194,35 +199,33 @@ async fn cookie_authenticated_unsafe_requests_need_an_allowed_origin() {
         Some("null"),
         Some("http://localhost:3001"),
     ] {
-        for (method, path, body) in routes(&ada.user_id, &task) {
-            let mut request = with_cookie(&app, method.clone(), &path, &ada.token);
+        for call in &calls {
+            let mut request = cookie_only(call.request(&app), &ada.session.token);
             if let Some(origin) = origin {
                 request = request.header("origin", origin);
             }
-            let answer = app.send(send_json(request, body).await).await;
-            if method == Method::GET {
-                assert_eq!(answer.0, StatusCode::OK, "{method} {path} {origin:?}");
+            let answer = app.send(request).await;
+            if call.is_unsafe() {
+                assert_eq!(answer, refused, "{} {origin:?}", call.describe());
             } else {
-                assert_eq!(answer, refused, "{method} {path} {origin:?}");
+                assert_eq!(answer.0, call.success, "{} {origin:?}", call.describe());
             }
         }
-        let signout = with_cookie(&app, Method::POST, "/api/auth/signout", &ada.token);
-        let signout = match origin {
-            Some(origin) => signout.header("origin", origin),
-            None => signout,
-        };
-        assert_eq!(app.send(signout).await, refused, "signout {origin:?}");
     }
-    assert_eq!(app.snapshot_all().await, before, "nothing was written");
     assert_eq!(
-        app.get_session(&ada.token).await.0,
+        app.snapshot_every_table().await,
+        before,
+        "nothing was written"
+    );
+    assert_eq!(
+        app.get_session(&ada.session.token).await.0,
         StatusCode::OK,
         "still signed in"
     );
 
     // The bearer header is not something a page on another site can make a browser send.
     let request = app
-        .with_token(Method::POST, &ada.tasks_path(), &ada.token)
+        .with_token(Method::POST, &ada.session.tasks_path(), &ada.session.token)
         .json(&json!({ "title": "From a script with the token" }));
     assert_eq!(app.send(request).await.0, StatusCode::CREATED);
 }
@@ -264,17 +267,14 @@ async fn the_header_wins_and_the_cookie_follows_the_same_401_rules() {
             error("Invalid or malformed token")
         )
     );
-    let short_lived = app.attach(&[("JWT_EXPIRES_IN", "1")]).await;
-    let (status, body) = short_lived.signin_with("ada@example.com", PASSWORD).await;
-    assert_eq!(status, StatusCode::OK);
-    let short: Session = session_of(&body);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // Ada's live session, its token issued a lifetime and a minute ago.
+    let expired = issued_earlier(&ada.token, 604_800 + 60);
     assert_eq!(
         app.send(with_cookie(
             &app,
             Method::GET,
             "/api/auth/session",
-            &short.token
+            &expired
         ))
         .await,
         (

@@ -128,6 +128,18 @@ pub async fn migrate_into(url: &str, schema: &str) {
         .unwrap_or_else(|err| panic!("migrations: {err:#}"));
 }
 
+/// A connection to `url` that reads the API's tables (in `schema`) by their plain names.
+async fn test_client(url: &str, schema: &str) -> tokio_postgres::Client {
+    let mut config: tokio_postgres::Config = url.parse().expect("test URL");
+    config.options(format!("-c search_path={schema}"));
+    let (db, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("test db");
+    tokio::spawn(connection);
+    db
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -186,17 +198,30 @@ impl TestApp {
     #[allow(dead_code, reason = "tests/ses.rs sends through Amazon SES's emulator")]
     pub async fn spawn_with_mailer(overrides: &[(&str, &str)], mailer: Arc<dyn Mailer>) -> Self {
         let url = fresh_database_on(&admin_url()).await;
-        Self::start_with_mailer(url, overrides, Some(mailer)).await
+        Self::start_with_mailer(url, overrides, Some(mailer), None).await
+    }
+
+    /// Serving on `listener`, bound beforehand: its address can be handed to what must
+    /// know it before the server's configuration can be written (a frontend whose origin
+    /// the API then allows).
+    #[allow(dead_code, reason = "tests/example_app.rs starts its frontend first")]
+    pub async fn spawn_on_listener(
+        listener: tokio::net::TcpListener,
+        overrides: &[(&str, &str)],
+    ) -> Self {
+        let url = fresh_database_on(&admin_url()).await;
+        Self::start_with_mailer(url, overrides, None, Some(listener)).await
     }
 
     async fn start(url: String, overrides: &[(&str, &str)]) -> Self {
-        Self::start_with_mailer(url, overrides, None).await
+        Self::start_with_mailer(url, overrides, None, None).await
     }
 
     async fn start_with_mailer(
         url: String,
         overrides: &[(&str, &str)],
         mailer: Option<Arc<dyn Mailer>>,
+        listener: Option<tokio::net::TcpListener>,
     ) -> Self {
         // Through PgBouncer when it fronts this database's server (a test's own cluster
         // is reached directly).
@@ -233,9 +258,12 @@ impl TestApp {
             },
         };
         let state = Arc::new(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = match listener {
+            Some(listener) => listener,
+            None => tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+        };
         let address = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(dev_server::serve(listener, state.clone()));
 
@@ -243,13 +271,7 @@ impl TestApp {
         let schema = vars
             .get("DATABASE_SCHEMA")
             .map_or(shared::config::Schema::DEFAULT, String::as_str);
-        let mut test_client: tokio_postgres::Config = url.parse().expect("test URL");
-        test_client.options(format!("-c search_path={schema}"));
-        let (db, connection) = test_client
-            .connect(tokio_postgres::NoTls)
-            .await
-            .expect("test db");
-        tokio::spawn(connection);
+        let db = test_client(&url, schema).await;
         Self {
             address,
             client: reqwest::Client::new(),
@@ -259,6 +281,12 @@ impl TestApp {
             mailbox,
             mail_dir,
         }
+    }
+
+    /// Opens the test's own connection again (after its server went away and came back).
+    #[allow(dead_code, reason = "used by some test binaries only")]
+    pub async fn reconnect(&mut self) {
+        self.db = test_client(&self.database_url, shared::config::Schema::DEFAULT).await;
     }
 
     /// A client whose requests come from `address` (any of 127.0.0.0/8): another source IP
@@ -451,6 +479,22 @@ pub fn session_of(body: &Value) -> Session {
     }
 }
 
+/// `token`'s own header and claims, signed with the test secret as if it had been issued
+/// `seconds` earlier: the same lifetime, the same session, its `exp` that much sooner. How a
+/// test sees a token expire without waiting for it.
+pub fn issued_earlier(token: &str, seconds: i64) -> String {
+    let header = jsonwebtoken::decode_header(token).expect("a JWT header");
+    let mut claims = jsonwebtoken::dangerous::insecure_decode::<Value>(token)
+        .expect("a JWT")
+        .claims;
+    for claim in ["iat", "exp"] {
+        let at = claims[claim].as_i64().expect("a numeric date");
+        claims[claim] = json!(at - seconds);
+    }
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    jsonwebtoken::encode(&header, &claims, &key).expect("a signed token")
+}
+
 pub fn error(message: &str) -> Value {
     json!({ "error": message })
 }
@@ -484,16 +528,30 @@ impl TestApp {
         .await
     }
 
-    /// Every row of our tables, as the database holds them, for before/after comparisons.
-    pub async fn snapshot_all(&self) -> Vec<String> {
-        let mut rows = Vec::new();
-        for table in ["users", "sessions", "tasks", "identities"] {
-            let sql = format!("SELECT row_to_json(t)::text FROM {table} t ORDER BY 1");
-            for row in self.db.query(&sql, &[]).await.expect("snapshot") {
-                rows.push(format!("{table}: {}", row.get::<_, String>(0)));
-            }
-        }
-        rows
+    /// Every row of every table of the API's schema, as the database holds them, one line
+    /// per table: what a refused request must leave exactly as it was, whichever table its
+    /// route writes. One round trip (`query_to_xml` runs each table's query), since the
+    /// matrices take one per request.
+    pub async fn snapshot_every_table(&self) -> Vec<String> {
+        let tables: Vec<String> = self
+            .db
+            .query(
+                "SELECT tablename || ': ' || query_to_xml(
+                            format('SELECT json_agg(t ORDER BY t::text) AS rows FROM %I.%I t',
+                                   schemaname, tablename),
+                            true, true, '')::text
+                   FROM pg_tables
+                  WHERE schemaname = current_schema()
+                  ORDER BY tablename",
+                &[],
+            )
+            .await
+            .expect("snapshot")
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert!(!tables.is_empty(), "the schema has tables");
+        tables
     }
 
     /// Every task row of `user_id`, as the database holds it, for before/after comparisons.

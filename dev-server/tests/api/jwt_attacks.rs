@@ -1,9 +1,11 @@
-//! JWT attacks against the real server and database: every forged, tampered, mis-scoped or
-//! dead token gets the contract's 401 on every route that would write (signout: its
-//! unconditional 200), and the database is left exactly as it was. Positive controls first
-//! prove that the same requests do answer and write with a good token, that tokens forged by
-//! this file's own encoder are accepted when they are right, and that the listener the
-//! key-URL headers point at would notice a connection, so no case can pass vacuously.
+//! JWT attacks against the real server and database: every forged, tampered, mis-scoped,
+//! expired or dead (signed out, deleted, expired in the database) token gets the contract's
+//! 401 on every route of the table that reads a credential, each with its sample request
+//! (signout: its unconditional 200), and every table is left exactly as it was. Positive
+//! controls first prove that the same requests do answer, and write, with a good token,
+//! that tokens forged by this file's own encoder are accepted when they are right, and that
+//! the listener the key-URL headers point at would notice a connection, so no case can pass
+//! vacuously.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,112 +18,55 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::auth::MAX_TOKEN_BYTES;
 
-use crate::helpers::{
-    PASSWORD, SECRET, Session, TestApp, complete_path, error, session_of, task_path, tasks_path,
+use crate::helpers::{PASSWORD, SECRET, Session, TestApp, error, session_of};
+use crate::samples::{
+    Account, Call, Credential, MANY_ACCOUNTS, every_route_as, every_route_on_its_own_account,
 };
 
 const INVALID: &str = "Invalid or malformed token";
 const EXPIRED: &str = "Token expired, please log in again";
 const MISSING: &str = "Authentication required";
 
-/// Every route an attacker would aim at: each writes (or reads the session) on success.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Session,
-    Create,
-    Replace,
-    Update,
-    Complete,
-    Delete,
-    Signout,
-    SignoutGlobal,
+/// Every call an attacker's token is sent to: the sample of every route of the table that
+/// reads a credential, its `{user_id}` the one the token claims, and signout's global scope.
+fn targets(victim: &Account, user: &str) -> Vec<Call> {
+    let mut calls: Vec<Call> = every_route_as(victim, user)
+        .into_iter()
+        .filter(|call| call.credential != Credential::Ignored)
+        .collect();
+    let signout = calls
+        .iter()
+        .find(|call| call.route.function == "signout")
+        .expect("the signout route")
+        .clone();
+    calls.push(Call {
+        path: format!("{}?scope=global", signout.path),
+        ..signout
+    });
+    calls
 }
 
-impl Route {
-    const ALL: [Route; 8] = [
-        Route::Session,
-        Route::Create,
-        Route::Replace,
-        Route::Update,
-        Route::Complete,
-        Route::Delete,
-        Route::Signout,
-        Route::SignoutGlobal,
-    ];
-
-    /// The routes a good token can be sent to repeatedly without ending the test's setup.
-    const REPEATABLE: [Route; 5] = [
-        Route::Session,
-        Route::Create,
-        Route::Replace,
-        Route::Update,
-        Route::Complete,
-    ];
-
-    fn method_and_path(self, user: &str, task: i64) -> (Method, String) {
-        match self {
-            Route::Session => (Method::GET, "/api/auth/session".to_owned()),
-            Route::Create => (Method::POST, tasks_path(user)),
-            Route::Replace => (Method::PUT, task_path(user, task)),
-            Route::Update => (Method::PATCH, task_path(user, task)),
-            Route::Complete => (Method::PATCH, complete_path(user, task)),
-            Route::Delete => (Method::DELETE, task_path(user, task)),
-            Route::Signout => (Method::POST, "/api/auth/signout".to_owned()),
-            Route::SignoutGlobal => (Method::POST, "/api/auth/signout?scope=global".to_owned()),
-        }
+/// `call` with these `Authorization` headers, and no other credential.
+fn attack(app: &TestApp, call: &Call, auth: &[HeaderValue]) -> Request {
+    let mut builder = call.request(app);
+    for value in auth {
+        builder = builder.header(AUTHORIZATION, value.clone());
     }
-
-    /// A valid body, so only the token stands between the request and a write.
-    fn body(self) -> Option<Value> {
-        match self {
-            Route::Create => Some(json!({
-                "title": "Created by the request under test",
-                "description": "only a good token may store this",
-            })),
-            Route::Replace => Some(json!({
-                "title": "Replaced by the request under test",
-                "description": null,
-                "completed": true,
-            })),
-            Route::Update => {
-                Some(json!({ "title": "Updated by the request under test", "completed": true }))
-            }
-            _ => None,
-        }
+    Request {
+        describe: call.describe(),
+        builder,
     }
+}
 
-    fn request(self, app: &TestApp, user: &str, task: i64, auth: &[HeaderValue]) -> Request {
-        let (method, path) = self.method_and_path(user, task);
-        let mut request = app.request(method.clone(), &path);
-        if let Some(body) = self.body() {
-            request = request.json(&body);
-        }
-        for value in auth {
-            request = request.header(AUTHORIZATION, value.clone());
-        }
-        Request {
-            describe: format!("{method} {path}"),
-            builder: request,
-        }
-    }
-
-    fn success(self) -> StatusCode {
-        match self {
-            Route::Create => StatusCode::CREATED,
-            _ => StatusCode::OK,
-        }
-    }
-
-    /// What a refused token gets: signout answers 200 whatever the token (and revokes
-    /// nothing); every other route answers 401 with the contract message.
-    fn refusal(self, message: &str) -> (StatusCode, Value) {
-        match self {
-            Route::Signout | Route::SignoutGlobal => (
-                StatusCode::OK,
-                json!({ "message": "Signed out successfully" }),
-            ),
-            _ => (StatusCode::UNAUTHORIZED, error(message)),
-        }
+/// What a refused token gets: signout answers 200 whatever the token (and revokes
+/// nothing); every other route answers 401 with the contract message.
+fn refusal(call: &Call, message: &str) -> (StatusCode, Value) {
+    match call.credential {
+        Credential::Optional => (
+            StatusCode::OK,
+            json!({ "message": "Signed out successfully" }),
+        ),
+        Credential::Required | Credential::Ignored => (StatusCode::UNAUTHORIZED, error(message)),
     }
 }
 
@@ -167,7 +112,7 @@ struct DbState {
     sessions: i64,
     tasks: i64,
     target_task: Option<String>,
-    rows: String,
+    rows: Vec<String>,
 }
 
 async fn db_state(app: &TestApp, task: i64) -> DbState {
@@ -176,11 +121,7 @@ async fn db_state(app: &TestApp, task: i64) -> DbState {
         .query_one(
             "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM sessions),
                     (SELECT count(*) FROM tasks),
-                    (SELECT row_to_json(t)::text FROM tasks t WHERE id = $1),
-                    json_build_array(
-                        (SELECT json_agg(u ORDER BY u.id) FROM users u),
-                        (SELECT json_agg(s ORDER BY s.id) FROM sessions s),
-                        (SELECT json_agg(t ORDER BY t.id) FROM tasks t))::text",
+                    (SELECT row_to_json(t)::text FROM tasks t WHERE id = $1)",
             &[&task],
         )
         .await
@@ -190,7 +131,7 @@ async fn db_state(app: &TestApp, task: i64) -> DbState {
         sessions: row.get(1),
         tasks: row.get(2),
         target_task: row.get(3),
-        rows: row.get(4),
+        rows: app.snapshot_every_table().await,
     }
 }
 
@@ -341,13 +282,11 @@ async fn signout(app: &TestApp, token: &str, query: &str) {
 
 #[tokio::test]
 async fn forged_tampered_and_dead_tokens_are_refused_and_write_nothing() {
-    let app = TestApp::spawn().await;
-    let ada = app.signup("ada@example.com").await;
+    let app = TestApp::spawn_with(MANY_ACCOUNTS).await;
+    let victim = Account::new(&app, "ada").await;
+    let ada = &victim.session;
     let bob = app.signup("bob@example.com").await;
-    let task = app
-        .create_task(&ada, "Ada's task", Some("must survive every attack"))
-        .await;
-    let task_id = task["id"].as_i64().expect("task id");
+    let task_id = victim.task_id;
     let claims = claims_of(&ada.token);
     let (listener, connections) = connection_counter().await;
 
@@ -407,39 +346,45 @@ async fn forged_tampered_and_dead_tokens_are_refused_and_write_nothing() {
             at_limit,
         ),
     ];
+    let reads: Vec<Call> = targets(&victim, &ada.user_id)
+        .into_iter()
+        .filter(|call| !call.is_unsafe())
+        .collect();
+    assert!(!reads.is_empty(), "routes a token can be sent to again");
     for (name, token) in &controls {
-        for route in Route::REPEATABLE {
-            let before = db_state(&app, task_id).await;
-            let request = route.request(&app, &ada.user_id, task_id, &bearer(token));
-            let describe = request.describe.clone();
-            let answer = send(request).await;
+        for call in &reads {
+            let answer = send(attack(&app, call, &bearer(token))).await;
             assert_eq!(
                 answer.status,
-                route.success(),
-                "control [{name}] {describe}: {answer:?}"
+                call.success,
+                "control [{name}] {}: {answer:?}",
+                call.describe()
             );
-            if route == Route::Session {
-                assert_eq!(answer.body["user"]["id"], json!(ada.user_id), "[{name}]");
-            } else {
-                assert_ne!(
-                    db_state(&app, task_id).await,
-                    before,
-                    "control [{name}] {describe} wrote nothing: the snapshot is blind"
-                );
-            }
         }
     }
-    let scratch = app.create_task(&ada, "Scratch", None).await;
-    let scratch_id = scratch["id"].as_i64().expect("task id");
-    let answer =
-        send(Route::Delete.request(&app, &ada.user_id, scratch_id, &bearer(&ada.token))).await;
-    assert_eq!(answer.status, StatusCode::OK, "control delete: {answer:?}");
-    assert_eq!(db_state(&app, scratch_id).await.target_task, None);
-    let phone = signin(&app, "ada@example.com").await;
-    let sessions = app.count("sessions").await;
-    let answer = send(Route::Signout.request(&app, "", 0, &bearer(&phone.token))).await;
-    assert_eq!(answer.status, StatusCode::OK, "control signout: {answer:?}");
-    assert_eq!(app.count("sessions").await, sessions - 1, "control signout");
+    // Every target answers, and each that changes something writes, with a good token: on
+    // an account of its own, since a sample may end what another needs.
+    for (account, call) in every_route_on_its_own_account(&app, "control").await {
+        if call.credential == Credential::Ignored {
+            continue;
+        }
+        let before = db_state(&app, account.task_id).await;
+        let answer = send(attack(&app, &call, &bearer(&account.session.token))).await;
+        assert_eq!(
+            answer.status,
+            call.success,
+            "control {}: {answer:?}",
+            call.describe()
+        );
+        if call.is_unsafe() {
+            assert_ne!(
+                db_state(&app, account.task_id).await,
+                before,
+                "control {} wrote nothing: the snapshot is blind",
+                call.describe()
+            );
+        }
+    }
 
     // ---- Tokens that were good once (each proven good before it is ended). ----
     let revoked = signin(&app, "ada@example.com").await;
@@ -916,21 +861,23 @@ async fn forged_tampered_and_dead_tokens_are_refused_and_write_nothing() {
     let mut rejected = 0;
     let mut cases_rejected = 0;
     let mut failures = Vec::new();
+    // The database as every refusal must leave it (taken again only after a failure, so
+    // that each failure names the request that wrote).
+    let mut expected = db_state(&app, task_id).await;
     for case in &cases.all {
         let mut all_refused = true;
-        for route in Route::ALL {
-            if case.protected_only && matches!(route, Route::Signout | Route::SignoutGlobal) {
+        for call in targets(&victim, &case.user) {
+            if case.protected_only && call.credential == Credential::Optional {
                 continue;
             }
             tried += 1;
-            let before = db_state(&app, task_id).await;
-            let request = route.request(&app, &case.user, task_id, &case.auth);
+            let request = attack(&app, &call, &case.auth);
             let describe = request.describe.clone();
             let answer = send(request).await;
             let after = db_state(&app, task_id).await;
 
             let mut problems = Vec::new();
-            let (status, body) = route.refusal(case.message);
+            let (status, body) = refusal(&call, case.message);
             if (answer.status, &answer.body) != (status, &body) {
                 problems.push(format!(
                     "answered {} {} instead of {status} {body}",
@@ -940,10 +887,11 @@ async fn forged_tampered_and_dead_tokens_are_refused_and_write_nothing() {
             if answer.content_type.as_deref() != Some("application/json") {
                 problems.push(format!("content-type {:?}", answer.content_type));
             }
-            if after != before {
+            if after != expected {
                 problems.push(format!(
-                    "the database changed:\n  before {before:?}\n  after  {after:?}"
+                    "the database changed:\n  before {expected:?}\n  after  {after:?}"
                 ));
+                expected = after;
             }
             if problems.is_empty() {
                 rejected += 1;
@@ -970,7 +918,7 @@ async fn forged_tampered_and_dead_tokens_are_refused_and_write_nothing() {
     eprintln!(
         "{cases_rejected} attack cases rejected / {total} tried \
          ({rejected} of {tried} requests over {} routes refused with the database unchanged)",
-        Route::ALL.len()
+        targets(&victim, &ada.user_id).len()
     );
     assert!(
         failures.is_empty(),
@@ -1003,16 +951,10 @@ async fn forged_tampered_and_dead_tokens_are_refused_and_write_nothing() {
 
     // The victim's token still works, and the destructive routes do write with it.
     assert_eq!(app.get_session(&ada.token).await.0, StatusCode::OK);
-    let answer =
-        send(Route::Delete.request(&app, &ada.user_id, task_id, &bearer(&ada.token))).await;
-    assert_eq!(answer.status, StatusCode::OK, "final delete: {answer:?}");
+    let request = app.with_token(Method::DELETE, &ada.task_path(task_id), &ada.token);
+    assert_eq!(app.send(request).await.0, StatusCode::OK, "final delete");
     assert_eq!(db_state(&app, task_id).await.target_task, None);
-    let answer = send(Route::SignoutGlobal.request(&app, "", 0, &bearer(&ada.token))).await;
-    assert_eq!(
-        answer.status,
-        StatusCode::OK,
-        "final global signout: {answer:?}"
-    );
+    signout(&app, &ada.token, "?scope=global").await;
     let ada_id: uuid::Uuid = ada.user_id.parse().expect("uuid");
     let ada_sessions: i64 = app
         .db

@@ -11,6 +11,7 @@ mod jwt_attacks;
 mod pgbouncer;
 mod races;
 mod rotation;
+mod samples;
 mod schema;
 mod security_events;
 mod tasks;

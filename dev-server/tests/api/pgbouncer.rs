@@ -5,9 +5,9 @@
 //! plain PgBouncer when `TEST_PGBOUNCER` is set (CI does).
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
-use crate::helpers::{PASSWORD, Session, TestApp};
+use crate::helpers::TestApp;
+use crate::samples::{MANY_ACCOUNTS, every_route_succeeds};
 
 /// A PgBouncer in front of the test server whose server connections forget every
 /// prepared statement after each transaction.
@@ -26,63 +26,27 @@ async fn behind_forgetful_pgbouncer(
     let direct = TestApp::spawn().await;
     let bouncer = forgetful_pgbouncer(&direct);
     let url = bouncer.url_for(&direct.database_url).expect("URL");
-    let app = direct
-        .attach(&[
-            ("DATABASE_URL", &url),
-            ("DATABASE_PREPARED_STATEMENTS", prepared),
-        ])
-        .await;
+    let mut settings = vec![
+        ("DATABASE_URL", url.as_str()),
+        ("DATABASE_PREPARED_STATEMENTS", prepared),
+    ];
+    settings.extend_from_slice(MANY_ACCOUNTS);
+    let app = direct.attach(&settings).await;
     (direct, bouncer, app)
 }
 
-/// Every route a signed-in user has, a few times over; each must succeed.
-async fn drive_every_route(app: &TestApp, ada: &Session) {
-    for round in 0..3 {
-        let task = app.create_task(ada, &format!("round {round}"), None).await;
-        let requests = [
-            (Method::GET, ada.tasks_path(), None),
-            (Method::GET, ada.task_path(&task["id"]), None),
-            (
-                Method::PUT,
-                ada.task_path(&task["id"]),
-                Some(json!({ "title": "put" })),
-            ),
-            (
-                Method::PATCH,
-                ada.task_path(&task["id"]),
-                Some(json!({ "completed": true })),
-            ),
-            (Method::PATCH, ada.complete_path(&task["id"]), None),
-            (Method::DELETE, ada.task_path(&task["id"]), None),
-            (Method::GET, "/api/auth/session".to_owned(), None),
-            (Method::GET, "/api/auth/sessions".to_owned(), None),
-            (
-                Method::PATCH,
-                "/api/auth/user".to_owned(),
-                Some(json!({ "name": "Ada" })),
-            ),
-        ];
-        for (method, path, body) in requests {
-            let mut request = app.with_token(method.clone(), &path, &ada.token);
-            if let Some(body) = body {
-                request = request.json(&body);
-            }
-            let (status, answer) = app.send(request).await;
-            assert!(status.is_success(), "{method} {path}: {status} {answer}");
-        }
-        assert_eq!(
-            app.signin_with("ada@example.com", PASSWORD).await.0,
-            StatusCode::OK
-        );
-    }
+/// Every route of the table, each route's sample on an account of its own (building the
+/// accounts takes some hundred requests more over the pool's four connections); each must
+/// answer its success.
+async fn drive_every_route(app: &TestApp) {
+    every_route_succeeds(app, "pooled").await;
 }
 
 #[tokio::test]
 #[ignore = "needs pgbouncer (apt-get install pgbouncer); CI runs it"]
 async fn named_statements_a_pooler_forgets_fall_back_and_no_request_fails() {
     let (_direct, _bouncer, app) = behind_forgetful_pgbouncer("on").await;
-    let ada = app.signup("ada@example.com").await;
-    drive_every_route(&app, &ada).await;
+    drive_every_route(&app).await;
     let fallbacks = app.state.db.fallbacks();
     assert!(
         (1..=4).contains(&fallbacks),
@@ -95,8 +59,7 @@ async fn named_statements_a_pooler_forgets_fall_back_and_no_request_fails() {
 #[ignore = "needs pgbouncer (apt-get install pgbouncer); CI runs it"]
 async fn with_prepared_statements_off_nothing_is_ever_named() {
     let (_direct, _bouncer, app) = behind_forgetful_pgbouncer("off").await;
-    let ada = app.signup("ada@example.com").await;
-    drive_every_route(&app, &ada).await;
+    drive_every_route(&app).await;
     assert_eq!(app.state.db.fallbacks(), 0);
 }
 

@@ -8,8 +8,10 @@
 // Install once with `npm ci` in this directory, then run `node server.mjs` with:
 //   DATABASE_URL        postgres://user@host:port/db (any sslmode is ignored: plaintext)
 //   BETTER_AUTH_SECRET  the shared secret
-//   BETTER_AUTH_URL     base URL, e.g. http://127.0.0.1:PORT
-//   PORT                port to listen on (127.0.0.1); 0 picks a free one
+//   BETTER_AUTH_URL     optional: base URL (its issuer and audience); by default the
+//                       address it listens on, http://127.0.0.1:<port>
+//   PORT                optional: port to listen on (127.0.0.1); 0 (the default) lets
+//                       the system pick a free one, printed once ready
 //   JWT_ALG             optional: EdDSA (default), ES256, RS256 or PS256
 //   COOKIE_CACHE        optional: "jwt" enables the session cookie cache, signed
 //                       by the jwt plugin's keys (typ better-auth.session-cache+jwt)
@@ -112,9 +114,20 @@ if (drizzle) {
 
 const pool = new pg.Pool({ connectionString: dbUrl.toString(), ssl: false, max: 4 });
 
+// Bound first, so that the base URL can name the port the system picked: nobody has to
+// choose a port that might be taken by the time it is bound. Requests wait for the
+// handler until READY is printed, and none comes before.
+let handler = (_req, res) => {
+  res.statusCode = 503;
+  res.end();
+};
+const server = http.createServer((req, res) => handler(req, res));
+await new Promise((resolve) => server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", resolve));
+const baseURL = process.env.BETTER_AUTH_URL || `http://127.0.0.1:${server.address().port}`;
+
 const auth = betterAuth({
   secret: required("BETTER_AUTH_SECRET"),
-  baseURL: required("BETTER_AUTH_URL"),
+  baseURL,
   database: pool,
   emailAndPassword: { enabled: true },
   ...models,
@@ -149,10 +162,8 @@ const context = await auth.$context;
 const keys = await context.adapter.findMany({ model: "jwks" });
 if (!keys.some((key) => key.alg === jwtAlg)) await createJwk({ context }, jwtOptions);
 
-const server = http.createServer(toNodeHandler(auth));
-server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
-  console.log(`READY ${server.address().port}`);
-});
+handler = toNodeHandler(auth);
+console.log(`READY ${server.address().port}`);
 
 let stopping = false;
 function stop() {

@@ -4,8 +4,11 @@
 //   APP_URL=http://localhost:3000 MAIL_DIR=<the API's mail folder> \
 //   SCREENSHOT_DIR=<folder for the PNGs> node e2e/journey.mjs
 //
-// Every step checks what the page shows, to the letter; the first failure names its step
-// and exits 1. dev-server/tests/example_app.rs starts everything and runs this script.
+// Every step checks what the page shows, to the letter, and every answer of the API the
+// pages receive: none may be a 5xx or fail to arrive, and the 4xx answers of a step are
+// exactly the ones it lists (a wrong password, a revoked session). A console error or a
+// script error in any page fails the step too. The first failure names its step and exits
+// 1. dev-server/tests/example_app.rs starts everything and runs this script.
 
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -38,11 +41,60 @@ function required(name) {
 }
 
 let current = "start";
-async function step(name, body) {
+/** What the pages saw during the current step: the API's answers, and what went wrong. */
+let answers = [];
+let problems = [];
+
+/**
+ * Runs the step `name`; `refusals` are the 4xx answers of the API it must get, each as
+ * "<status> <METHOD> <path>" with ids written {id}, and no other 4xx may come.
+ */
+async function step(name, body, refusals = []) {
   current = name;
+  answers = [];
+  problems = [];
   const started = Date.now();
   await body();
+  const seen = [...new Set(answers.filter((answer) => /^4/.test(answer)))].sort();
+  const expected = [...new Set(refusals)].sort();
+  if (JSON.stringify(seen) !== JSON.stringify(expected)) {
+    problems.push(`the API's 4xx answers were ${JSON.stringify(seen)}, not ${JSON.stringify(expected)}`);
+  }
+  if (problems.length > 0) throw new Error(problems.join("\n"));
   console.log(`ok   ${name} (${Date.now() - started} ms)`);
+}
+
+/** `/api/<uuid>/tasks/12` as `/api/{id}/tasks/{id}`. */
+const apiPath = (pathname) =>
+  pathname
+    .split("/")
+    .map((part) => (/^[0-9a-f]{8}-[0-9a-f-]{27}$/i.test(part) || /^\d+$/.test(part) ? "{id}" : part))
+    .join("/");
+
+/** Watches every page of `context`: the API's answers, failed requests, console and script errors. */
+function watch(context) {
+  context.on("response", (response) => {
+    const url = new URL(response.url());
+    if (!url.pathname.startsWith("/api/")) return;
+    const answer = `${response.status()} ${response.request().method()} ${apiPath(url.pathname)}`;
+    answers.push(answer);
+    if (response.status() >= 500) problems.push(`the API answered ${answer}`);
+  });
+  context.on("requestfailed", (request) => {
+    const url = new URL(request.url());
+    if (url.pathname.startsWith("/api/")) {
+      problems.push(`${request.method()} ${url.pathname} failed: ${request.failure()?.errorText}`);
+    }
+  });
+  context.on("console", (message) => {
+    if (message.type() !== "error") return;
+    // Chromium logs every 4xx and 5xx it receives; the answers are judged above.
+    const where = message.location()?.url ?? "";
+    const loadFailed = message.text().startsWith("Failed to load resource: the server responded with a status of");
+    if (loadFailed && where && new URL(where).pathname.startsWith("/api/")) return;
+    problems.push(`console error on ${message.page()?.url()}: ${message.text()} (${where})`);
+  });
+  context.on("weberror", (error) => problems.push(`script error on ${error.page()?.url()}: ${error.error().message}`));
 }
 
 /** Waits until `read()` gives `expected` (compared as JSON); throws with what it saw last. */
@@ -112,28 +164,42 @@ async function screenshot(page, name) {
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
 }
 
-/** The newest mail to `to` with `subject`, as the API wrote it (headers, text, HTML). */
+/** Every mail to `to` with `subject` so far, oldest first, as the API wrote them (headers, text, HTML). */
+function mailsTo(to, subject) {
+  return readdirSync(MAIL_DIR)
+    .sort()
+    .map((file) => readFileSync(join(MAIL_DIR, file), "utf8"))
+    .filter((mail) => mail.split("\n").includes(`To: ${to}`) && mail.split("\n").includes(`Subject: ${subject}`));
+}
+
+/** The newest mail to `to` with `subject`. */
 async function mailTo(to, subject) {
   for (let tries = 0; tries < 100; tries++) {
-    const mail = readdirSync(MAIL_DIR)
-      .sort()
-      .map((file) => readFileSync(join(MAIL_DIR, file), "utf8"))
-      .filter((mail) => mail.split("\n").includes(`To: ${to}`) && mail.split("\n").includes(`Subject: ${subject}`))
-      .at(-1);
+    const mail = mailsTo(to, subject).at(-1);
     if (mail) return mail;
     await sleep(100);
   }
   throw new Error(`no "${subject}" mail to ${to} in ${MAIL_DIR}`);
 }
 
-/** The link to `pathname` in the newest mail to `to` with `subject`. */
-async function linkMailedTo(to, subject, pathname) {
+/** Waits until exactly `count` mails to `to` with `subject` were written, and returns the last. */
+async function mailNumber(count, to, subject) {
+  await until(`the number of "${subject}" mails to ${to}`, () => mailsTo(to, subject).length, count);
+  return mailsTo(to, subject).at(-1);
+}
+
+/** The link to `pathname` in `mail`. */
+function linkIn(mail, pathname) {
   const prefix = `${APP_URL}${pathname}?token=`;
-  const mail = await mailTo(to, subject);
   const at = mail.indexOf(prefix);
   const token = at >= 0 ? /^[A-Za-z0-9_-]+/.exec(mail.slice(at + prefix.length))?.[0] : undefined;
-  if (!token) throw new Error(`no ${pathname} link in the "${subject}" mail to ${to}`);
+  if (!token) throw new Error(`no ${pathname} link in the mail:\n${mail}`);
   return prefix + token;
+}
+
+/** The link to `pathname` in the newest mail to `to` with `subject`. */
+async function linkMailedTo(to, subject, pathname) {
+  return linkIn(await mailTo(to, subject), pathname);
 }
 
 async function signIn(page, email, password) {
@@ -160,12 +226,11 @@ async function main() {
       "--disable-sync",
     ],
   });
-  const crashes = [];
   const open = async (viewport) => {
     const context = await browser.newContext({ viewport });
+    watch(context);
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
-    page.on("pageerror", (error) => crashes.push(`${page.url()}: ${error.message}`));
     return page;
   };
 
@@ -179,7 +244,7 @@ async function main() {
       await landsOn(page, "/signin");
       await heading(page, "Sign in");
       await screenshot(page, "signin");
-    });
+    }, ["401 GET /api/auth/session"]);
 
     await step("signup shows each error under its field", async () => {
       await page.getByRole("link", { name: "Create an account" }).click();
@@ -196,7 +261,7 @@ async function main() {
       await page.getByLabel("Password", { exact: true }).fill("short");
       await create.click();
       await expectFieldError(page, "Password", "Password must be at least 8 characters");
-    });
+    }, ["400 POST /api/auth/signup"]);
 
     await step("signup", async () => {
       await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
@@ -223,17 +288,21 @@ async function main() {
       await other.getByLabel("Password", { exact: true }).fill(PASSWORD);
       await other.getByRole("button", { name: "Create account" }).click();
       await expectFieldError(other, "Email", "Email already registered");
-    });
+    }, ["400 POST /api/auth/signup"]);
 
     const emailCard = page.getByRole("region", { name: "Email" });
     const emailStatus = () => emailCard.locator(".email-status").innerText({ timeout: 1000 });
 
+    // The signup mail, then one per resend: each resend is seen by the mail it wrote.
+    const VERIFY = "Verify your email";
     await step("the account shows the email not verified", async () => {
       await page.getByRole("link", { name: "Account" }).click();
       await landsOn(page, "/account");
       await until("the email's status", emailStatus, `${EMAIL} Not verified`);
+      await mailNumber(1, EMAIL, VERIFY);
       await emailCard.getByRole("button", { name: "Send verification email" }).click();
       await expectNotice(emailCard.locator(".stack"), LINK_SENT);
+      await mailNumber(2, EMAIL, VERIFY);
       await screenshot(page, "account");
     });
 
@@ -243,13 +312,18 @@ async function main() {
       await expectFormError(other, "Email not verified");
       const hint = () => other.locator(".stack .hint").innerText({ timeout: 1000 });
       await until("the hint", hint, `Follow the link we mailed to ${EMAIL}, then sign in.`);
+      // The refused signin has answered, and whatever mail it sent is written by then.
+      const before = mailsTo(EMAIL, VERIFY).length;
       await other.getByRole("button", { name: "Send verification email" }).click();
       await expectNotice(other, LINK_SENT);
-    });
+      await mailNumber(before + 1, EMAIL, VERIFY);
+    }, ["403 POST /api/auth/signin"]);
 
     await step("verify through the mailed link, in another tab", async () => {
-      // Each new link voids the ones before: only the newest works.
-      const link = await linkMailedTo(EMAIL, "Verify your email", "/verify-email");
+      // Each new link voids the ones before: only the newest, the last resend's, works.
+      const links = mailsTo(EMAIL, VERIFY).map((mail) => linkIn(mail, "/verify-email"));
+      const link = links.at(-1);
+      if (links.indexOf(link) !== links.length - 1) throw new Error("the resend mailed an earlier link again");
       const tab = await page.context().newPage();
       await tab.goto(link);
       await heading(tab, "Verify your email");
@@ -268,7 +342,7 @@ async function main() {
       await page.getByRole("link", { name: "Tasks" }).click();
       await landsOn(page, "/tasks");
       await heading(page, "Tasks");
-    });
+    }, ["400 POST /api/auth/verify-email"]);
 
     const addForm = page.getByRole("form", { name: "Add a task" });
     const add = async (title, description) => {
@@ -287,7 +361,7 @@ async function main() {
       await add("Call the plumber");
       await expectTitles(page, ["Call the plumber", "Write report", "Buy milk"]);
       await until("the title field after adding", () => addForm.getByLabel("Title", { exact: true }).inputValue(), "");
-    });
+    }, ["400 POST /api/{id}/tasks"]);
 
     await step("edit a task", async () => {
       await page.getByRole("button", { name: "Edit Write report" }).click();
@@ -349,11 +423,12 @@ async function main() {
       await page.evaluate(async () => {
         const { user } = await (await fetch("/api/auth/session")).json();
         for (let n = 1; n <= 11; n++) {
-          await fetch(`/api/${user.id}/tasks`, {
+          const answer = await fetch(`/api/${user.id}/tasks`, {
             method: "POST",
             headers: { "Content-Type": "application/json" },
             body: JSON.stringify({ title: `Chore ${String(n).padStart(2, "0")}` }),
           });
+          await answer.json(); // read to the end, so that the reload below aborts nothing
         }
       });
       await page.reload();
@@ -387,7 +462,7 @@ async function main() {
       await landsOn(page, "/signin");
       await page.goto(`${APP_URL}/tasks`);
       await landsOn(page, "/signin");
-    });
+    }, ["401 GET /api/auth/session"]);
 
     await step("forgot password", async () => {
       await page.getByRole("link", { name: "Forgot your password?" }).click();
@@ -408,7 +483,7 @@ async function main() {
       await expectNotice(page, "Password has been reset");
       await page.getByRole("link", { name: "Sign in" }).click();
       await landsOn(page, "/signin");
-    });
+    }, ["400 POST /api/auth/reset-password"]);
 
     await step("sign in with the new password", async () => {
       await signIn(page, EMAIL, PASSWORD);
@@ -416,7 +491,7 @@ async function main() {
       await signIn(page, EMAIL, NEW_PASSWORD);
       await landsOn(page, "/tasks");
       await until("the first task", () => titles(page).then((all) => all[0]), "Chore 11");
-    });
+    }, ["400 POST /api/auth/signin"]);
 
     await step("a second device signs in", async () => {
       await other.goto(`${APP_URL}/signin`);
@@ -441,7 +516,7 @@ async function main() {
       await until("the sessions", devices, ["This device"]);
       await other.reload();
       await landsOn(other, "/signin");
-    });
+    }, ["401 GET /api/auth/session"]);
 
     await step("rename", async () => {
       const profile = page.getByRole("region", { name: "Profile" });
@@ -452,7 +527,26 @@ async function main() {
       await until("who is signed in", who, `Signed in as Ada King (${EMAIL})`);
     });
 
-    await step("change the password", async () => {
+    /** The second device signs in again, and the account page lists it. */
+    const secondDeviceSignsIn = async (email, password) => {
+      await other.goto(`${APP_URL}/signin`);
+      await signIn(other, email, password);
+      await landsOn(other, "/tasks");
+      await heading(other, "Tasks");
+      await page.reload();
+      await until("the sessions", devices, ["Another device", "This device"]);
+    };
+
+    /** The second device, reloaded, is sent to sign in: its session has ended. */
+    const secondDeviceIsSignedOut = async () => {
+      await other.reload();
+      await landsOn(other, "/signin");
+      await heading(other, "Sign in");
+    };
+
+    await step("the second device signs in again", () => secondDeviceSignsIn(EMAIL, NEW_PASSWORD));
+
+    await step("change the password ends other sessions", async () => {
       const form = page.getByRole("region", { name: "Password" });
       await form.getByLabel("Current password", { exact: true }).fill(PASSWORD);
       await form.getByLabel("New password", { exact: true }).fill(PASSWORD);
@@ -462,7 +556,8 @@ async function main() {
       await form.getByRole("button", { name: "Change password" }).click();
       await expectNotice(form, "Password changed");
       await until("the sessions", devices, ["This device"]);
-    });
+      await secondDeviceIsSignedOut();
+    }, ["400 POST /api/auth/change-password", "401 GET /api/auth/session"]);
 
     const changeEmail = emailCard.getByRole("form", { name: "Change email" });
 
@@ -483,7 +578,7 @@ async function main() {
       // Nothing changes before the link is followed.
       await page.reload();
       await until("the email's status", emailStatus, `${EMAIL} Verified`);
-    });
+    }, ["400 POST /api/auth/change-email"]);
 
     await step("the link sent to the new address switches the email", async () => {
       const tab = await page.context().newPage();
@@ -512,17 +607,20 @@ async function main() {
       if (mail.includes(NEW_EMAIL)) throw new Error("the notice names the new address");
     });
 
+    await step("the second device signs in with the new email", () => secondDeviceSignsIn(NEW_EMAIL, PASSWORD));
+
     await step("sign out everywhere", async () => {
       await sessions.getByRole("button", { name: "Sign out everywhere" }).click();
       await landsOn(page, "/signin");
       await expectNotice(page, "Signed out on every device");
+      await secondDeviceIsSignedOut();
       await signIn(page, EMAIL, PASSWORD);
       await expectFormError(page, "Invalid email or password");
       await signIn(page, NEW_EMAIL, PASSWORD);
       await landsOn(page, "/tasks");
       await page.getByRole("link", { name: "Account" }).click();
       await until("the sessions", devices, ["This device"]);
-    });
+    }, ["400 POST /api/auth/signin", "401 GET /api/auth/session"]);
 
     await step("delete the account", async () => {
       const danger = page.getByRole("region", { name: "Delete account" });
@@ -537,10 +635,7 @@ async function main() {
       await expectFormError(page, "Invalid email or password");
       await page.goto(`${APP_URL}/tasks`);
       await landsOn(page, "/signin");
-    });
-
-    current = "no script errors in any page";
-    if (crashes.length > 0) throw new Error(crashes.join("\n"));
+    }, ["400 DELETE /api/auth/user", "400 POST /api/auth/signin", "401 GET /api/auth/session"]);
   } finally {
     await browser.close();
   }
