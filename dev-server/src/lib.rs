@@ -129,27 +129,43 @@ async fn handle(
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
+    // What no function serves is named and logged here, as a function's answer is by
+    // `shared::http::serve`.
+    let answered_here = |mut response: hyper::Response<Full<Bytes>>, method: &http::Method| {
+        let request_id = shared::http::client_request_id(req.headers())
+            .unwrap_or_else(|| shared::uuid::Uuid::new_v4().to_string());
+        shared::http::set_request_id(&mut response, &request_id);
+        let span = tracing::info_span!(
+            "request",
+            request_id,
+            function = "dev-server",
+            route = req.uri().path(),
+            method = %method
+        );
+        span.in_scope(|| {
+            tracing::info!(status = response.status().as_u16(), "request handled");
+        });
+        response
+    };
     if req.method() == http::Method::GET && req.uri().path() == OPENAPI_PATH {
-        return openapi_document();
+        return answered_here(openapi_document(), req.method());
     }
     if req.method() == http::Method::GET && req.uri().path() == "/" {
-        return home_page(functions);
+        return answered_here(home_page(functions), req.method());
     }
-    let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_owned();
-    let origin = parts.headers.get(http::header::ORIGIN).cloned();
-
+    let path = req.uri().path().to_owned();
+    let origin = req.headers().get(http::header::ORIGIN).cloned();
     let matching: Vec<_> = ROUTES
         .iter()
         .filter(|r| functions.contains(&r.function) && serves_path(r.path, &path))
         .collect();
     let route = matching
         .iter()
-        .find(|r| r.method == parts.method.as_str())
+        .find(|r| r.method == req.method().as_str())
         .or_else(|| {
             matching
                 .first()
-                .filter(|_| parts.method == http::Method::OPTIONS)
+                .filter(|_| req.method() == http::Method::OPTIONS)
         });
     let Some(route) = route else {
         let err = if matching.is_empty() {
@@ -167,8 +183,9 @@ async fn handle(
             }
         }
         state.cors.apply(origin.as_ref(), &mut response);
-        return into_hyper(response);
+        return answered_here(into_hyper(response), req.method());
     };
+    let (parts, body) = req.into_parts();
 
     // One byte over the cap is enough for the handler to refuse the body.
     let bytes = match Limited::new(body, shared::http::MAX_BODY_BYTES + 1)

@@ -160,6 +160,87 @@ async fn logs_are_json_lines_with_audit_events_and_never_hold_credentials() {
         assert!(!secret.is_empty(), "the {what} is known");
         assert!(!log.contains(&secret), "the log holds the {what}");
     }
+
+    request_ids_name_every_line_of_their_request(&app, &captured).await;
+}
+
+/// Every request gets an id, the client's own when well-formed, echoed in `x-request-id`
+/// and carried by every line logged for it, its audit events included; requests no
+/// function serves (404, 405) are logged too.
+async fn request_ids_name_every_line_of_their_request(app: &TestApp, captured: &CapturedLog) {
+    let lines_of = |request_id: &str| -> Vec<serde_json::Value> {
+        captured
+            .text()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| line["span"]["request_id"] == request_id)
+            .collect()
+    };
+    let echoed = |headers: &reqwest::header::HeaderMap| {
+        headers
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .expect("an x-request-id on every answer")
+            .to_owned()
+    };
+    // A failed signin: its own line and its audit event, both under the client's id.
+    let request = app
+        .request(Method::POST, "/api/auth/signin")
+        .header("x-request-id", "trace-0123.abc:9")
+        .json(&json!({ "email": "nobody@example.com", "password": "a wrong one" }));
+    let (status, headers, _) = app.send_with_headers(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(echoed(&headers), "trace-0123.abc:9");
+    let lines = lines_of("trace-0123.abc:9");
+    let messages: Vec<_> = lines
+        .iter()
+        .map(|line| {
+            (
+                line["target"].as_str(),
+                line["message"].as_str(),
+                line["event"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            (Some("audit"), Some("audit"), Some("signin_failed")),
+            (Some("shared::http"), Some("request handled"), None)
+        ],
+        "{lines:?}"
+    );
+    // A malformed id (a space, a slash or a semicolon, too long) is replaced by a new one.
+    for malformed in ["two words", "a/b;c", &"x".repeat(129)] {
+        let request = app
+            .request(Method::GET, "/api/health")
+            .header("x-request-id", malformed);
+        let (status, headers, _) = app.send_with_headers(request).await;
+        assert_eq!(status, StatusCode::OK);
+        let given = echoed(&headers);
+        assert_ne!(given, malformed);
+        assert!(shared::uuid::Uuid::parse_str(&given).is_ok(), "{given}");
+        assert_eq!(lines_of(&given).len(), 1, "its one line");
+    }
+    // What no function serves is named and logged as well.
+    for (method, path, status) in [
+        (Method::GET, "/api/nowhere", StatusCode::NOT_FOUND),
+        (
+            Method::DELETE,
+            "/api/health",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+    ] {
+        let (got, headers, _) = app
+            .send_with_headers(app.request(method.clone(), path))
+            .await;
+        assert_eq!(got, status);
+        let lines = lines_of(&echoed(&headers));
+        assert_eq!(lines.len(), 1, "{method} {path}: {lines:?}");
+        assert_eq!(lines[0]["message"], "request handled");
+        assert_eq!(lines[0]["status"], status.as_u16());
+        assert_eq!(lines[0]["span"]["route"], path);
+    }
 }
 
 /// Carol's account, through every flow that handles a secret; what a log must never hold.

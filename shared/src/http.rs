@@ -20,10 +20,58 @@ use crate::routes;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The header that names a request, in both directions: a client (or its proxy) may name
+/// its request, and every answer says which id its log lines carry.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id a request is known by in the log and in its answer: in Lambda, API Gateway's
+/// request id; elsewhere the client's `x-request-id` when well-formed (see
+/// [`is_well_formed_request_id`]), else a new UUID.
+pub fn request_id(req: &Request) -> String {
+    let gateway = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
+            context.request_id.clone()
+        }
+        #[allow(unreachable_patterns)]
+        _ => None,
+    };
+    gateway
+        .filter(|id| !id.is_empty())
+        .or_else(|| client_request_id(req.headers()))
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// The client's own request id, when its `x-request-id` is well-formed.
+pub fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| is_well_formed_request_id(id))
+        .map(str::to_owned)
+}
+
+/// 1 to 128 letters, digits, `-`, `_`, `.` or `:`: what tracing systems send, and nothing
+/// that could forge a log line or a header.
+pub fn is_well_formed_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Makes `response` name its request.
+pub fn set_request_id<B>(response: &mut http::Response<B>, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+}
+
 /// Runs `handle` for `req` as the function `function` (its crate name): preflights are
 /// answered here, path parameters are filled from the raw path when API Gateway did not
 /// fill them, errors become their JSON response (5xx causes logged), and CORS headers are
-/// added for allowed origins. Infallible: whatever happens, the client gets a JSON answer.
+/// added for allowed origins. Every line logged meanwhile, the request's own line and its
+/// audit events included, carries its [`request_id`], which the answer echoes in
+/// `x-request-id`. Infallible: whatever happens, the client gets a JSON answer.
 pub async fn serve<F, Fut>(
     cors: &Cors,
     function: &'static str,
@@ -35,10 +83,7 @@ where
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
     let origin = req.headers().get(ORIGIN).cloned();
-    let request_id = req
-        .lambda_context_ref()
-        .map(|context| context.request_id.clone())
-        .unwrap_or_default();
+    let request_id = request_id(&req);
     let route = routes::by_function(function);
     let span = tracing::info_span!(
         "request",
@@ -75,6 +120,7 @@ where
         )
     });
     cors.apply(origin.as_ref(), &mut response);
+    set_request_id(&mut response, &request_id);
     Ok(response)
 }
 
