@@ -2,7 +2,8 @@
 //! (better-auth 1.7 with its `jwt` and `bearer` plugins, on `pg`), started by each test on
 //! the same database as the API under test. Users sign up through Better Auth's own HTTP
 //! API; their JWTs (`GET /api/auth/token`) and session tokens (`set-auth-token`) then drive
-//! every task route, and every way such a credential can be wrong is refused.
+//! every task route, every way such a credential can be wrong is refused, and none of
+//! them is ever logged.
 //!
 //! Needs Node.js and the fixture installed: `npm ci --prefix dev-server/tests/better-auth`,
 //! then `cargo test -p dev-server --test better_auth -- --ignored` (CI does).
@@ -11,7 +12,10 @@
 #[allow(dead_code)]
 mod helpers;
 
+use std::sync::OnceLock;
 use std::time::Duration;
+
+use dev_server::fixtures::CapturedLog;
 
 use dev_server::fixtures::better_auth::{self, BA_PASSWORD, BetterAuthServer, BetterAuthUser};
 use helpers::{SECRET, Session, TestApp, complete_path, error, task_path, tasks_path};
@@ -52,6 +56,13 @@ async fn read_keys_as_a_cold_start_does(app: &TestApp) {
         .as_ref()
         .expect("BETTER_AUTH_URL is set");
     better_auth.cold_start_logged(&app.state.db).await;
+}
+
+/// The process's log, captured from the first test that reads it on (a subscriber is
+/// installed once per process, so every test that reads the log shares this one).
+fn captured_log() -> &'static CapturedLog {
+    static LOG: OnceLock<CapturedLog> = OnceLock::new();
+    LOG.get_or_init(CapturedLog::start)
 }
 
 fn unauthorized(message: &str) -> (StatusCode, Value) {
@@ -574,7 +585,7 @@ async fn account_routes_leave_better_auth_accounts_to_better_auth() {
 #[tokio::test]
 #[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
 async fn a_better_auth_schema_naming_what_is_not_there_is_one_log_line_and_503s_never_a_crash() {
-    let captured = dev_server::fixtures::CapturedLog::start();
+    let captured = captured_log();
     // The fixture's own schema, with its session table and the user's email misnamed.
     let mut wrong: Value =
         serde_json::from_str(better_auth::api_schema().unwrap_or("{}")).expect("JSON");
@@ -704,4 +715,61 @@ async fn a_session_token_better_auth_signed_with_a_listed_older_secret_is_accept
         unauthorized("Invalid or malformed token")
     );
     better_auth.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and npm ci in dev-server/tests/better-auth; CI runs it with --ignored"]
+async fn better_auth_credentials_are_never_logged() {
+    let captured = captured_log();
+    let (app, better_auth) = api_and_better_auth(&[], &[]).await;
+    let ada = better_auth.sign_up("Ada", "ada@example.com").await;
+    let handled_lines = |log: &str| {
+        log.lines()
+            .filter(|line| line.contains("\"request handled\""))
+            .count()
+    };
+    let handled_before = handled_lines(&captured.text());
+    let encoded = ada.encoded_session_token();
+    let credentials = [
+        ("JWT", ada.jwt.as_str()),
+        ("session token", ada.session_token.as_str()),
+        ("bare session token", ada.bare_session_token()),
+        ("percent-encoded session token", encoded.as_str()),
+    ];
+    for (what, credential) in credentials {
+        assert_eq!(
+            app.get_session(credential).await.0,
+            StatusCode::OK,
+            "{what}"
+        );
+        let request = app
+            .with_token(Method::POST, &tasks_path(&ada.id), credential)
+            .json(&json!({ "title": format!("with the {what}") }));
+        assert_eq!(app.send(request).await.0, StatusCode::CREATED, "{what}");
+    }
+    // Refused ones too: the session ended on Better Auth, and a JWT tampered with.
+    better_auth.sign_out(&ada.session_token).await;
+    let tampered = format!("{}x", ada.jwt);
+    for credential in [ada.session_token.as_str(), tampered.as_str()] {
+        assert_eq!(
+            app.get_session(credential).await,
+            unauthorized("Invalid or malformed token")
+        );
+    }
+    better_auth.stop().await;
+
+    // The capture is live: the ten requests above are among the lines handled since.
+    let log = captured.text();
+    let handled = handled_lines(&log) - handled_before;
+    assert!(
+        handled >= 10,
+        "the requests were logged: {handled} lines\n{log}"
+    );
+    let signature = ada.jwt.rsplit('.').next().expect("a signature");
+    for (what, secret) in credentials.into_iter().chain([
+        ("JWT signature", signature),
+        ("tampered JWT", tampered.as_str()),
+    ]) {
+        assert!(!log.contains(secret), "the log holds the {what}");
+    }
 }

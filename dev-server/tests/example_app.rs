@@ -69,7 +69,7 @@ async fn wait_for(next: &mut Group, url: &str) {
             .get(url)
             .send()
             .await
-            .is_ok_and(|answer| answer.status().is_success())
+            .is_ok_and(|answer| answer.status() == StatusCode::OK)
         {
             return;
         }

@@ -5,7 +5,8 @@
 //! anywhere; then every other flow that handles a secret (the verification, reset and
 //! change-of-email links, device tokens, the operator's proxy secret, a password change and
 //! an account's deletion), and none of those secrets in any line either. (One test: the
-//! log is captured once per process.)
+//! log is captured once per process. Better Auth's credentials are looked for in the logs
+//! of tests/better_auth.rs, which runs the real Better Auth.)
 
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]

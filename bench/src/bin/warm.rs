@@ -4,7 +4,8 @@
 //! unknown email from a wrong password, what a refused signup costs beside one hash, and
 //! whether the answer to a request for a mailed link tells anything about the address:
 //! forgot-password for a registered and an unknown email (and with the mail refused),
-//! send-verification-email for an unverified, a verified and an unknown one. Each group is measured
+//! send-verification-email for an unverified, a verified and an unknown one; and how soon
+//! a request gets its 503 while the database cannot be reached. Each group is measured
 //! interleaved, in a fresh random order each iteration (a fixed rotation lets one variant
 //! always follow the same other, and whatever that leaves behind, a blocking-pool thread,
 //! an allocator arena, a cache, then biases that variant alone); every answer is checked.
@@ -416,7 +417,54 @@ async fn main() -> anyhow::Result<()> {
     let same = matches!(answers[..], [(200, _)]);
     ensure!(same, "send-verification-email answered {answers:?}");
     print!("{table_}");
+
+    print!(
+        "{}",
+        database_unreachable(&db, &mail, &seeded, n.min(5)).await?
+    );
     Ok(())
+}
+
+/// GET /api/{user_id}/tasks while the database cannot be reached: refusing connections (a
+/// closed port) and silent (a listener that accepts and never answers, under the default
+/// `DATABASE_CONNECT_TIMEOUT_SECS` of 5 s): how soon the generic 503 comes, each state's
+/// pool empty as after a crash.
+async fn database_unreachable(
+    db: &BenchDb,
+    mail: &bench::BenchMail,
+    seeded: &SeededUser,
+    n: usize,
+) -> anyhow::Result<String> {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let closed_port = closed.local_addr()?.port();
+    drop(closed);
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let silent_port = silent.local_addr()?.port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let url = |port: u16| format!("postgres://postgres@127.0.0.1:{port}/todo?sslmode=disable");
+    let (closed_url, silent_url) = (url(closed_port), url(silent_port));
+    let states = [
+        db.state(mail, &[STATE, &[("DATABASE_URL", &closed_url)]].concat())?,
+        db.state(mail, &[STATE, &[("DATABASE_URL", &silent_url)]].concat())?,
+    ];
+    let path = format!("/api/{}/tasks", seeded.user_id);
+    let samples = interleaved(2, (0, n), async |which| {
+        let req = gateway_request("tasks-list", &path, Some(&seeded.token), None)?;
+        let (took, (status, body)) = call(&states[which], "tasks-list", req).await?;
+        ensure!(status == 503, "tasks-list answered {status}: {body}");
+        Ok(took)
+    });
+    let rows = [
+        ("database refusing connections (a closed port)", None),
+        ("database silent (accepts, never answers)", None),
+    ];
+    let title = "GET /api/{user_id}/tasks with the database unreachable (the generic 503)";
+    Ok(table(title, &rows, samples.await?))
 }
 
 /// A mailer that refuses every mail, as SES does in its sandbox or over its quota.
