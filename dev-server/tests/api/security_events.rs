@@ -34,6 +34,17 @@ enum Expected {
     Deleted,
 }
 
+impl Expected {
+    /// Whether the caller's own (session, device) and another of the account's still work.
+    fn callers_and_others(self) -> (bool, bool) {
+        match self {
+            Expected::Kept => (true, true),
+            Expected::AllButCallers => (true, false),
+            Expected::AllVoid | Expected::Deleted => (false, false),
+        }
+    }
+}
+
 /// The contract's Security events table, transcribed: a row per capability, a column per
 /// event (reset, change-password, sign out everywhere, email changed, account deleted).
 fn contract(capability: Capability, event: SecurityEvent) -> Expected {
@@ -299,11 +310,7 @@ async fn cell(capability: Capability, event: SecurityEvent) {
                 true => StatusCode::OK,
                 false => StatusCode::UNAUTHORIZED,
             };
-            let (caller, other) = match expected {
-                Expected::Kept => (true, true),
-                Expected::AllButCallers => (true, false),
-                Expected::AllVoid | Expected::Deleted => (false, false),
-            };
+            let (caller, other) = expected.callers_and_others();
             for (who, session, live) in [
                 ("the caller's", &holdings.laptop, caller),
                 ("the other", &holdings.phone, other),
@@ -379,11 +386,7 @@ async fn cell(capability: Capability, event: SecurityEvent) {
                 holdings.owner_keeps_the_account(event).await;
             }
             holdings.strangers_lock(email).await;
-            let (caller, other) = match expected {
-                Expected::Kept => (true, true),
-                Expected::AllButCallers => (true, false),
-                Expected::AllVoid | Expected::Deleted => (false, false),
-            };
+            let (caller, other) = expected.callers_and_others();
             for (who, device, known) in [
                 ("the caller's", &holdings.laptop_device, caller),
                 ("the other", &holdings.phone_device, other),
