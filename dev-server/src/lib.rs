@@ -132,8 +132,7 @@ async fn handle(
     // What no function serves is named and logged here, as a function's answer is by
     // `shared::http::serve`.
     let answered_here = |mut response: hyper::Response<Full<Bytes>>, method: &http::Method| {
-        let request_id = shared::http::client_request_id(req.headers())
-            .unwrap_or_else(|| shared::uuid::Uuid::new_v4().to_string());
+        let request_id = gateway::request_id(req.headers());
         shared::http::set_request_id(&mut response, &request_id);
         let span = tracing::info_span!(
             "request",
@@ -151,7 +150,8 @@ async fn handle(
         return answered_here(openapi_document(), req.method());
     }
     if req.method() == http::Method::GET && req.uri().path() == "/" {
-        return answered_here(home_page(functions), req.method());
+        let app_url = &state.mailbox.settings.app_url;
+        return answered_here(home_page(functions, app_url), req.method());
     }
     let path = req.uri().path().to_owned();
     let origin = req.headers().get(http::header::ORIGIN).cloned();
@@ -208,8 +208,11 @@ async fn handle(
 }
 
 /// What a developer who opens the server in a browser wants to know: what it serves, where
-/// the document and the mail are, and how to start the example app. Local only.
-fn home_page(functions: &[&str]) -> hyper::Response<Full<Bytes>> {
+/// the document and the mail are, and how to start the example app at `app_url`
+/// (`APP_URL`, where the mailed links point). Local only.
+fn home_page(functions: &[&str], app_url: &str) -> hyper::Response<Full<Bytes>> {
+    let app = escape_html(app_url);
+    let port = app_port(app_url);
     let routes: String = ROUTES
         .iter()
         .filter(|route| functions.contains(&route.function))
@@ -229,10 +232,12 @@ fn home_page(functions: &[&str]) -> hyper::Response<Full<Bytes>> {
          <p>The API's functions, served in one process on a local PostgreSQL. The contract is \
          <a href=\"{OPENAPI_PATH}\">openapi.yaml</a>; mail (reset and verification links) is \
          not sent but written as files under <code>target/dev-mail/</code>.</p>\
-         <p>The example frontend: <code>npm ci --prefix examples/nextjs &amp;&amp; npm --prefix \
-         examples/nextjs run dev</code>, then <a href=\"http://localhost:3000\">\
-         http://localhost:3000</a> (start this server with \
-         <code>APP_URL=http://localhost:3000 ALLOWED_ORIGINS=http://localhost:3000</code>).</p>\
+         <p>The example frontend: <code>npm ci --prefix examples/nextjs &amp;&amp; \
+         PORT={port} npm --prefix examples/nextjs run dev</code>, then \
+         <a href=\"{app}\">{app}</a>. That is this server's <code>APP_URL</code> (where mailed \
+         links point); the app calls this API from there, so start the server with \
+         <code>ALLOWED_ORIGINS={app}</code> too. To move the app, set both to its new \
+         origin.</p>\
          <table><thead><tr><th align=\"left\">method</th><th align=\"left\">path</th>\
          <th align=\"left\">function</th></tr></thead><tbody>{routes}</tbody></table>\
          </body></html>"
@@ -243,6 +248,27 @@ fn home_page(functions: &[&str]) -> hyper::Response<Full<Bytes>> {
         http::HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
+}
+
+/// The port of `url`'s origin: its own, else its scheme's.
+fn app_port(url: &str) -> u16 {
+    let uri: Option<http::Uri> = url.parse().ok();
+    uri.as_ref()
+        .and_then(|uri| {
+            uri.port_u16().or(match uri.scheme_str() {
+                Some("https") => Some(443),
+                Some("http") => Some(80),
+                _ => None,
+            })
+        })
+        .unwrap_or(3000)
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The document for API tools (schemathesis, Swagger UI); local only, not a route of the API.

@@ -7,7 +7,7 @@
 
 use shared::config::vars;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -42,7 +42,7 @@ async fn start() -> anyhow::Result<()> {
     let mut defaults: HashMap<&str, String> = HashMap::new();
     let mut cluster = None;
     if std::env::var(vars::DATABASE_URL).map_or(true, |url| url.trim().is_empty()) {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dev-db");
+        let dir = workspace_target().join("dev-db");
         let private = Cluster::init(&dir)?;
         private.start(&[])?;
         ensure_database(&private.url("postgres"), "todo").await?;
@@ -85,6 +85,12 @@ async fn start() -> anyhow::Result<()> {
     result
 }
 
+/// The workspace's `target` folder, written without `..`, for the paths the server prints.
+fn workspace_target() -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir.parent().unwrap_or(crate_dir).join("target")
+}
+
 /// The functions named on the command line (crate names), or every function.
 fn functions_to_serve() -> anyhow::Result<Arc<[&'static str]>> {
     let all = dev_server::function_names();
@@ -118,7 +124,7 @@ async fn run(
     };
     let config = Config::from_lookup(lookup)?;
     let config = dev_server::for_plain_http_localhost(config);
-    let mail_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dev-mail");
+    let mail_dir = workspace_target().join("dev-mail");
     let state = MailState {
         app: AppState::new(config, |kinds| dev_server::plan_for(&functions, kinds))?,
         mailbox: Mailbox {
@@ -156,6 +162,10 @@ async fn run(
         .await
         .with_context(|| format!("binding port {port}"))?;
     println!("API ready on http://{}", listener.local_addr()?);
+    let app_url = &state.mailbox.settings.app_url;
+    println!(
+        "Example app: {app_url} (APP_URL: where mailed links point; allow it in ALLOWED_ORIGINS)"
+    );
     for route in ROUTES.iter().filter(|r| functions.contains(&r.function)) {
         println!(
             "  {:<7} {:<38} -> {}",

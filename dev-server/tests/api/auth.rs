@@ -654,3 +654,33 @@ async fn the_body_limit_is_exactly_64_kib_and_larger_bodies_are_never_parsed() {
     assert_eq!(app.send(signup("x".repeat(8 << 20))).await, too_large);
     assert_eq!(app.count("users").await, 0);
 }
+
+#[tokio::test]
+async fn the_home_page_follows_app_url() {
+    let app = TestApp::spawn_with(&[
+        ("APP_URL", "http://localhost:3100"),
+        ("ALLOWED_ORIGINS", "http://localhost:3100"),
+    ])
+    .await;
+    let response = app
+        .request(Method::GET, "/")
+        .send()
+        .await
+        .expect("the home page");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().contains_key("x-request-id"));
+    let page = response.text().await.expect("its text");
+    assert!(
+        page.contains("<a href=\"http://localhost:3100\">http://localhost:3100</a>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("PORT=3100 npm --prefix examples/nextjs run dev"),
+        "{page}"
+    );
+    assert!(
+        page.contains("ALLOWED_ORIGINS=http://localhost:3100"),
+        "{page}"
+    );
+    assert!(!page.contains("3000"), "{page}");
+}
