@@ -32,7 +32,9 @@ where
             .with(filter)
             .try_init()
     } else {
-        builder.finish().with(filter).try_init()
+        // Colours only for a person at a terminal: a file or a pipe gets plain text.
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        builder.with_ansi(terminal).finish().with(filter).try_init()
     };
     // A second init (tests spawning several servers) keeps the first subscriber.
     drop(result);
