@@ -4,15 +4,11 @@
 //! `template.yaml`), and its handler. Its `main` hands it to [`crate::lambda::run`], the
 //! local server dispatches to it, and `cargo xtask wiring` writes its deployment from it.
 
-use std::future::Future;
-
 use futures_util::future::BoxFuture;
 use lambda_http::{Body, Request, Response};
 
-use crate::access::Protocol;
 use crate::db::credentials::CredentialKind;
 use crate::db::statements::{Plan, Statement};
-use crate::error::ApiError;
 
 /// A function's handler, its future boxed so that one event loop serves every function.
 pub type Handler<S> =
@@ -71,7 +67,7 @@ pub struct Declaration {
 /// argument, the route. It is named after the crate, and its handler is the route (by
 /// default the crate's `route`), an `async fn(&State, R) -> Result<Response<Body>,
 /// ApiError>` served by [`crate::http::serve`], where `R` is what the declared access's
-/// [`Protocol`] makes of the request (`Access::OwnAccount` gives an
+/// [`crate::access::Protocol`] makes of the request (`Access::OwnAccount` gives an
 /// `Authenticated<'_, OwnAccount>`, `Access::Public` the request itself): the one name
 /// decides the function's plan and how its request is authenticated.
 #[macro_export]
@@ -89,28 +85,13 @@ macro_rules! declare_function {
                     &state.cors,
                     env!("CARGO_PKG_NAME"),
                     req,
-                    |req| $crate::function::respond::<_, $crate::access::$access, _, _>(
+                    |req| $crate::access::respond::<_, $crate::access::$access, _, _>(
                         state, req, $route,
                     ),
                 ))
             },
         };
     };
-}
-
-/// The declared access `K`'s protocol on `req`, then `route` with what it gives.
-pub async fn respond<'s, S, K, F, Fut>(
-    state: &'s S,
-    req: Request,
-    route: F,
-) -> Result<Response<Body>, ApiError>
-where
-    K: Protocol<S>,
-    F: FnOnce(&'s S, K::Request<'s>) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, ApiError>>,
-{
-    let request = K::begin(state, req).await?;
-    route(state, request).await
 }
 
 /// Who may call a function, and so which statements its connections prepare and how its

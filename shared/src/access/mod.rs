@@ -14,5 +14,5 @@ pub use cookies::{
 pub use identify::Caller;
 pub use protocol::{
     Admission, AnyCredential, Authenticated, Confirmed, MaybeSignedIn, OptionalCaller, OwnAccount,
-    PathOwner, Protocol, Public, refuse_throttled,
+    PathOwner, Protocol, Public, refuse_throttled, respond,
 };

@@ -59,6 +59,22 @@ use crate::http;
 use crate::secrecy::SecretString;
 use time::OffsetDateTime;
 
+/// The declared access `K`'s protocol on `req`, then `route` with what it gives: what the
+/// declaration macro ([`crate::declare_function!`]) serves.
+pub async fn respond<'s, S, K, F, Fut>(
+    state: &'s S,
+    req: Request,
+    route: F,
+) -> Result<lambda_http::Response<lambda_http::Body>, ApiError>
+where
+    K: Protocol<S>,
+    F: FnOnce(&'s S, K::Request<'s>) -> Fut,
+    Fut: std::future::Future<Output = Result<lambda_http::Response<lambda_http::Body>, ApiError>>,
+{
+    let request = K::begin(state, req).await?;
+    route(state, request).await
+}
+
 /// How a function's request becomes what its route receives, for a function of state `S`.
 pub trait Protocol<S> {
     /// What the route receives.
