@@ -32,7 +32,7 @@ pub fn request(
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.http = http_description;
     // As API Gateway names each request (here: the client's own id when well-formed).
-    context.request_id = Some(request_id(&parts.headers));
+    context.request_id = Some(shared::http::client_or_new_request_id(&parts.headers));
     context.route_key = Some(format!("{} {}", route.method, route.path));
     let body = if body.is_empty() {
         Body::Empty
@@ -43,11 +43,4 @@ pub fn request(
         .with_raw_http_path(path)
         .with_path_parameters(params)
         .with_request_context(RequestContext::ApiGatewayV2(context))
-}
-
-/// The id API Gateway would give a request: here the client's own `x-request-id` when it
-/// is well-formed, else a new one.
-pub fn request_id(headers: &http::HeaderMap) -> String {
-    shared::http::client_request_id(headers)
-        .unwrap_or_else(|| shared::uuid::Uuid::new_v4().to_string())
 }

@@ -132,7 +132,7 @@ async fn handle(
     // What no function serves is named and logged here, as a function's answer is by
     // `shared::http::serve`.
     let answered_here = |mut response: hyper::Response<Full<Bytes>>, method: &http::Method| {
-        let request_id = gateway::request_id(req.headers());
+        let request_id = shared::http::client_or_new_request_id(req.headers());
         shared::http::set_request_id(&mut response, &request_id);
         let span = tracing::info_span!(
             "request",
@@ -211,7 +211,7 @@ async fn handle(
 /// the document and the mail are, and how to start the example app at `app_url`
 /// (`APP_URL`, where the mailed links point). Local only.
 fn home_page(functions: &[&str], app_url: &str) -> hyper::Response<Full<Bytes>> {
-    let app = escape_html(app_url);
+    let app = shared::http::escape_html(app_url);
     let port = app_port(app_url);
     let routes: String = ROUTES
         .iter()
@@ -262,13 +262,6 @@ fn app_port(url: &str) -> u16 {
             })
         })
         .unwrap_or(3000)
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The document for API tools (schemathesis, Swagger UI); local only, not a route of the API.

@@ -35,19 +35,20 @@ pub fn request_id(req: &Request) -> String {
         #[allow(unreachable_patterns)]
         _ => None,
     };
-    gateway
-        .filter(|id| !id.is_empty())
-        .or_else(|| client_request_id(req.headers()))
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    match gateway.filter(|id| !id.is_empty()) {
+        Some(id) => id,
+        None => client_or_new_request_id(req.headers()),
+    }
 }
 
-/// The client's own request id, when its `x-request-id` is well-formed.
-pub fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
+/// The client's own `x-request-id` when it is well-formed, else a new one: what names a
+/// request that no gateway named.
+pub fn client_or_new_request_id(headers: &http::HeaderMap) -> String {
     headers
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .filter(|id| is_well_formed_request_id(id))
-        .map(str::to_owned)
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
 /// 1 to 128 letters, digits, `-`, `_`, `.` or `:`: what tracing systems send, and nothing
@@ -57,6 +58,20 @@ pub fn is_well_formed_request_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b':'))
+}
+
+/// `text` safe inside HTML text and attribute values.
+pub fn escape_html(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// Makes `response` name its request.

@@ -66,10 +66,7 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
     let user = match found.user {
         Some(found) if matches => found.user,
         user => {
-            // A wrong password that fills a known device's own counter voids the device.
-            if let Some(device) = found.known_device.as_ref().filter(|d| d.last_chance) {
-                throttle::void_spent_device(&state.db, device).await?;
-            }
+            throttle::void_if_spent(&state.db, found.known_device.as_ref()).await?;
             let user_id = user.map(|user| user.user.id.to_string());
             audit::record(state, &req, AuditEvent::SigninFailed, user_id.as_deref());
             return Err(ApiError::validation("Invalid email or password"));
@@ -85,7 +82,7 @@ async fn route(state: &MailState, req: Request) -> Result<Response<Body>, ApiErr
     let known_token = found
         .known_device
         .as_ref()
-        .and_then(|device| device.token_among(&state.digests, &devices));
+        .and_then(|device| attempt.presented_token(device, &devices));
     let device_token = match known_token {
         Some(known) => known.to_owned(),
         None => random_token()?,

@@ -358,9 +358,7 @@ impl Authenticated<'_, OwnAccount> {
             .verify(SecretString::from(password), Some(on_file.hash))
             .await?;
         if !matches {
-            if let Some(device) = on_file.known_device.as_ref().filter(|d| d.last_chance) {
-                throttle::void_spent_device(&state.db, device).await?;
-            }
+            throttle::void_if_spent(&state.db, on_file.known_device.as_ref()).await?;
             self.audit(AuditEvent::PasswordCheckFailed);
             return Err(ApiError::validation(wrong));
         }

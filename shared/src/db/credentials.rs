@@ -244,8 +244,8 @@ impl<'a, T> Protected<'a, T> {
     /// Runs it for `credential`: what it did, or that the credential ended or may not act
     /// on the path. For the access layer alone.
     pub(crate) async fn run(self, db: &Db, credential: &Credential) -> Result<Checked<T>, DbError> {
-        let own: Vec<&(dyn ToSql + Sync)> = self.values.iter().map(SqlValue::as_sql).collect();
-        let values = credential.with_values(&own);
+        let mut values = credential.values().to_vec();
+        values.extend(self.values.iter().map(SqlValue::as_sql));
         let rows = match &self.statement {
             ProtectedStatement::Session(statement) => {
                 if !matches!(credential, Credential::Session { .. }) {

@@ -270,6 +270,20 @@ impl PasswordAttempt {
         ]
     }
 
+    /// Which of `tokens`, the device tokens this attempt was made with (in the order given
+    /// to [`PasswordAttempt::new`]), is `device`: matched by the digests computed then.
+    pub fn presented_token<'t>(
+        &self,
+        device: &KnownDevice,
+        tokens: &'t [String],
+    ) -> Option<&'t str> {
+        tokens
+            .iter()
+            .zip(&self.devices)
+            .find(|(_, digest)| **digest == device.digest)
+            .map(|(token, _)| token.as_str())
+    }
+
     /// What a successful check settles, by the known device it was judged by, if any: with
     /// a device, the device's count is cleared; without, the email's count from this
     /// address is; and the attempt counted against the email from everywhere (without a
@@ -300,7 +314,7 @@ pub struct KnownDevice {
     /// Its stored digest.
     pub digest: Vec<u8>,
     /// Whether this check filled its counter: a wrong password now makes it void
-    /// ([`void_spent_device`]).
+    /// ([`void_if_spent`]).
     pub last_chance: bool,
 }
 
@@ -316,14 +330,6 @@ impl KnownDevice {
             last_chance: row.try_get::<_, Option<bool>>(first + 1)?.unwrap_or(false),
         }))
     }
-
-    /// Which of `tokens` (what the request presented) it is.
-    pub fn token_among<'t>(&self, digests: &DigestKeys, tokens: &'t [String]) -> Option<&'t str> {
-        tokens
-            .iter()
-            .find(|token| digests.device_digest(token) == self.digest)
-            .map(String::as_str)
-    }
 }
 
 /// The two columns a statement with [`password_counting_ctes`] answers about its known
@@ -338,12 +344,17 @@ pub static VOID_SPENT_DEVICE: LazyLock<Statement> = LazyLock::new(|| {
     )
 });
 
-/// Voids a known device whose own counter a wrong password just filled: deleted at once,
-/// so the next window does not revive it.
-pub async fn void_spent_device(db: &Db, device: &KnownDevice) -> Result<(), DbError> {
-    db.query(&VOID_SPENT_DEVICE, &[&device.digest])
-        .await
-        .map(drop)
+/// After a wrong password judged by `device` (the known device, if any): voids it when
+/// this check filled its own counter, deleted at once so the next window does not revive
+/// it. Nothing to send otherwise.
+pub async fn void_if_spent(db: &Db, device: Option<&KnownDevice>) -> Result<(), DbError> {
+    match device.filter(|device| device.last_chance) {
+        Some(device) => db
+            .query(&VOID_SPENT_DEVICE, &[&device.digest])
+            .await
+            .map(drop),
+        None => Ok(()),
+    }
 }
 
 /// What a successful password check does to its counters.

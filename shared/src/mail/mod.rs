@@ -3,6 +3,7 @@
 //! as their SHA-256), the messages (subject, text and HTML bodies), and the [`Mailer`]
 //! that delivers them: Amazon SES in Lambda, a folder of files in the local server.
 
+use crate::http::escape_html;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -202,19 +203,6 @@ fn compose(
             escape_html(closing)
         ),
     }
-}
-
-fn escape_html(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
 }
 
 #[cfg(test)]
