@@ -7,7 +7,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, error};
+use crate::helpers::{PASSWORD, TestApp, device_of, error};
 
 const TOO_MANY: &str = "Too many attempts, please try again later";
 
@@ -30,11 +30,11 @@ async fn signin_from(
     app.send(request).await
 }
 
-fn device_of(body: &Value) -> String {
-    body["device_token"]
-        .as_str()
-        .expect("a device token")
-        .to_owned()
+/// Ada signs up on `app`: her token and her device token.
+async fn ada_signs_up(app: &TestApp) -> (String, String) {
+    let (_, signed_up) = app.signup_with("Ada", "ada@example.com", PASSWORD).await;
+    let token = signed_up["token"].as_str().expect("token").to_owned();
+    (token, device_of(&signed_up))
 }
 
 fn too_many() -> (StatusCode, Value) {
@@ -185,9 +185,7 @@ async fn a_device_over_its_own_limit_is_void() {
 #[tokio::test]
 async fn confirming_a_password_on_a_known_device_escapes_the_strangers_too() {
     let app = TestApp::spawn().await;
-    let (_, signed_up) = app.signup_with("Ada", "ada@example.com", PASSWORD).await;
-    let token = signed_up["token"].as_str().expect("token").to_owned();
-    let device = device_of(&signed_up);
+    let (token, device) = ada_signs_up(&app).await;
     strangers_lock(&app, "ada@example.com").await;
     let change = |device: Option<&str>| {
         let mut body = json!({ "current_password": PASSWORD, "new_password": "a new passphrase" });
@@ -362,9 +360,7 @@ async fn a_device_cookie_planted_in_front_of_the_owners_turns_nothing_off() {
 #[tokio::test]
 async fn signing_out_everywhere_keeps_the_device_a_bearer_client_names() {
     let app = TestApp::spawn().await;
-    let (_, signed_up) = app.signup_with("Ada", "ada@example.com", PASSWORD).await;
-    let token = signed_up["token"].as_str().expect("token").to_owned();
-    let laptop = device_of(&signed_up);
+    let (token, laptop) = ada_signs_up(&app).await;
     let phone = device_of(
         &signin_from(&app, "127.0.0.1", "ada@example.com", PASSWORD, json!({}))
             .await

@@ -495,6 +495,14 @@ pub fn issued_earlier(token: &str, seconds: i64) -> String {
     jsonwebtoken::encode(&header, &claims, &key).expect("a signed token")
 }
 
+/// The device token of a signup's or signin's answer.
+pub fn device_of(body: &Value) -> String {
+    body["device_token"]
+        .as_str()
+        .expect("a device token")
+        .to_owned()
+}
+
 pub fn error(message: &str) -> Value {
     json!({ "error": message })
 }

@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::db::security_events::{Capability, SecurityEvent};
 
-use crate::helpers::{NEW_PASSWORD, PASSWORD, Session, TestApp, error, session_of};
+use crate::helpers::{NEW_PASSWORD, PASSWORD, Session, TestApp, device_of, error, session_of};
 
 const OWNER: &str = "ada@example.com";
 /// Where the owner's pending change of email would move the account.
@@ -127,13 +127,6 @@ struct Holdings {
     verification_link: String,
     /// The owner's password once the event happened.
     password: &'static str,
-}
-
-fn device_of(body: &Value) -> String {
-    body["device_token"]
-        .as_str()
-        .expect("a device token")
-        .to_owned()
 }
 
 impl Holdings {
