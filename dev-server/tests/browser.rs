@@ -28,9 +28,10 @@ struct Browser {
     _profile: TempDir,
 }
 
-/// The port chromedriver says it listens on ("… started successfully on port N."); the
-/// rest of its output is read on, so that it never blocks on a full pipe.
-async fn driver_port(driver: &mut tokio::process::Child) -> u16 {
+/// The port chromedriver says it listens on ("… started successfully on port N."), or
+/// `None` when it exits first; the rest of its output is read on, so that it never blocks
+/// on a full pipe.
+async fn driver_port(driver: &mut tokio::process::Child) -> Option<u16> {
     use tokio::io::AsyncBufReadExt as _;
     let stdout = driver.stdout.take().expect("the driver's output");
     let mut lines = tokio::io::BufReader::new(stdout).lines();
@@ -40,15 +41,15 @@ async fn driver_port(driver: &mut tokio::process::Child) -> u16 {
                 .strip_prefix("ChromeDriver was started successfully on port ")
                 .and_then(|rest| rest.trim_end_matches('.').parse().ok())
             {
-                return port;
+                return Some(port);
             }
         }
-        panic!("chromedriver exited before it listened")
+        None
     })
     .await
-    .expect("chromedriver listening within a minute");
+    .expect("chromedriver listening, or gone, within a minute")?;
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    port
+    Some(port)
 }
 
 struct TempDir(std::path::PathBuf);
@@ -64,18 +65,29 @@ impl Browser {
         let driver_path =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        // Port 0: the driver binds a port the system picks and says which.
-        let mut driver = tokio::process::Command::new(&driver_path)
-            .arg("--port=0")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            // A group of its own, so dropping the browser ends Chromium too (killing the
-            // driver alone would leave it running).
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|err| panic!("{driver_path}: {err} (apt-get install chromium-driver)"));
-        let port = driver_port(&mut driver).await;
+        // Port 0: the driver binds a port the system picks and says which. It binds IPv4 and
+        // IPv6 apart, and seldom (once in several CI runs) exits before saying: then it is
+        // started again, three times at most.
+        let mut started = None;
+        for _ in 0..3 {
+            let mut driver = tokio::process::Command::new(&driver_path)
+                .arg("--port=0")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                // A group of its own, so dropping the browser ends Chromium too (killing the
+                // driver alone would leave it running).
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|err| {
+                    panic!("{driver_path}: {err} (apt-get install chromium-driver)")
+                });
+            if let Some(port) = driver_port(&mut driver).await {
+                started = Some((driver, port));
+                break;
+            }
+        }
+        let (driver, port) = started.expect("chromedriver exited before it listened, 3 times");
         let endpoint = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
         let profile = TempDir(std::env::temp_dir().join(format!(
